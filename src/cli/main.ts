@@ -1,0 +1,74 @@
+/** The `tutti` command. */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { FlowError } from '../flow/index.js';
+import { ComponentRejected } from '../runtime/component.js';
+import { InputError } from '../scheduler/trigger.js';
+import { inspectCommand } from './commands/inspect.js';
+import { runCommand } from './commands/run.js';
+import { serveCommand } from './commands/serve.js';
+import { UsageError } from './errors.js';
+
+function int(name: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+    return n;
+  };
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+const program = new Command('tutti').description('A workflow orchestrator whose tasks are WebAssembly components').showHelpAfterError();
+
+const homeOption = () => new Option('--home <dir>', 'directory for the embedded database, assets and caches').default('.tutti');
+const dbOption = () => new Option('--db <url>', 'libSQL URL (file:, http:, libsql:) or file path; default <home>/tutti.db');
+const workersOption = () => new Option('--workers <n>', 'worker threads running instances (default: CPU count)').argParser(int('--workers'));
+
+let exitCode = 0;
+
+program
+  .command('run')
+  .description('run a flow once, locally, with live progress; exit code 0 only on success')
+  .argument('<flow>', 'flow file (YAML or JSON)')
+  .option('-i, --input <name=path>', 'a file for an asset input (repeatable)', collect, [])
+  .option('-p, --param <name=value>', 'a value for a non-asset input (repeatable)', collect, [])
+  .addOption(homeOption())
+  .addOption(dbOption())
+  .addOption(workersOption())
+  .action(async (flow: string, o) => {
+    exitCode = await runCommand(flow, o);
+  });
+
+program
+  .command('serve')
+  .description('HTTP API, scheduler and in-process workers')
+  .option('--port <port>', 'port', int('--port'), 8080)
+  .option('--host <host>', 'address to bind', '127.0.0.1')
+  .addOption(homeOption())
+  .addOption(dbOption())
+  .addOption(workersOption())
+  .action(async (o) => {
+    exitCode = await serveCommand(o);
+  });
+
+program
+  .command('inspect')
+  .description('check a .wasm against the task contracts and show its exports, imports and scaling policy')
+  .argument('<component>', '.wasm file')
+  .option('--json', 'machine-readable output')
+  .addOption(homeOption())
+  .action(async (file: string, o) => {
+    exitCode = await inspectCommand(file, o);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+  process.exitCode = exitCode;
+} catch (e) {
+  if (e instanceof FlowError || e instanceof InputError || e instanceof UsageError || e instanceof ComponentRejected) {
+    process.stderr.write(`tutti: ${e.message}\n`);
+    process.exitCode = 2;
+  } else {
+    throw e;
+  }
+}

@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.js';
+
+/** Task, input and flow ids: used in URLs, asset names and file paths, so kept to a safe alphabet. */
+const Id = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be 1-63 characters of a-z, 0-9, "_" or "-", starting with a letter or digit');
+
+const Duration = z
+  .union([z.string(), z.number()])
+  .transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: `bad duration ${JSON.stringify(v)}: use a number with ms, s, m, h or d, e.g. "30s"` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const Size = z
+  .union([z.string(), z.number()])
+  .transform((v, ctx) => {
+    const bytes = parseSize(v);
+    if (bytes === null) {
+      ctx.addIssue({ code: 'custom', message: `bad size ${JSON.stringify(v)}: use bytes or a number with KiB, MiB or GiB, e.g. "128MiB"` });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+const ParamValue = z.union([z.string(), z.number(), z.boolean()]);
+
+export const RetrySchema = z
+  .object({
+    attempts: z.number().int().min(1).max(100).default(1).describe('Total attempts, the first one included'),
+    backoff: z.enum(['fixed', 'exponential']).default('exponential'),
+    delay: Duration.default(1000).describe('Delay before the second attempt'),
+    maxDelay: Duration.default(300_000),
+  })
+  .strict();
+
+export const TaskSchema = z
+  .object({
+    id: Id,
+    component: z.string().min(1).describe('A .wasm path relative to the flow file, or name@version of an uploaded component'),
+    needs: z.array(Id).default([]).describe('Tasks whose outputs become this task\'s inputs (fan-in of all their instances)'),
+    inputs: z.array(Id).default([]).describe('Flow inputs this task reads'),
+    params: z.record(z.string(), ParamValue).default({}),
+    env: z.record(z.string(), z.string()).default({}).describe('Environment variables the task sees (nothing else from the host)'),
+    retry: RetrySchema.default({ attempts: 1, backoff: 'exponential', delay: 1000, maxDelay: 300_000 }),
+    timeout: Duration.optional().describe('Wall-clock limit for one instance'),
+    maxInstances: z.number().int().min(1).optional().describe('Caps the fan-out the component asks for'),
+    concurrency: z.number().int().min(1).optional().describe('Instances of this task running at once'),
+    memory: Size.optional().describe('Linear-memory cap for one instance'),
+  })
+  .strict();
+
+export const FlowInputSchema = z
+  .object({
+    type: z.enum(['asset', 'string', 'number', 'boolean']).default('asset'),
+    description: z.string().optional(),
+    default: ParamValue.optional(),
+    required: z.boolean().default(true),
+  })
+  .strict();
+
+export const TriggerSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('schedule'), cron: z.string(), timezone: z.string().optional() }).strict(),
+  z.object({ type: z.literal('webhook') }).strict(),
+]);
+
+export const FlowSchema = z
+  .object({
+    id: Id,
+    description: z.string().optional(),
+    inputs: z.record(Id, FlowInputSchema).default({}),
+    triggers: z.array(TriggerSchema).default([]),
+    tasks: z.array(TaskSchema).min(1, 'a flow needs at least one task'),
+  })
+  .strict();
+
+/** A flow as written (before defaults): what editors validate against. */
+export type FlowInput = z.input<typeof FlowSchema>;
+/** A parsed flow with defaults applied and units converted (durations in ms, sizes in bytes). */
+export type Flow = z.output<typeof FlowSchema>;
+export type Task = z.output<typeof TaskSchema>;
+export type Retry = z.output<typeof RetrySchema>;
+
+/** JSON Schema for flow files, generated from the zod schema so the two never drift. */
+export function flowJsonSchema(): object {
+  return z.toJSONSchema(FlowSchema, { io: 'input', unrepresentable: 'any' });
+}

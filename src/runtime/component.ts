@@ -1,0 +1,166 @@
+/**
+ * Component intake: tell which contract a .wasm satisfies, transpile it with jco once per content
+ * digest (cached on disk), and compile its core modules once per process.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { grantableInterfaces } from './wasi/imports.js';
+
+export type Contract = 'command' | 'task';
+
+export interface ComponentInfo {
+  digest: string;
+  size: number;
+  contract: Contract;
+  hasPlan: boolean;
+  imports: string[];
+  exports: string[];
+}
+
+export interface PreparedComponent {
+  info: ComponentInfo;
+  /** file: URL of the transpiled ES module exporting `instantiate`. */
+  moduleUrl: string;
+  /** Core modules by the file name the bindings ask for. */
+  coreModules: Record<string, WebAssembly.Module>;
+}
+
+/** A .wasm that cannot be a task; the message says what is wrong and how to fix it. */
+export class ComponentRejected extends Error {
+  constructor(
+    readonly code: 'not-wasm' | 'core-module' | 'no-contract' | 'unsupported-import' | 'invalid-component',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ComponentRejected';
+  }
+}
+
+const TRANSPILE_FORMAT = 1; // bump when transpile options change, to invalidate disk caches
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function checkHeader(bytes: Uint8Array): void {
+  const magic = bytes.length >= 8 && bytes[0] === 0 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d;
+  if (!magic) throw new ComponentRejected('not-wasm', 'not a WebAssembly binary (missing the \\0asm header)');
+  const layer = bytes[6]! | (bytes[7]! << 8);
+  if (layer === 0) {
+    throw new ComponentRejected(
+      'core-module',
+      'this is a core WebAssembly module, not a component. Wrap a WASI command with ' +
+        '`npx jco new x.core.wasm --wasi-command -o x.wasm`, or build a component for the tutti:task world (see wit/).',
+    );
+  }
+}
+
+function stripVersion(name: string): string {
+  return name.replace(/@[^/]*$/, '');
+}
+
+/** Decide the contract from what jco saw the component import and export. */
+export function classify(imports: string[], exports: [string, string][], digest: string, size: number): ComponentInfo {
+  const exportNames = exports.map(([n]) => n);
+  const isCommand = exportNames.some((n) => stripVersion(n) === 'wasi:cli/run');
+  const runFn = exports.some(([n, kind]) => n === 'run' && kind === 'function');
+  const planFn = exports.some(([n, kind]) => n === 'plan' && kind === 'function');
+  const unsupported = imports.filter((i) => !grantableInterfaces.includes(stripVersion(i)));
+  if (unsupported.length) {
+    throw new ComponentRejected(
+      'unsupported-import',
+      `the component imports ${unsupported.map((i) => `"${i}"`).join(', ')}, which Tutti cannot provide to a task. ` +
+        'Tasks may import tutti:task/host and the WASI 0.2 cli, io, clocks, random, filesystem, sockets and http interfaces.',
+    );
+  }
+  if (!isCommand && !runFn) {
+    throw new ComponentRejected(
+      'no-contract',
+      'the component satisfies no task contract: it must export wasi:cli/run (a wasi:cli/command program) or a ' +
+        '`run` function of the tutti:task/task world (see wit/task.wit). ' +
+        `It exports: ${exportNames.length ? exportNames.join(', ') : 'nothing'}.`,
+    );
+  }
+  return {
+    digest,
+    size,
+    contract: runFn ? 'task' : 'command',
+    hasPlan: runFn && planFn,
+    imports: imports.map(stripVersion).sort(),
+    exports: exportNames.sort(),
+  };
+}
+
+/** Transpiled components on disk under `dir/<digest>/`, and their compiled core modules in memory. */
+export class ComponentCache {
+  private readonly prepared = new Map<string, Promise<PreparedComponent>>();
+
+  constructor(readonly dir: string) {}
+
+  /** Validate, transpile (once per digest, ever) and compile (once per process) a component. */
+  prepare(bytes: Uint8Array): Promise<PreparedComponent> {
+    const digest = sha256(bytes);
+    let p = this.prepared.get(digest);
+    if (!p) {
+      p = this.load(bytes, digest);
+      this.prepared.set(digest, p);
+      p.catch(() => this.prepared.delete(digest));
+    }
+    return p;
+  }
+
+  private async load(bytes: Uint8Array, digest: string): Promise<PreparedComponent> {
+    checkHeader(bytes);
+    const outDir = path.join(this.dir, `${digest}.v${TRANSPILE_FORMAT}`);
+    let meta: { info: ComponentInfo; files: string[] };
+    try {
+      meta = JSON.parse(await readFile(path.join(outDir, 'meta.json'), 'utf8'));
+    } catch {
+      meta = await this.transpile(bytes, digest, outDir);
+    }
+    const coreModules: Record<string, WebAssembly.Module> = {};
+    await Promise.all(
+      meta.files
+        .filter((f) => f.endsWith('.wasm'))
+        .map(async (f) => {
+          coreModules[f] = await WebAssembly.compile(await readFile(path.join(outDir, f)));
+        }),
+    );
+    return { info: meta.info, moduleUrl: new URL(`file://${path.join(outDir, 'component.js')}`).href, coreModules };
+  }
+
+  private async transpile(bytes: Uint8Array, digest: string, outDir: string) {
+    const { transpile } = await import('@bytecodealliance/jco');
+    let out: { files: Record<string, Uint8Array>; imports: string[]; exports: [string, string][] };
+    try {
+      out = (await transpile(bytes, {
+        name: 'component',
+        instantiation: 'async',
+        noTypescript: true,
+        nodejsCompat: false,
+        base64Cutoff: 0,
+        validLiftingOptimization: true,
+      })) as typeof out;
+    } catch (e) {
+      throw new ComponentRejected('invalid-component', `jco cannot transpile this component: ${String((e as Error).message ?? e).split('\n')[0]}`);
+    }
+    const info = classify(out.imports, out.exports, digest, bytes.length);
+    // Write to a temporary directory and rename, so a crash never leaves a half-written cache entry.
+    const tmp = `${outDir}.tmp-${process.pid}-${Date.now()}`;
+    await mkdir(tmp, { recursive: true });
+    const files = Object.keys(out.files).filter((f) => !f.endsWith('.d.ts'));
+    await Promise.all(files.map((f) => writeFile(path.join(tmp, f), out.files[f]!)));
+    // The transpiled module is ESM; a package.json makes Node treat it so wherever the cache lives.
+    await writeFile(path.join(tmp, 'package.json'), '{"type":"module"}');
+    const meta = { info, files };
+    await writeFile(path.join(tmp, 'meta.json'), JSON.stringify(meta));
+    await rm(outDir, { recursive: true, force: true });
+    await rename(tmp, outDir).catch(async (e) => {
+      // Another process won the race: its entry is as good as ours.
+      await rm(tmp, { recursive: true, force: true });
+      if ((e as NodeJS.ErrnoException).code !== 'ENOTEMPTY' && (e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    });
+    return meta;
+  }
+}

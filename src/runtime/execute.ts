@@ -1,0 +1,133 @@
+/**
+ * Run one call (`run` or `plan`) of one fresh component instance. Used inside worker threads;
+ * everything the guest can reach is built here, per instance, and nothing is shared between two.
+ */
+import { rmSync } from 'node:fs';
+import { ExitSignal, InstanceAbort, type Failure } from './failures.js';
+import type { InstanceJob, InstanceResult, Partition } from './protocol.js';
+import { CappedLog, InputReader, Outputs } from './sinks.js';
+import { wasiImports } from './wasi/imports.js';
+import { emptySource } from './wasi/streams.js';
+
+type Instantiate = (
+  getCoreModule: (name: string) => WebAssembly.Module,
+  imports: Record<string, object>,
+) => Promise<Record<string, unknown>>;
+
+const bindings = new Map<string, Promise<Instantiate>>();
+
+function loadBindings(url: string): Promise<Instantiate> {
+  let p = bindings.get(url);
+  if (!p) {
+    p = import(url).then((m: { instantiate: Instantiate }) => m.instantiate);
+    bindings.set(url, p);
+  }
+  return p;
+}
+
+interface TaskExports {
+  run(partition: unknown, inputs: unknown, params: unknown): void;
+  plan?(inputs: unknown, params: unknown): unknown;
+}
+
+const LEVELS = new Set(['debug', 'info', 'warn', 'error']);
+
+export async function execute(
+  job: InstanceJob,
+  coreModules: Record<string, WebAssembly.Module>,
+  onProgress: (fraction: number) => void,
+): Promise<InstanceResult> {
+  const log = new CappedLog(job.limits.logBytes);
+  const reader = new InputReader(job.inputs);
+  const outputs = new Outputs(job.outputDir, job.limits.outputBytes);
+  try {
+    const instantiate = await loadBindings(job.moduleUrl);
+    const getCoreModule = (name: string) => {
+      const m = coreModules[name];
+      if (!m) throw new Error(`core module ${name} missing from the compiled component`);
+      return m;
+    };
+    const imports = wasiImports({
+      args: job.args,
+      env: job.env,
+      stdin: job.contract === 'command' && job.call === 'run' ? reader.stream(job.partition.slices) : emptySource,
+      stdout: job.contract === 'command' ? outputs.sink('stdout') : log.sink(),
+      stderr: log.sink(),
+    });
+    let lastProgress = 0;
+    imports['tutti:task/host'] = {
+      read: (input: number, offset: bigint, length: bigint) => reader.read(input, Number(offset), Number(length)),
+      write: (name: string, bytes: Uint8Array) => outputs.write(name, bytes),
+      log: (level: string, message: string) => log.append(`[${LEVELS.has(level) ? level : 'info'}] ${message}\n`),
+      progress: (fraction: number) => {
+        const now = Date.now();
+        if (now - lastProgress >= 100 || fraction >= 1) {
+          lastProgress = now;
+          onProgress(Math.max(0, Math.min(1, fraction)));
+        }
+      },
+    };
+    const instance = await instantiate(getCoreModule, imports);
+    let plan: Partition[] | undefined;
+    try {
+      if (job.contract === 'command') {
+        (instance.run as { run(): void }).run();
+      } else {
+        const task = instance as unknown as TaskExports;
+        const assetInfos = job.inputs.map((i) => ({ name: i.name, size: BigInt(i.size), mediaType: i.mediaType }));
+        if (job.call === 'plan') {
+          plan = fromWitPartitions(task.plan!(assetInfos, job.params));
+        } else {
+          const partition = {
+            index: job.partition.index,
+            count: job.partition.count,
+            slices: job.partition.slices.map((s) => ({ input: s.input, offset: BigInt(s.offset), length: BigInt(s.length) })),
+          };
+          task.run(partition, assetInfos, job.params);
+        }
+      }
+    } catch (e) {
+      if (!(e instanceof ExitSignal && e.code === 0)) throw e;
+    }
+    const files = outputs.close(job.contract === 'command' && job.call === 'run' ? ['stdout'] : []);
+    return { ok: true, outputs: files, log: log.text(), plan };
+  } catch (e) {
+    outputs.discard();
+    rmSync(job.outputDir, { recursive: true, force: true });
+    return { ok: false, failure: classifyError(e, job), log: log.text() };
+  } finally {
+    reader.close();
+  }
+}
+
+function fromWitPartitions(value: unknown): Partition[] {
+  return (value as { index: number; count: number; slices: { input: number; offset: bigint; length: bigint }[] }[]).map((p) => ({
+    index: p.index,
+    count: p.count,
+    slices: p.slices.map((s) => ({ input: s.input, offset: Number(s.offset), length: Number(s.length) })),
+  }));
+}
+
+/** Map whatever came out of the guest to a failure kind with a message a user can act on. */
+export function classifyError(e: unknown, job: InstanceJob): Failure {
+  if (e instanceof InstanceAbort) return e.failure;
+  const payload = (e as { payload?: unknown } | null)?.payload;
+  if (e && typeof e === 'object' && 'payload' in e) {
+    if (job.contract === 'command') return { kind: 'exited', code: 1, message: 'exited with a failure status', retryable: true };
+    const p = payload as { tag?: string; val?: unknown } | string | undefined;
+    if (job.call === 'plan') return { kind: 'invalid-plan', message: `plan failed: ${String(typeof p === 'string' ? p : p?.val ?? p)}`, retryable: false };
+    if (p && typeof p === 'object' && (p.tag === 'retryable' || p.tag === 'permanent')) {
+      return { kind: 'task-error', message: String(p.val), retryable: p.tag === 'retryable' };
+    }
+    return { kind: 'task-error', message: String(p), retryable: false };
+  }
+  if (e instanceof WebAssembly.RuntimeError) return { kind: 'trapped', message: `wasm trap: ${e.message}`, retryable: true };
+  if (e instanceof RangeError && /memory|allocat/i.test(e.message)) {
+    return { kind: 'out-of-memory', message: `out of memory: ${e.message}`, retryable: false };
+  }
+  if (e instanceof RangeError && /call stack/i.test(e.message)) {
+    return { kind: 'trapped', message: `wasm trap: stack overflow`, retryable: true };
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  return { kind: 'internal', message: `instance failed: ${message}`, retryable: true };
+}

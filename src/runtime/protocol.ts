@@ -1,0 +1,63 @@
+/** Messages between the scheduler side and the worker threads that run instances. */
+import type { Failure } from './failures.js';
+import type { Contract } from './component.js';
+
+export interface Slice {
+  input: number;
+  offset: number;
+  length: number;
+}
+
+export interface Partition {
+  index: number;
+  count: number;
+  slices: Slice[];
+}
+
+/** An input as an instance sees it; `path` is where the bytes are on this machine. */
+export interface JobInput {
+  name: string;
+  size: number;
+  mediaType: string;
+  path: string;
+}
+
+export interface Limits {
+  /** Bytes all outputs of one instance may add up to. */
+  outputBytes: number;
+  /** Bytes of log kept per attempt; the rest is dropped with a note. */
+  logBytes: number;
+}
+
+export interface InstanceJob {
+  jobId: number;
+  digest: string;
+  moduleUrl: string;
+  contract: Contract;
+  call: 'run' | 'plan';
+  partition: Partition;
+  inputs: JobInput[];
+  params: { name: string; value: string }[];
+  env: [string, string][];
+  args: string[];
+  /** Private to this attempt; outputs land here and are moved into the asset store on success. */
+  outputDir: string;
+  limits: Limits;
+}
+
+export interface OutputFile {
+  name: string;
+  size: number;
+  sha256: string;
+  path: string;
+}
+
+export type InstanceResult =
+  | { ok: true; outputs: OutputFile[]; log: string; plan?: Partition[] }
+  | { ok: false; failure: Failure; log: string };
+
+export type ToWorker = { type: 'run'; job: InstanceJob; coreModules?: Record<string, WebAssembly.Module> };
+
+export type FromWorker =
+  | { type: 'progress'; jobId: number; fraction: number }
+  | { type: 'done'; jobId: number; result: InstanceResult };

@@ -1,0 +1,150 @@
+/** Where an instance's bytes go: output files with running sha256, and a capped log. */
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { InstanceAbort } from './failures.js';
+import type { JobInput, OutputFile, Slice } from './protocol.js';
+import type { ByteSink, ByteSource } from './wasi/streams.js';
+
+const OUTPUT_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
+
+/** The outputs of one attempt. Every write counts against one shared cap. */
+export class Outputs {
+  private readonly files = new Map<string, { fd: number; hash: Hash; size: number; path: string }>();
+  private total = 0;
+
+  constructor(
+    private readonly dir: string,
+    private readonly cap: number,
+  ) {}
+
+  /** Throws a string (the guest-visible error) for a bad name; aborts the instance past the cap. */
+  write(name: string, bytes: Uint8Array): void {
+    if (!OUTPUT_NAME.test(name)) throw `invalid output name "${name}": use 1-64 characters of a-z, 0-9, "_", "-" or "."`;
+    if (this.total + bytes.length > this.cap) {
+      throw new InstanceAbort({
+        kind: 'output-limit',
+        message: `output limit reached: the instance wrote more than ${this.cap} bytes`,
+        retryable: false,
+      });
+    }
+    let f = this.files.get(name);
+    if (!f) {
+      mkdirSync(this.dir, { recursive: true });
+      const p = path.join(this.dir, name);
+      f = { fd: openSync(p, 'w'), hash: createHash('sha256'), size: 0, path: p };
+      this.files.set(name, f);
+    }
+    let off = 0;
+    while (off < bytes.length) off += writeSync(f.fd, bytes, off, bytes.length - off);
+    f.hash.update(bytes);
+    f.size += bytes.length;
+    this.total += bytes.length;
+  }
+
+  sink(name: string): ByteSink {
+    return { write: (bytes) => this.write(name, bytes) };
+  }
+
+  /** Close every file; make sure `ensure` exist even when nothing was written (an empty stdout is an output). */
+  close(ensure: string[] = []): OutputFile[] {
+    for (const name of ensure) if (!this.files.has(name)) this.write(name, new Uint8Array(0));
+    const out: OutputFile[] = [];
+    for (const [name, f] of this.files) {
+      closeSync(f.fd);
+      out.push({ name, size: f.size, sha256: f.hash.digest('hex'), path: f.path });
+    }
+    this.files.clear();
+    return out;
+  }
+
+  discard(): void {
+    for (const f of this.files.values()) closeSync(f.fd);
+    this.files.clear();
+  }
+}
+
+/** A log that keeps the first `cap` bytes and counts the rest. */
+export class CappedLog {
+  private readonly chunks: string[] = [];
+  private kept = 0;
+  private dropped = 0;
+  private readonly decoder = new TextDecoder();
+
+  constructor(private readonly cap: number) {}
+
+  append(text: string): void {
+    if (this.kept >= this.cap) {
+      this.dropped += text.length;
+      return;
+    }
+    const room = this.cap - this.kept;
+    const part = text.length > room ? text.slice(0, room) : text;
+    this.chunks.push(part);
+    this.kept += part.length;
+    this.dropped += text.length - part.length;
+  }
+
+  sink(): ByteSink {
+    return { write: (bytes) => this.append(this.decoder.decode(bytes, { stream: true })) };
+  }
+
+  text(): string {
+    const body = this.chunks.join('');
+    return this.dropped ? `${body}\n[tutti: log truncated, ${this.dropped} more characters dropped]\n` : body;
+  }
+}
+
+/** Random access to the inputs of one instance; file descriptors opened on first use. */
+export class InputReader {
+  private readonly fds = new Map<number, number>();
+
+  constructor(readonly inputs: JobInput[]) {}
+
+  read(input: number, offset: number, length: number): Uint8Array {
+    const meta = this.inputs[input];
+    if (!meta) throw `no input ${input}: this instance has ${this.inputs.length} input(s)`;
+    if (offset >= meta.size || length <= 0) return new Uint8Array(0);
+    const n = Math.min(length, meta.size - offset, 16 << 20);
+    let fd = this.fds.get(input);
+    if (fd === undefined) {
+      fd = openSync(meta.path, 'r');
+      this.fds.set(input, fd);
+    }
+    const buf = new Uint8Array(n);
+    let got = 0;
+    while (got < n) {
+      const r = readSync(fd, buf, got, n - got, offset + got);
+      if (r === 0) break;
+      got += r;
+    }
+    return got === n ? buf : buf.subarray(0, got);
+  }
+
+  /** A stream over the given slices in order: what a command-world instance reads on stdin. */
+  stream(slices: Slice[]): ByteSource {
+    let i = 0;
+    let pos = 0;
+    return {
+      read: (max) => {
+        while (i < slices.length) {
+          const s = slices[i]!;
+          if (pos < s.length) {
+            const bytes = this.read(s.input, s.offset + pos, Math.min(max, s.length - pos));
+            if (bytes.length === 0) throw new Error(`input ${s.input} is shorter than its slice`);
+            pos += bytes.length;
+            return bytes;
+          }
+          i++;
+          pos = 0;
+        }
+        return new Uint8Array(0);
+      },
+    };
+  }
+
+  close(): void {
+    for (const fd of this.fds.values()) closeSync(fd);
+    this.fds.clear();
+  }
+}

@@ -1,0 +1,292 @@
+/**
+ * The run state machine. Every decision is read from and written to the store, so any process can
+ * pick a run up where another left it: tasks become ready when what they need has succeeded,
+ * instances are claimed atomically, outcomes are committed once, runs finish when every task has.
+ */
+import { randomBytes } from 'node:crypto';
+import type { AssetStore } from '../assets/store.js';
+import { newId } from '../ids.js';
+import type { WorkerPool } from '../runtime/pool.js';
+import type { Failure } from '../runtime/failures.js';
+import type { Database } from '../store/db.js';
+import type { EventRow } from '../store/events.js';
+import { getFlowRevision } from '../store/flows.js';
+import { claimInstances, completeInstance, failInstance, releaseLeases, setProgress, type InstanceRow } from '../store/instances.js';
+import {
+  activeRunIds, assetsByIds, finishRun, getRun, getTaskRun, getTaskRuns, planTaskRun, runInputAssets, skipTaskRun, startRun,
+  taskOutputAssets, type NewAsset, type RunRow,
+} from '../store/runs.js';
+import type { ComponentRegistry } from './components.js';
+import { singlePartition } from './plan.js';
+import type { FlowSpec, TaskSpec } from './spec.js';
+
+export interface EngineOptions {
+  db: Database;
+  assets: AssetStore;
+  registry: ComponentRegistry;
+  pool: WorkerPool;
+  /** Applied when a task sets no timeout. */
+  defaultTimeoutMs?: number;
+  outputBytes?: number;
+  logBytes?: number;
+}
+
+const TERMINAL_TASK = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
+const SAFETY_POLL_MS = 2000;
+
+export class Engine {
+  /** This process's identity on leases and attempts. */
+  readonly owner = `w-${process.pid}-${randomBytes(3).toString('hex')}`;
+  private readonly listeners = new Set<(e: EventRow) => void>();
+  private readonly dirty = new Set<string>();
+  private readonly specs = new Map<string, Promise<FlowSpec>>();
+  private inflight = 0;
+  private ticking = false;
+  private again = false;
+  private running = false;
+  private timer?: NodeJS.Timeout;
+  private readonly idle = new Set<() => void>();
+
+  constructor(private readonly o: EngineOptions) {}
+
+  async start(): Promise<void> {
+    // An embedded file has one writer, this process: anything marked running belongs to a dead predecessor.
+    await releaseLeases(this.o.db.db, { all: this.o.db.embedded });
+    for (const id of await activeRunIds(this.o.db.db)) this.dirty.add(id);
+    this.running = true;
+    this.timer = setInterval(() => this.wake(), SAFETY_POLL_MS);
+    this.timer.unref();
+    this.wake();
+  }
+
+  /** Stop claiming; resolve when running instances have been recorded. */
+  async stop(): Promise<void> {
+    this.running = false;
+    clearInterval(this.timer);
+    while (this.inflight > 0 || this.ticking) await new Promise<void>((r) => this.idle.add(r));
+  }
+
+  onEvent(fn: (e: EventRow) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** A run was created or changed by someone else: look at it now. */
+  notify(runId: string): void {
+    this.dirty.add(runId);
+    this.wake();
+  }
+
+  /** Resolve with the run once it has finished. */
+  waitForRun(runId: string): Promise<RunRow> {
+    return new Promise((resolve, reject) => {
+      const check = async () => {
+        const run = await getRun(this.o.db.db, runId);
+        if (!run) return reject(new Error(`no run ${runId}`));
+        if (['succeeded', 'failed', 'cancelled'].includes(run.state)) {
+          off();
+          resolve(run);
+        }
+      };
+      const off = this.onEvent((e) => {
+        if (e.runId === runId && e.type.startsWith('run-')) check().catch(reject);
+      });
+      check().catch(reject);
+    });
+  }
+
+  wake(): void {
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
+    this.ticking = true;
+    setImmediate(() => void this.tick());
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        const runs = [...this.dirty];
+        this.dirty.clear();
+        for (const runId of runs) await this.advance(runId);
+        if (this.running) await this.claim();
+      } while (this.again);
+    } catch (e) {
+      console.error('tutti: scheduler tick failed, retrying:', e);
+      setTimeout(() => this.wake(), 500).unref();
+    } finally {
+      this.ticking = false;
+      this.settle();
+    }
+  }
+
+  private settle(): void {
+    if (this.inflight === 0 && !this.ticking) {
+      for (const r of this.idle) r();
+      this.idle.clear();
+    }
+  }
+
+  private publish(events: EventRow[]): void {
+    for (const e of events) {
+      for (const fn of this.listeners) fn(e);
+      if (e.type === 'task-succeeded' || e.type === 'task-failed' || e.type === 'task-skipped') this.dirty.add(e.runId);
+    }
+    if (events.length) this.wake();
+  }
+
+  private spec(flowId: string, revision: number): Promise<FlowSpec> {
+    const key = `${flowId}@${revision}`;
+    let p = this.specs.get(key);
+    if (!p) {
+      p = getFlowRevision(this.o.db.db, flowId, revision).then((r) => {
+        if (!r) throw new Error(`flow ${key} not found`);
+        return r.spec as FlowSpec;
+      });
+      this.specs.set(key, p);
+      p.catch(() => this.specs.delete(key));
+    }
+    return p;
+  }
+
+  /** Move one run forward: start it, plan ready tasks, skip doomed ones, finish it when all are done. */
+  private async advance(runId: string): Promise<void> {
+    const db = this.o.db.db;
+    const run = await getRun(db, runId);
+    if (!run || !['queued', 'running'].includes(run.state)) return;
+    if (run.state === 'queued') this.publish(await startRun(db, runId));
+    const spec = await this.spec(run.flowId, run.revision);
+    const trs = new Map((await getTaskRuns(db, runId)).map((t) => [t.taskId, t]));
+    for (const task of spec.tasks) {
+      const tr = trs.get(task.id);
+      if (!tr || tr.state !== 'pending') continue;
+      const deps = task.needs.map((n) => trs.get(n)!);
+      const blocked = deps.find((d) => ['failed', 'skipped', 'cancelled'].includes(d.state));
+      if (blocked) {
+        this.publish(await skipTaskRun(db, runId, tr.id, task.id, `upstream task "${blocked.taskId}" ${blocked.state}`));
+        tr.state = 'skipped';
+      } else if (deps.every((d) => d.state === 'succeeded')) {
+        await this.plan(run, task, tr.id);
+        tr.state = (await getTaskRun(db, tr.id))?.state ?? tr.state;
+      }
+    }
+    const all = [...trs.values()];
+    if (all.every((t) => TERMINAL_TASK.has(t.state))) {
+      const failed = spec.tasks.map((t) => trs.get(t.id)!).find((t) => t.state === 'failed');
+      const skipped = all.some((t) => t.state === 'skipped');
+      this.publish(await finishRun(db, runId, failed || skipped ? 'failed' : 'succeeded', failed ? `task "${failed.taskId}" failed: ${failed.error}` : null));
+    }
+  }
+
+  private async plan(run: RunRow, task: TaskSpec, taskRunId: string): Promise<void> {
+    const db = this.o.db.db;
+    const given = new Map((await runInputAssets(db, run.id)).map((a) => [a.name, a]));
+    const inputs = [...task.inputs.map((n) => given.get(n)).filter((a) => a !== undefined), ...(await taskOutputAssets(db, run.id, task.needs))];
+    const plan = singlePartition(inputs);
+    this.publish(await planTaskRun(db, { runId: run.id, taskRunId, taskId: task.id, inputs: inputs.map((a) => a.id), ...plan }));
+  }
+
+  private async claim(): Promise<void> {
+    const free = this.o.pool.size - this.inflight;
+    if (free <= 0) return;
+    const leaseMs = (this.o.defaultTimeoutMs ?? 3_600_000) + 60_000;
+    const claimed = await claimInstances(this.o.db.db, this.owner, free, leaseMs);
+    for (const inst of claimed) {
+      this.inflight++;
+      void this.execute(inst).finally(() => {
+        this.inflight--;
+        this.settle();
+        this.wake();
+      });
+    }
+  }
+
+  private async execute(inst: InstanceRow): Promise<void> {
+    const db = this.o.db.db;
+    const startedAt = Date.now();
+    const tr = (await getTaskRun(db, inst.taskRunId))!;
+    const run = (await getRun(db, inst.runId))!;
+    const task = (await this.spec(run.flowId, run.revision)).tasks.find((t) => t.id === tr.taskId)!;
+    const record = { instance: inst, taskId: task.id, worker: this.owner, startedAt, log: '' };
+    const scratch = `${inst.id}.a${inst.attempt}`;
+    try {
+      const component = await this.o.registry.get(task.digest);
+      const inputs = await assetsByIds(db, tr.inputs ?? []);
+      const partition = inst.partition as { index: number; count: number; slices: { input: number; offset: number; length: number }[] };
+      const params = { ...stringParams(run.params, task), ...Object.fromEntries(Object.entries(task.params).map(([k, v]) => [k, String(v)])) };
+      const result = await this.o.pool.run(
+        component,
+        {
+          call: 'run',
+          partition,
+          inputs: inputs.map((a) => ({
+            name: a.taskId ? `${a.taskId}/${a.instanceIdx}/${a.name}` : a.name,
+            size: a.size,
+            mediaType: a.mediaType,
+            path: this.o.assets.localPath(a.location),
+          })),
+          params: Object.entries(params).map(([name, value]) => ({ name, value })),
+          env: [
+            ...Object.entries(task.env),
+            ['TUTTI_TASK', task.id],
+            ['TUTTI_PARTITION_INDEX', String(partition.index)],
+            ['TUTTI_PARTITION_COUNT', String(partition.count)],
+            ['TUTTI_ATTEMPT', String(inst.attempt)],
+            ...Object.entries(params).map(([k, v]) => [`TUTTI_PARAM_${k.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`, v] as [string, string]),
+          ],
+          args: [task.id, ...Object.entries(params).map(([k, v]) => `--${k}=${v}`)],
+          outputDir: this.o.assets.scratchDir(scratch),
+          limits: { outputBytes: this.o.outputBytes ?? 1 << 30, logBytes: this.o.logBytes ?? 256 << 10 },
+        },
+        {
+          timeoutMs: task.timeout ?? this.o.defaultTimeoutMs,
+          onProgress: (f) => void setProgress(db, inst.id, inst.attempt, f).catch(() => {}),
+        },
+      );
+      record.log = result.log;
+      if (result.ok) {
+        const outputs: NewAsset[] = result.outputs.map((o) => ({
+          id: newId('a'),
+          name: o.name,
+          location: `runs/${inst.runId}/${task.id}/${inst.idx}/${o.name}`,
+          size: o.size,
+          sha256: o.sha256,
+          mediaType: 'application/octet-stream',
+        }));
+        const done = await completeInstance(db, record, outputs, async () => {
+          for (let i = 0; i < outputs.length; i++) await this.o.assets.adopt(outputs[i]!.location, result.outputs[i]!.path);
+        });
+        if (done) this.publish(done.events);
+      } else {
+        await this.recordFailure(record, task, result.failure);
+      }
+    } catch (e) {
+      await this.recordFailure(record, task, { kind: 'internal', message: (e as Error).message ?? String(e), retryable: true });
+    } finally {
+      await this.o.assets.removeScratch(scratch).catch(() => {});
+    }
+  }
+
+  private async recordFailure(record: Parameters<typeof failInstance>[1], task: TaskSpec, failure: Failure): Promise<void> {
+    const attempt = record.instance.attempt;
+    const retry = failure.retryable && attempt < task.retry.attempts ? Date.now() + backoff(task, attempt) : null;
+    const done = await failInstance(this.o.db.db, record, failure, retry);
+    if (done) this.publish(done.events);
+    if (retry !== null) setTimeout(() => this.wake(), retry - Date.now() + 5).unref();
+  }
+}
+
+/** Delay before attempt `attempt + 1`. */
+export function backoff(task: TaskSpec, attempt: number): number {
+  const { delay, backoff: kind, maxDelay } = task.retry;
+  return Math.min(maxDelay, kind === 'fixed' ? delay : delay * 2 ** (attempt - 1));
+}
+
+/** Run parameters a task may see: values of the non-asset flow inputs it lists. */
+function stringParams(params: Record<string, unknown>, task: TaskSpec): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of task.inputs) if (name in params) out[name] = String(params[name]);
+  return out;
+}

@@ -1,0 +1,43 @@
+/** Turning a flow document into a stored revision: every component resolved to a registered digest. */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { FlowError, isComponentPath, type FlowIssue, type ParsedFlow } from '../flow/index.js';
+import { ComponentRejected } from '../runtime/component.js';
+import type { Db } from '../store/db.js';
+import { findComponentVersion } from '../store/components.js';
+import { saveFlowRevision } from '../store/flows.js';
+import type { ComponentRegistry } from './components.js';
+import type { FlowSpec } from './spec.js';
+
+export async function resolveFlow(db: Db, registry: ComponentRegistry, parsed: ParsedFlow, file: string): Promise<FlowSpec> {
+  const issues: FlowIssue[] = [];
+  const tasks = await Promise.all(
+    parsed.flow.tasks.map(async (task, i) => {
+      const where = ['tasks', i, 'component'];
+      try {
+        if (isComponentPath(task.component)) {
+          if (!parsed.baseDir) throw new Error('a component path needs a flow file; upload the component and use name@version');
+          const bytes = await readFile(path.resolve(parsed.baseDir, task.component));
+          return { ...task, digest: (await registry.register(bytes)).info.digest };
+        }
+        const [name, version] = task.component.split('@') as [string, string];
+        const found = await findComponentVersion(db, name, version);
+        if (!found) throw new Error(`component ${task.component} is not registered`);
+        return { ...task, digest: found.digest };
+      } catch (e) {
+        const reason = e instanceof ComponentRejected ? `invalid component ${task.component}: ${e.message}` : (e as Error).message;
+        issues.push({ path: where, message: reason });
+        return { ...task, digest: '' };
+      }
+    }),
+  );
+  if (issues.length) throw new FlowError(file, issues);
+  return { ...parsed.flow, tasks };
+}
+
+/** Resolve and store a flow; returns its spec and the revision to run. */
+export async function registerFlow(db: Db, registry: ComponentRegistry, parsed: ParsedFlow, file: string): Promise<{ spec: FlowSpec; revision: number }> {
+  const spec = await resolveFlow(db, registry, parsed, file);
+  const revision = await saveFlowRevision(db, spec.id, parsed.source, spec);
+  return { spec, revision };
+}

@@ -1,0 +1,41 @@
+/** Open the libSQL database (embedded file or server URL) and bring its schema up to date. */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { createClient, type Client } from '@libsql/client';
+import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql';
+import { migrate } from 'drizzle-orm/libsql/migrator';
+import { packageRoot } from '../paths.js';
+import * as schema from './schema.js';
+import { serializeWrites } from './serialize.js';
+
+export type Db = LibSQLDatabase<typeof schema>;
+
+export interface Database {
+  db: Db;
+  client: Client;
+  url: string;
+  /** True for an embedded file: then this process is the only writer. */
+  embedded: boolean;
+  close(): void;
+}
+
+/** `url` is a libSQL URL (file:, http:, https:, libsql:, ws:) or a plain file path. */
+export async function openDatabase(url: string, opts: { authToken?: string } = {}): Promise<Database> {
+  const isRemote = /^(https?|libsql|wss?):/.test(url);
+  let clientUrl = url;
+  if (!isRemote) {
+    const file = url.startsWith('file:') ? url.slice('file:'.length) : url;
+    mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    clientUrl = `file:${file}`;
+  }
+  // The busy timeout covers other processes reading the file; writes of this process are queued.
+  const raw = createClient({ url: clientUrl, authToken: opts.authToken, timeout: 5000 } as Parameters<typeof createClient>[0]);
+  const client = isRemote ? raw : serializeWrites(raw);
+  if (!isRemote) {
+    await client.execute('PRAGMA journal_mode = WAL');
+    await client.execute('PRAGMA foreign_keys = ON');
+  }
+  const db = drizzle(client, { schema });
+  await migrate(db, { migrationsFolder: path.join(packageRoot, 'drizzle') });
+  return { db, client, url, embedded: !isRemote, close: () => client.close() };
+}

@@ -1,0 +1,212 @@
+/** Instances: atomic claims with leases, and committing each attempt's outcome exactly once. */
+import { and, asc, eq, inArray, lte, sql } from 'drizzle-orm';
+import type { Failure } from '../runtime/failures.js';
+import type { Db } from './db.js';
+import { insertEvents, type EventRow, type NewEvent } from './events.js';
+import type { NewAsset } from './runs.js';
+import { assets, attempts, instances, taskRuns } from './schema.js';
+
+export type InstanceRow = typeof instances.$inferSelect;
+
+/**
+ * Lease up to `n` runnable instances to `owner` in one statement, so two claimers never get the
+ * same instance. Each claim starts a new attempt.
+ */
+export async function claimInstances(db: Db, owner: string, n: number, leaseMs: number): Promise<InstanceRow[]> {
+  if (n <= 0) return [];
+  const now = Date.now();
+  const candidates = db
+    .select({ id: instances.id })
+    .from(instances)
+    .where(and(eq(instances.state, 'pending'), lte(instances.availableAt, now)))
+    .orderBy(asc(instances.availableAt), asc(instances.id))
+    .limit(n);
+  return db
+    .update(instances)
+    .set({
+      state: 'running',
+      attempt: sql`${instances.attempt} + 1`,
+      leaseOwner: owner,
+      leaseExpiresAt: now + leaseMs,
+      startedAt: now,
+      progress: 0,
+    })
+    .where(and(inArray(instances.id, candidates), eq(instances.state, 'pending')))
+    .returning();
+}
+
+export interface AttemptRecord {
+  instance: InstanceRow;
+  taskId: string;
+  worker: string;
+  log: string;
+  startedAt: number;
+}
+
+/** The guard every outcome must pass: the instance is still ours, at this attempt. */
+function stillLeased(a: AttemptRecord) {
+  return and(
+    eq(instances.id, a.instance.id),
+    eq(instances.state, 'running'),
+    eq(instances.attempt, a.instance.attempt),
+    eq(instances.leaseOwner, a.worker),
+  );
+}
+
+/**
+ * Commit a successful attempt: instance, attempt record, output assets and the task run's count in
+ * one transaction. `adopt` moves the output files into place inside it. Returns null when the
+ * attempt lost its lease (its result is discarded), else the events written.
+ */
+export async function completeInstance(
+  db: Db,
+  a: AttemptRecord,
+  outputs: NewAsset[],
+  adopt: () => Promise<void>,
+): Promise<{ events: EventRow[]; taskDone: boolean } | null> {
+  return db
+    .transaction(async (tx) => {
+      const now = Date.now();
+      const won = await tx
+        .update(instances)
+        .set({ state: 'succeeded', progress: 1, finishedAt: now, leaseOwner: null, leaseExpiresAt: null, errorKind: null, error: null })
+        .where(stillLeased(a))
+        .returning({ id: instances.id });
+      if (!won.length) {
+        tx.rollback();
+        return null;
+      }
+      await adopt();
+      await tx.insert(attempts).values({
+        instanceId: a.instance.id, attempt: a.instance.attempt, worker: a.worker, outcome: 'succeeded', log: a.log, startedAt: a.startedAt, finishedAt: now,
+      });
+      if (outputs.length) {
+        await tx
+          .insert(assets)
+          .values(outputs.map((o) => ({ ...o, runId: a.instance.runId, taskId: a.taskId, instanceIdx: a.instance.idx, createdAt: now })))
+          .onConflictDoUpdate({
+            target: [assets.runId, assets.taskId, assets.instanceIdx, assets.name],
+            set: { size: sql`excluded.size`, sha256: sql`excluded.sha256`, location: sql`excluded.location`, id: sql`excluded.id` },
+          });
+      }
+      await tx.update(taskRuns).set({ succeededCount: sql`${taskRuns.succeededCount} + 1` }).where(eq(taskRuns.id, a.instance.taskRunId));
+      const done = await tx
+        .update(taskRuns)
+        .set({ state: 'succeeded', finishedAt: now })
+        .where(and(eq(taskRuns.id, a.instance.taskRunId), eq(taskRuns.state, 'running'), sql`${taskRuns.succeededCount} >= ${taskRuns.instanceCount}`))
+        .returning({ id: taskRuns.id });
+      const ev: NewEvent[] = [
+        { runId: a.instance.runId, taskId: a.taskId, type: 'instance-succeeded', data: { idx: a.instance.idx, attempt: a.instance.attempt, outputs: outputs.length } },
+      ];
+      if (done.length) ev.push({ runId: a.instance.runId, taskId: a.taskId, type: 'task-succeeded' });
+      return { events: await insertEvents(tx, ev), taskDone: done.length > 0 };
+    })
+    .catch((e) => {
+      if ((e as Error)?.constructor?.name === 'TransactionRollbackError') return null;
+      throw e;
+    });
+}
+
+/**
+ * Record a failed attempt. With `retryAt`, the instance goes back to pending until then; without,
+ * it fails for good, and so does its task run (its other pending instances are cancelled).
+ */
+export async function failInstance(
+  db: Db,
+  a: AttemptRecord,
+  failure: Failure,
+  retryAt: number | null,
+): Promise<{ events: EventRow[]; taskFailed: boolean } | null> {
+  return db
+    .transaction(async (tx) => {
+      const now = Date.now();
+      const won = await tx
+        .update(instances)
+        .set(
+          retryAt !== null
+            ? { state: 'pending', availableAt: retryAt, leaseOwner: null, leaseExpiresAt: null, errorKind: failure.kind, error: failure.message }
+            : { state: 'failed', finishedAt: now, leaseOwner: null, leaseExpiresAt: null, errorKind: failure.kind, error: failure.message },
+        )
+        .where(stillLeased(a))
+        .returning({ id: instances.id });
+      if (!won.length) {
+        tx.rollback();
+        return null;
+      }
+      await tx.insert(attempts).values({
+        instanceId: a.instance.id, attempt: a.instance.attempt, worker: a.worker, outcome: 'failed', errorKind: failure.kind, error: failure.message,
+        log: a.log, startedAt: a.startedAt, finishedAt: now,
+      });
+      const base = { runId: a.instance.runId, taskId: a.taskId };
+      const ev: NewEvent[] = [
+        { ...base, type: retryAt !== null ? 'instance-retrying' : 'instance-failed', data: { idx: a.instance.idx, attempt: a.instance.attempt, kind: failure.kind, error: failure.message, retryAt } },
+      ];
+      let taskFailed = false;
+      if (retryAt === null) {
+        const message = `instance ${a.instance.idx} failed after ${a.instance.attempt} attempt(s): ${failure.kind}: ${failure.message}`;
+        const failed = await tx
+          .update(taskRuns)
+          .set({ state: 'failed', error: message, finishedAt: now })
+          .where(and(eq(taskRuns.id, a.instance.taskRunId), eq(taskRuns.state, 'running')))
+          .returning({ id: taskRuns.id });
+        if (failed.length) {
+          taskFailed = true;
+          await tx
+            .update(instances)
+            .set({ state: 'cancelled', finishedAt: now })
+            .where(and(eq(instances.taskRunId, a.instance.taskRunId), eq(instances.state, 'pending')));
+          ev.push({ ...base, type: 'task-failed', data: { error: message } });
+        }
+      }
+      return { events: await insertEvents(tx, ev), taskFailed };
+    })
+    .catch((e) => {
+      if ((e as Error)?.constructor?.name === 'TransactionRollbackError') return null;
+      throw e;
+    });
+}
+
+export async function setProgress(db: Db, instanceId: string, attempt: number, fraction: number): Promise<void> {
+  await db.update(instances).set({ progress: fraction }).where(and(eq(instances.id, instanceId), eq(instances.attempt, attempt), eq(instances.state, 'running')));
+}
+
+/**
+ * Put running instances back to pending, recording their attempt as lost: every lease when this
+ * process is the only writer (it just started, so nobody can be running them), else only expired ones.
+ */
+export async function releaseLeases(db: Db, opts: { all: boolean }): Promise<number> {
+  return db.transaction(async (tx) => {
+    const now = Date.now();
+    const cond = opts.all
+      ? eq(instances.state, 'running')
+      : and(eq(instances.state, 'running'), lte(instances.leaseExpiresAt, now));
+    const lost = await tx.select().from(instances).where(cond);
+    if (!lost.length) return 0;
+    await tx
+      .insert(attempts)
+      .values(lost.map((i) => ({ instanceId: i.id, attempt: i.attempt, worker: i.leaseOwner ?? '?', outcome: 'lost' as const, errorKind: 'lost', error: 'the worker stopped before reporting', startedAt: i.startedAt ?? now, finishedAt: now })))
+      .onConflictDoNothing();
+    await tx
+      .update(instances)
+      .set({ state: 'pending', leaseOwner: null, leaseExpiresAt: null, availableAt: now })
+      .where(inArray(instances.id, lost.map((i) => i.id)));
+    return lost.length;
+  });
+}
+
+export async function taskRunInstances(db: Db, taskRunId: string): Promise<InstanceRow[]> {
+  return db.select().from(instances).where(eq(instances.taskRunId, taskRunId)).orderBy(asc(instances.idx));
+}
+
+export async function instanceAttempts(db: Db, instanceId: string) {
+  return db.select().from(attempts).where(eq(attempts.instanceId, instanceId)).orderBy(asc(attempts.attempt));
+}
+
+export async function runAttempts(db: Db, runId: string) {
+  return db
+    .select({ instanceId: attempts.instanceId, attempt: attempts.attempt, outcome: attempts.outcome, errorKind: attempts.errorKind, error: attempts.error, log: attempts.log })
+    .from(attempts)
+    .innerJoin(instances, eq(instances.id, attempts.instanceId))
+    .where(eq(instances.runId, runId))
+    .orderBy(asc(attempts.instanceId), asc(attempts.attempt));
+}

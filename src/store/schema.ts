@@ -1,0 +1,181 @@
+/**
+ * The database schema: the single source of truth for Tutti's state. drizzle-kit generates the
+ * migrations in ./drizzle from this file (`npm run db:generate`).
+ */
+import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+const now = sql`(CAST(unixepoch('subsec') * 1000 AS INTEGER))`;
+
+/** Component bytes, known by content digest. */
+export const components = sqliteTable('components', {
+  digest: text('digest').primaryKey(), // sha256 hex
+  size: integer('size').notNull(),
+  /** 'command' (wasi:cli/command) or 'task' (tutti:task typed world). */
+  contract: text('contract', { enum: ['command', 'task'] }).notNull(),
+  hasPlan: integer('has_plan', { mode: 'boolean' }).notNull().default(false),
+  /** Embedded scaling manifest (JSON), when the component carries one. */
+  manifest: text('manifest', { mode: 'json' }),
+  imports: text('imports', { mode: 'json' }).$type<string[]>().notNull(),
+  exports: text('exports', { mode: 'json' }).$type<string[]>().notNull(),
+  createdAt: integer('created_at').notNull().default(now),
+});
+
+/** name@version labels for uploaded components. A version, once given, never changes its bytes. */
+export const componentVersions = sqliteTable(
+  'component_versions',
+  {
+    name: text('name').notNull(),
+    version: text('version').notNull(),
+    digest: text('digest').notNull().references(() => components.digest),
+    createdAt: integer('created_at').notNull().default(now),
+  },
+  (t) => [primaryKey({ columns: [t.name, t.version] })],
+);
+
+export const flows = sqliteTable('flows', {
+  id: text('id').primaryKey(),
+  revision: integer('revision').notNull(),
+  deleted: integer('deleted', { mode: 'boolean' }).notNull().default(false),
+  createdAt: integer('created_at').notNull().default(now),
+  updatedAt: integer('updated_at').notNull().default(now),
+});
+
+/** Every version of every flow. Runs point at the revision they ran, so deleting a flow keeps its history. */
+export const flowRevisions = sqliteTable(
+  'flow_revisions',
+  {
+    flowId: text('flow_id').notNull(),
+    revision: integer('revision').notNull(),
+    /** The document as submitted (YAML or JSON). */
+    source: text('source').notNull(),
+    /** The parsed flow, with every task's component resolved to a digest. */
+    spec: text('spec', { mode: 'json' }).notNull(),
+    createdAt: integer('created_at').notNull().default(now),
+  },
+  (t) => [primaryKey({ columns: [t.flowId, t.revision] })],
+);
+
+export const runStates = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type RunState = (typeof runStates)[number];
+
+export const runs = sqliteTable(
+  'runs',
+  {
+    id: text('id').primaryKey(),
+    flowId: text('flow_id').notNull(),
+    revision: integer('revision').notNull(),
+    state: text('state', { enum: runStates }).notNull(),
+    params: text('params', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    trigger: text('trigger').notNull(),
+    error: text('error'),
+    createdAt: integer('created_at').notNull().default(now),
+    startedAt: integer('started_at'),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [index('runs_state').on(t.state), index('runs_flow').on(t.flowId, t.createdAt)],
+);
+
+export const taskRunStates = ['pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled'] as const;
+export type TaskRunState = (typeof taskRunStates)[number];
+
+export const taskRuns = sqliteTable(
+  'task_runs',
+  {
+    id: text('id').primaryKey(),
+    runId: text('run_id').notNull().references(() => runs.id),
+    taskId: text('task_id').notNull(),
+    state: text('state', { enum: taskRunStates }).notNull(),
+    /** How many instances were planned, and which policy decided it. */
+    instanceCount: integer('instance_count'),
+    policy: text('policy'),
+    /** Asset ids this task reads, in order: its flow inputs, then every output of each task it needs. */
+    inputs: text('inputs', { mode: 'json' }).$type<string[]>(),
+    succeededCount: integer('succeeded_count').notNull().default(0),
+    error: text('error'),
+    startedAt: integer('started_at'),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [uniqueIndex('task_runs_run_task').on(t.runId, t.taskId)],
+);
+
+export const instanceStates = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type InstanceState = (typeof instanceStates)[number];
+
+export const instances = sqliteTable(
+  'instances',
+  {
+    id: text('id').primaryKey(),
+    taskRunId: text('task_run_id').notNull().references(() => taskRuns.id),
+    runId: text('run_id').notNull(),
+    idx: integer('idx').notNull(),
+    state: text('state', { enum: instanceStates }).notNull(),
+    /** Attempts started so far. */
+    attempt: integer('attempt').notNull().default(0),
+    /** A pending instance is not claimed before this time (retry backoff). */
+    availableAt: integer('available_at').notNull().default(0),
+    leaseOwner: text('lease_owner'),
+    leaseExpiresAt: integer('lease_expires_at'),
+    partition: text('partition', { mode: 'json' }).notNull(),
+    progress: real('progress').notNull().default(0),
+    errorKind: text('error_kind'),
+    error: text('error'),
+    startedAt: integer('started_at'),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [
+    uniqueIndex('instances_task_idx').on(t.taskRunId, t.idx),
+    index('instances_claim').on(t.state, t.availableAt),
+    index('instances_run').on(t.runId),
+  ],
+);
+
+/** One row per attempt of an instance: its outcome, timing and log. */
+export const attempts = sqliteTable(
+  'attempts',
+  {
+    instanceId: text('instance_id').notNull().references(() => instances.id),
+    attempt: integer('attempt').notNull(),
+    worker: text('worker').notNull(),
+    outcome: text('outcome', { enum: ['succeeded', 'failed', 'lost'] }).notNull(),
+    errorKind: text('error_kind'),
+    error: text('error'),
+    log: text('log').notNull().default(''),
+    startedAt: integer('started_at').notNull(),
+    finishedAt: integer('finished_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.instanceId, t.attempt] })],
+);
+
+/** Bytes produced by an instance or given as a run input, with their lineage. */
+export const assets = sqliteTable(
+  'assets',
+  {
+    id: text('id').primaryKey(),
+    runId: text('run_id').notNull(),
+    /** Null for a run input. */
+    taskId: text('task_id'),
+    instanceIdx: integer('instance_idx'),
+    name: text('name').notNull(),
+    size: integer('size').notNull(),
+    sha256: text('sha256').notNull(),
+    mediaType: text('media_type').notNull(),
+    /** Key in the asset store. */
+    location: text('location').notNull(),
+    createdAt: integer('created_at').notNull().default(now),
+  },
+  (t) => [uniqueIndex('assets_lineage').on(t.runId, t.taskId, t.instanceIdx, t.name)],
+);
+
+export const events = sqliteTable(
+  'events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    runId: text('run_id').notNull(),
+    taskId: text('task_id'),
+    type: text('type').notNull(),
+    data: text('data', { mode: 'json' }).$type<Record<string, unknown>>(),
+    createdAt: integer('created_at').notNull().default(now),
+  },
+  (t) => [index('events_run').on(t.runId, t.id)],
+);

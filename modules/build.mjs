@@ -15,7 +15,7 @@
 // filesystem preopens, which componentize-js needs and a host in the same process must not inherit.
 import { spawn } from 'node:child_process';
 import { existsSync, statSync, readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +34,8 @@ const CJS_PKG = join(ROOT, 'node_modules/@bytecodealliance/componentize-js/packa
  */
 const TARGETS = [
   { name: 'wordcount', kind: 'c', src: 'modules/c/wordcount.c' },
+  { name: 'sleep', kind: 'c', src: 'modules/c/sleep.c' },
+  { name: 'counter', kind: 'c', src: 'modules/c/counter.c' },
   {
     name: 'fail',
     kind: 'c',
@@ -190,62 +192,7 @@ async function buildJs(t, tmp) {
     worldName: t.world,
     disableFeatures: t.disableFeatures,
   };
-  try {
-    return (await componentizeFn(opts)).component;
-  } catch (e) {
-    // wit/task.wit: `planned-task` both `include task` (which already uses partition,
-    // asset-info, param) and re-`use`s them, which wit-parser rejects for every world of
-    // the package. Until that is fixed, build against a copy without `planned-task`.
-    if (!/shadows previously imported items/.test(String(e?.message ?? e))) throw e;
-    const witCopy = join(tmp, 'wit');
-    const dropped = await copyWitWithoutWorld(join(ROOT, t.wit), witCopy, 'planned-task');
-    if (!dropped) throw e;
-    console.warn(
-      `  warning: ${t.wit}/ does not resolve (${firstLine(e)}); ` +
-        `building ${t.name} against a copy without world planned-task`,
-    );
-    return (await componentizeFn({ ...opts, witPath: witCopy })).component;
-  }
-}
-
-async function copyWitWithoutWorld(from, to, world) {
-  let dropped = false;
-  await mkdir(to, { recursive: true });
-  for (const entry of await readdir(from, { withFileTypes: true })) {
-    const src = join(from, entry.name);
-    const dst = join(to, entry.name);
-    if (entry.isDirectory()) {
-      dropped = (await copyWitWithoutWorld(src, dst, world)) || dropped;
-      continue;
-    }
-    let text = await readFile(src, 'utf8');
-    if (entry.name.endsWith('.wit')) {
-      const cut = removeWorld(text, world);
-      if (cut !== text) dropped = true;
-      text = cut;
-    }
-    await writeFile(dst, text);
-  }
-  return dropped;
-}
-
-/** Removes `world <name> { ... }` and the doc comments right above it. */
-function removeWorld(text, name) {
-  const m = new RegExp(`((?:^[ \\t]*///.*\\n)*)^[ \\t]*world[ \\t]+${name}[ \\t]*\\{`, 'm').exec(text);
-  if (!m) return text;
-  let depth = 0;
-  for (let i = m.index + m[0].length - 1; i < text.length; i++) {
-    if (text[i] === '{') depth++;
-    else if (text[i] === '}' && --depth === 0) return text.slice(0, m.index) + text.slice(i + 1);
-  }
-  return text;
-}
-
-/** The root cause of a wasm-tools style error ("...\n\nCaused by:\n    <cause>"). */
-function firstLine(e) {
-  const lines = String(e?.message ?? e).split('\n').map((l) => l.trim()).filter(Boolean);
-  const i = lines.indexOf('Caused by:');
-  return (i >= 0 ? lines[i + 1] : lines[0]) ?? '';
+  return (await componentizeFn(opts)).component;
 }
 
 const BUILDERS = { c: buildC, wat: buildWat, js: buildJs };

@@ -30,8 +30,8 @@ export function parseFlow(source: string, file = '<flow>', baseDir?: string): Pa
     throw new FlowError(
       file,
       doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
-        return { path: [], message: `invalid YAML: ${e.message.split('\n')[0]}`, line: pos?.line, column: pos?.col };
+        const pos = lineCounter.linePos(e.pos[0]);
+        return { path: [], message: `invalid YAML: ${e.message.split('\n')[0]}`, line: pos.line, column: pos.col };
       }),
     );
   }

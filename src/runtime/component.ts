@@ -60,9 +60,26 @@ function stripVersion(name: string): string {
   return name.replace(/@[^/]*$/, '');
 }
 
-/** Decide the contract from what jco saw the component import and export. */
-export function classify(imports: string[], exports: [string, string][], digest: string, size: number): ComponentInfo {
-  const exportNames = exports.map(([n]) => n);
+/** The typed world's exports, as `jco wit` prints them with parameter names removed. */
+const EXPECTED_SIGNATURES: Record<string, string> = {
+  run: 'func(partition, list<asset-info>, list<param>) -> result<_, task-error>',
+  plan: 'func(list<asset-info>, list<param>) -> result<list<partition>, string>',
+};
+
+/** `name -> signature` of the plain function exports in a component's WIT, parameter names dropped. */
+export function exportedSignatures(wit: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of wit.matchAll(/^\s*export ([a-z][a-z0-9-]*): (func\(.*\)[^;]*);\s*$/gm)) {
+    out.set(m[1]!, m[2]!.replace(/\b[a-z][a-z0-9-]*: /g, '').trim());
+  }
+  return out;
+}
+
+/** Decide the contract from what jco saw the component import and export, and its WIT signatures. */
+export function classify(imports: string[], exports: [string, string][], wit: string, digest: string, size: number): ComponentInfo {
+  // jco lists a command's wasi:cli/run instance twice (also as plain "run"); keep the real name.
+  const hasCliRun = exports.some(([n]) => stripVersion(n) === 'wasi:cli/run');
+  const exportNames = exports.map(([n]) => n).filter((n) => !(hasCliRun && n === 'run'));
   const isCommand = exportNames.some((n) => stripVersion(n) === 'wasi:cli/run');
   const runFn = exports.some(([n, kind]) => n === 'run' && kind === 'function');
   const planFn = exports.some(([n, kind]) => n === 'plan' && kind === 'function');
@@ -73,6 +90,16 @@ export function classify(imports: string[], exports: [string, string][], digest:
       `the component imports ${unsupported.map((i) => `"${i}"`).join(', ')}, which Tutti cannot provide to a task. ` +
         'Tasks may import tutti:task/host and the WASI 0.2 cli, io, clocks, random, filesystem, sockets and http interfaces.',
     );
+  }
+  const signatures = exportedSignatures(wit);
+  for (const name of ['run', 'plan'] as const) {
+    const got = signatures.get(name);
+    if (got !== undefined && got !== EXPECTED_SIGNATURES[name] && !isCommand) {
+      throw new ComponentRejected(
+        'no-contract',
+        `the component exports \`${name}: ${got}\`, but the tutti:task world needs \`${name}: ${EXPECTED_SIGNATURES[name]}\` (see wit/task.wit)`,
+      );
+    }
   }
   if (!isCommand && !runFn) {
     throw new ComponentRejected(
@@ -131,7 +158,7 @@ export class ComponentCache {
   }
 
   private async transpile(bytes: Uint8Array, digest: string, outDir: string) {
-    const { transpile } = await import('@bytecodealliance/jco');
+    const { transpile, componentWit } = await import('@bytecodealliance/jco');
     let out: { files: Record<string, Uint8Array>; imports: string[]; exports: [string, string][] };
     try {
       out = (await transpile(bytes, {
@@ -145,7 +172,7 @@ export class ComponentCache {
     } catch (e) {
       throw new ComponentRejected('invalid-component', `jco cannot transpile this component: ${String((e as Error).message ?? e).split('\n')[0]}`);
     }
-    const info = classify(out.imports, out.exports, digest, bytes.length);
+    const info = classify(out.imports, out.exports, await componentWit(bytes), digest, bytes.length);
     // Write to a temporary directory and rename, so a crash never leaves a half-written cache entry.
     const tmp = `${outDir}.tmp-${process.pid}-${Date.now()}`;
     await mkdir(tmp, { recursive: true });

@@ -54,8 +54,8 @@ export class Engine {
     await releaseLeases(this.o.db.db, { all: this.o.db.embedded });
     for (const id of await activeRunIds(this.o.db.db)) this.dirty.add(id);
     this.running = true;
+    // Referenced on purpose: a started engine keeps the process alive (a retry may be waiting on a timer).
     this.timer = setInterval(() => this.wake(), SAFETY_POLL_MS);
-    this.timer.unref();
     this.wake();
   }
 

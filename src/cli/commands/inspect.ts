@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ComponentCache } from '../../runtime/component.js';
+import { ComponentCache, ComponentRejected } from '../../runtime/component.js';
 import { UsageError } from '../errors.js';
 
 /** What a .wasm is as a task: contract, exports, imports, scaling policy. */
@@ -12,7 +12,14 @@ export async function inspectCommand(file: string, opts: { home?: string; json?:
     throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
   }
   const cache = new ComponentCache(path.join(path.resolve(opts.home ?? '.tutti'), 'cache', 'components'));
-  const { info } = await cache.prepare(bytes);
+  let info;
+  try {
+    ({ info } = await cache.prepare(bytes));
+  } catch (e) {
+    if (!(e instanceof ComponentRejected)) throw e;
+    process.stdout.write(opts.json ? `${JSON.stringify({ valid: false, code: e.code, error: e.message })}\n` : `${file}: not a valid task\n  ${e.message}\n`);
+    return 1;
+  }
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
     return 0;

@@ -1,0 +1,60 @@
+/** Shared test fixtures: a private Tutti home per test, flows written next to it, runs to completion. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseFlow } from '../src/flow/index.js';
+import { packageRoot } from '../src/paths.js';
+import { registerFlow } from '../src/scheduler/flows.js';
+import { triggerRun } from '../src/scheduler/trigger.js';
+import { openTutti, type Tutti, type TuttiOptions } from '../src/tutti.js';
+
+export const MODULES = path.join(packageRoot, 'modules', 'dist');
+export const module = (name: string) => path.join(MODULES, `${name}.wasm`);
+
+export function tempDir(prefix = 'tutti-test-'): string {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+export interface Harness {
+  dir: string;
+  tutti: Tutti;
+  /** Write a file into the test directory and return its path. */
+  file(name: string, content: string | Uint8Array): string;
+  /** Register a flow (YAML text) and run it to the end with the given asset inputs. */
+  run(yaml: string, files?: Record<string, string>, params?: Record<string, unknown>): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function harness(opts: TuttiOptions = {}): Promise<Harness> {
+  const dir = tempDir();
+  const tutti = await openTutti({ home: path.join(dir, 'home'), workers: 2, ...opts });
+  await tutti.engine.start();
+  const file = (name: string, content: string | Uint8Array) => {
+    const p = path.join(dir, name);
+    writeFileSync(p, content);
+    return p;
+  };
+  return {
+    dir,
+    tutti,
+    file,
+    async run(yaml, files = {}, params = {}) {
+      const flowFile = file('flow.yaml', yaml);
+      const parsed = parseFlow(yaml, flowFile, dir);
+      const { spec, revision } = await registerFlow(tutti.database.db, tutti.registry, parsed, flowFile);
+      const runId = await triggerRun(tutti.database.db, tutti.assets, { spec, revision, files, params });
+      tutti.engine.notify(runId);
+      await tutti.engine.waitForRun(runId);
+      return runId;
+    },
+    async close() {
+      await tutti.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Whitespace-separated words, the reference the wordcount component must agree with. */
+export function countWords(text: string): number {
+  return text.split(/[ \t\n\r\v\f]+/).filter(Boolean).length;
+}

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ComponentCache, ComponentRejected } from '../src/runtime/component.js';
+import { WorkerPool } from '../src/runtime/pool.js';
+import type { JobSpec } from '../src/runtime/pool.js';
+import { module, tempDir } from './helpers.js';
+
+describe('component runtime', () => {
+  const dir = tempDir();
+  const cache = new ComponentCache(path.join(dir, 'cache'));
+  let pool: WorkerPool;
+  before(() => (pool = new WorkerPool(2)));
+  after(() => pool.close());
+
+  const job = (inputs: { name: string; text: string }[], extra: Partial<JobSpec> = {}): JobSpec => {
+    const files = inputs.map((i, n) => {
+      const p = path.join(dir, `in-${n}-${Math.random()}`);
+      writeFileSync(p, i.text);
+      return { name: i.name, size: Buffer.byteLength(i.text), mediaType: 'text/plain', path: p };
+    });
+    return {
+      call: 'run',
+      partition: { index: 0, count: 1, slices: files.map((f, input) => ({ input, offset: 0, length: f.size })) },
+      inputs: files,
+      params: [],
+      env: [],
+      args: ['t'],
+      outputDir: path.join(dir, `out-${Math.random()}`),
+      limits: { outputBytes: 1 << 20, logBytes: 4096 },
+      ...extra,
+    };
+  };
+
+  it('rejects a component that satisfies no contract, naming what it exports', async () => {
+    await assert.rejects(cache.prepare(readFileSync(module('not-a-task'))), (e: unknown) => {
+      assert.ok(e instanceof ComponentRejected);
+      assert.equal(e.code, 'no-contract');
+      assert.match(e.message, /must export wasi:cli\/run .* or a `run` function of the tutti:task\/task world/);
+      assert.match(e.message, /It exports: hello\./);
+      return true;
+    });
+  });
+
+  it('rejects a `run` export with the wrong signature', async () => {
+    await assert.rejects(cache.prepare(readFileSync(module('wrong-run'))), /exports `run: func\(\) -> u32`, but the tutti:task world needs/);
+  });
+
+  it('rejects a core module with the command that wraps it', async () => {
+    await assert.rejects(cache.prepare(readFileSync(module('core-only'))), (e: unknown) => {
+      assert.ok(e instanceof ComponentRejected && e.code === 'core-module');
+      assert.match(e.message, /npx jco new x\.core\.wasm --wasi-command -o x\.wasm/);
+      return true;
+    });
+  });
+
+  it('rejects bytes that are not wasm', async () => {
+    await assert.rejects(cache.prepare(new TextEncoder().encode('#!/bin/sh\necho hi\n')), /not a WebAssembly binary/);
+  });
+
+  it('classifies command and typed components', async () => {
+    const wc = await cache.prepare(readFileSync(module('wordcount')));
+    assert.equal(wc.info.contract, 'command');
+    assert.deepEqual(wc.info.exports, ['wasi:cli/run@0.2.12']);
+    const sum = await cache.prepare(readFileSync(module('sum')));
+    assert.equal(sum.info.contract, 'task');
+    assert.equal(sum.info.hasPlan, false);
+    assert.deepEqual(sum.info.imports, ['tutti:task/host']);
+  });
+
+  it('transpiles once per digest: a second cache over the same directory reads it from disk', async () => {
+    const bytes = readFileSync(module('wordcount'));
+    const first = await cache.prepare(bytes);
+    const again = await new ComponentCache(path.join(dir, 'cache')).prepare(bytes);
+    assert.equal(again.moduleUrl, first.moduleUrl);
+    assert.deepEqual(again.info, first.info);
+  });
+
+  it('runs a command over stdin and captures stdout as the output', async () => {
+    const wc = await cache.prepare(readFileSync(module('wordcount')));
+    const text = 'one two  three\nfour\tfive\n\nsix';
+    const r = await pool.run(wc, job([{ name: 'text', text }]));
+    assert.ok(r.ok, JSON.stringify(r));
+    const out = r.outputs.find((o) => o.name === 'stdout')!;
+    assert.equal(readFileSync(out.path, 'utf8'), '6\n');
+    assert.equal(out.size, 2);
+  });
+
+  it('streams exactly the partition slices on stdin, concatenated in order', async () => {
+    const wc = await cache.prepare(readFileSync(module('wordcount')));
+    const spec = job([
+      { name: 'a', text: 'xx one two yy' },
+      { name: 'b', text: 'three four' },
+    ]);
+    spec.partition.slices = [
+      { input: 0, offset: 3, length: 7 }, // "one two"
+      { input: 1, offset: 0, length: 10 },
+    ];
+    const r = await pool.run(wc, spec);
+    assert.ok(r.ok);
+    // "one two" + "three four" concatenate as "one twothree four": 3 words
+    assert.equal(readFileSync(r.outputs[0]!.path, 'utf8'), '3\n');
+  });
+
+  it('runs a typed task with host.read, host.write and host.log', async () => {
+    const sum = await cache.prepare(readFileSync(module('sum')));
+    const r = await pool.run(sum, job([{ name: 'a', text: '40\n' }, { name: 'b', text: '1 1\n' }]));
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.deepEqual(r.outputs.map((o) => o.name), ['sum']);
+    assert.equal(readFileSync(r.outputs[0]!.path, 'utf8'), '42\n');
+    assert.match(r.log, /\[info\]/);
+  });
+
+  it('reports a typed task-error with its kind and message', async () => {
+    const sum = await cache.prepare(readFileSync(module('sum')));
+    const r = await pool.run(sum, job([{ name: 'in', text: '1 x8 2' }]));
+    assert.ok(!r.ok);
+    assert.equal(r.failure.kind, 'task-error');
+    assert.equal(r.failure.retryable, false);
+    assert.match(r.failure.message, /input "in" at offset 2: "x8" is not an integer/);
+  });
+
+  it('gives every partition a fresh instance: no state survives between runs', async () => {
+    const counter = await cache.prepare(readFileSync(module('counter')));
+    const results = await Promise.all(Array.from({ length: 6 }, () => pool.run(counter, job([]))));
+    for (const r of results) {
+      assert.ok(r.ok);
+      assert.equal(readFileSync(r.outputs[0]!.path, 'utf8'), '1\n');
+    }
+  });
+
+  it('reports the exit code of a failing command and keeps its stderr as the log', async () => {
+    const fail = await cache.prepare(readFileSync(module('fail')));
+    const r = await pool.run(fail, job([], { env: [['EXIT_CODE', '7']] }));
+    assert.ok(!r.ok);
+    assert.equal(r.failure.kind, 'exited');
+    assert.equal(r.failure.code, 7);
+    assert.equal(r.failure.message, 'exited with code 7');
+    assert.match(r.log, /fail: giving up with code 7/);
+  });
+
+  it('stops an instance at its timeout and replaces the worker', async () => {
+    const sleep = await cache.prepare(readFileSync(module('sleep')));
+    const r = await pool.run(sleep, job([], { env: [['SLEEP_MS', '60000']] }), { timeoutMs: 200 });
+    assert.ok(!r.ok);
+    assert.equal(r.failure.kind, 'timed-out');
+    assert.equal(r.failure.retryable, true);
+    const wc = await cache.prepare(readFileSync(module('wordcount')));
+    const ok = await Promise.all([pool.run(wc, job([{ name: 't', text: 'a b' }])), pool.run(wc, job([{ name: 't', text: 'a' }]))]);
+    assert.ok(ok.every((x) => x.ok));
+    assert.equal(pool.size, 2);
+  });
+});

@@ -16,6 +16,8 @@ export interface TuttiOptions {
   /** Worker threads running instances; default: the CPU count. */
   workers?: number;
   defaultTimeoutMs?: number;
+  /** Transpiled components, keyed by content digest, so safe to share between homes. Default `<home>/cache`. */
+  cacheDir?: string;
 }
 
 export interface Tutti {
@@ -32,7 +34,7 @@ export async function openTutti(opts: TuttiOptions = {}): Promise<Tutti> {
   const home = path.resolve(opts.home ?? '.tutti');
   const database = await openDatabase(opts.db ?? path.join(home, 'tutti.db'), { authToken: opts.dbAuthToken });
   const assets = new LocalAssetStore(path.join(home, 'assets'));
-  const registry = new ComponentRegistry(database.db, assets, new ComponentCache(path.join(home, 'cache', 'components')));
+  const registry = new ComponentRegistry(database.db, assets, new ComponentCache(opts.cacheDir ?? process.env.TUTTI_CACHE_DIR ?? path.join(home, 'cache', 'components')));
   const pool = new WorkerPool(opts.workers);
   const engine = new Engine({ db: database, assets, registry, pool, defaultTimeoutMs: opts.defaultTimeoutMs });
   return {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { FlowError, flowJsonSchema, loadFlowFile, parseFlow, topologicalOrder } from '../src/flow/index.js';
+import { packageRoot } from '../src/paths.js';
 import { tempDir } from './helpers.js';
 
 function issuesOf(yaml: string, baseDir?: string) {
@@ -137,5 +138,10 @@ tasks:
     const schema = flowJsonSchema() as { properties: Record<string, unknown>; required: string[] };
     assert.ok(schema.properties.tasks);
     assert.deepEqual([...schema.required].sort(), ['id', 'tasks']);
+  });
+
+  it('ships the same JSON Schema in schema/flow.schema.json (regenerate with `tutti schema`)', () => {
+    const shipped = JSON.parse(readFileSync(path.join(packageRoot, 'schema/flow.schema.json'), 'utf8'));
+    assert.deepEqual(shipped, flowJsonSchema());
   });
 });

@@ -8,6 +8,9 @@ import { registerFlow } from '../src/scheduler/flows.js';
 import { triggerRun } from '../src/scheduler/trigger.js';
 import { openTutti, type Tutti, type TuttiOptions } from '../src/tutti.js';
 
+// Transpiled components are keyed by digest: one cache for the whole suite saves a transpile per test.
+process.env.TUTTI_CACHE_DIR ??= path.join(tmpdir(), 'tutti-test-cache');
+
 export const MODULES = path.join(packageRoot, 'modules', 'dist');
 export const module = (name: string) => path.join(MODULES, `${name}.wasm`);
 

@@ -1,6 +1,6 @@
 /** The `tutti` command. */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { FlowError } from '../flow/index.js';
+import { FlowError, flowJsonSchema } from '../flow/index.js';
 import { ComponentRejected } from '../runtime/component.js';
 import { InputError } from '../scheduler/trigger.js';
 import { inspectCommand } from './commands/inspect.js';
@@ -42,7 +42,11 @@ program
 program
   .command('serve')
   .description('HTTP API, scheduler and in-process workers')
-  .option('--port <port>', 'port', int('--port'), 8080)
+  .option('--port <port>', 'port (0 picks a free one)', (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('--port must be 0-65535');
+    return n;
+  }, 8080)
   .option('--host <host>', 'address to bind', '127.0.0.1')
   .addOption(homeOption())
   .addOption(dbOption())
@@ -59,6 +63,13 @@ program
   .addOption(homeOption())
   .action(async (file: string, o) => {
     exitCode = await inspectCommand(file, o);
+  });
+
+program
+  .command('schema')
+  .description('print the JSON Schema of flow files (for editors)')
+  .action(() => {
+    process.stdout.write(`${JSON.stringify(flowJsonSchema(), null, 2)}\n`);
   });
 
 try {

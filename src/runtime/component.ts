@@ -182,7 +182,6 @@ export class ComponentCache {
     await writeFile(path.join(tmp, 'package.json'), '{"type":"module"}');
     const meta = { info, files };
     await writeFile(path.join(tmp, 'meta.json'), JSON.stringify(meta));
-    await rm(outDir, { recursive: true, force: true });
     await rename(tmp, outDir).catch(async (e) => {
       // Another process won the race: its entry is as good as ours.
       await rm(tmp, { recursive: true, force: true });

@@ -11,7 +11,7 @@ export async function inspectCommand(file: string, opts: { home?: string; json?:
   } catch (e) {
     throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
   }
-  const cache = new ComponentCache(path.join(path.resolve(opts.home ?? '.tutti'), 'cache', 'components'));
+  const cache = new ComponentCache(process.env.TUTTI_CACHE_DIR ?? path.join(path.resolve(opts.home ?? '.tutti'), 'cache', 'components'));
   let info;
   try {
     ({ info } = await cache.prepare(bytes));

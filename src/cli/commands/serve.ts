@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createApp } from '../../api/app.js';
 import { openTutti, type TuttiOptions } from '../../tutti.js';
@@ -17,7 +18,8 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
     server.once('listening', resolve);
     server.once('error', reject);
   });
-  process.stderr.write(`tutti serving on http://${opts.host}:${opts.port} (db ${tutti.database.url}, ${tutti.pool.size} workers)\n`);
+  const { port } = server.address() as AddressInfo;
+  process.stderr.write(`tutti serving on http://${opts.host}:${port} (db ${tutti.database.url}, ${tutti.pool.size} workers)\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

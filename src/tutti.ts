@@ -4,7 +4,7 @@ import { LocalAssetStore } from './assets/store.js';
 import { ComponentCache } from './runtime/component.js';
 import { WorkerPool } from './runtime/pool.js';
 import { ComponentRegistry } from './scheduler/components.js';
-import { Engine } from './scheduler/engine.js';
+import { Engine, type EngineOptions } from './scheduler/engine.js';
 import { openDatabase, type Database } from './store/db.js';
 
 export interface TuttiOptions {
@@ -15,7 +15,8 @@ export interface TuttiOptions {
   dbAuthToken?: string;
   /** Worker threads running instances; default: the CPU count. */
   workers?: number;
-  defaultTimeoutMs?: number;
+  /** Instance bounds for tasks that set none. */
+  defaults?: EngineOptions['defaults'];
   /** Transpiled components, keyed by content digest, so safe to share between homes. Default `<home>/cache`. */
   cacheDir?: string;
 }
@@ -36,7 +37,7 @@ export async function openTutti(opts: TuttiOptions = {}): Promise<Tutti> {
   const assets = new LocalAssetStore(path.join(home, 'assets'));
   const registry = new ComponentRegistry(database.db, assets, new ComponentCache(opts.cacheDir ?? process.env.TUTTI_CACHE_DIR ?? path.join(home, 'cache', 'components')));
   const pool = new WorkerPool(opts.workers);
-  const engine = new Engine({ db: database, assets, registry, pool, defaultTimeoutMs: opts.defaultTimeoutMs });
+  const engine = new Engine({ db: database, assets, registry, pool, defaults: opts.defaults });
   return {
     home,
     database,

@@ -52,6 +52,8 @@ export const TaskSchema = z
     maxInstances: z.number().int().min(1).optional().describe('Caps the fan-out the component asks for'),
     concurrency: z.number().int().min(1).optional().describe('Instances of this task running at once'),
     memory: Size.optional().describe('Linear-memory cap for one instance'),
+    outputLimit: Size.optional().describe('Bytes all outputs of one instance may add up to'),
+    logLimit: Size.optional().describe('Bytes of log kept per attempt'),
   })
   .strict();
 

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { capMemory } from './memory-cap.js';
 import { grantableInterfaces } from './wasi/imports.js';
 
 export type Contract = 'command' | 'task';
@@ -18,12 +19,18 @@ export interface ComponentInfo {
   exports: string[];
 }
 
+/** Core modules compiled for one memory cap; `key` names this set in worker caches. */
+export interface CompiledModules {
+  key: string;
+  modules: Record<string, WebAssembly.Module>;
+}
+
 export interface PreparedComponent {
   info: ComponentInfo;
   /** file: URL of the transpiled ES module exporting `instantiate`. */
   moduleUrl: string;
-  /** Core modules by the file name the bindings ask for. */
-  coreModules: Record<string, WebAssembly.Module>;
+  /** The core modules with every memory capped at `memoryBytes`, compiled once per cap. */
+  compile(memoryBytes: number): Promise<CompiledModules>;
 }
 
 /** A .wasm that cannot be a task; the message says what is wrong and how to fix it. */
@@ -146,15 +153,23 @@ export class ComponentCache {
     } catch {
       meta = await this.transpile(bytes, digest, outDir);
     }
-    const coreModules: Record<string, WebAssembly.Module> = {};
-    await Promise.all(
-      meta.files
-        .filter((f) => f.endsWith('.wasm'))
-        .map(async (f) => {
-          coreModules[f] = await WebAssembly.compile(await readFile(path.join(outDir, f)));
-        }),
-    );
-    return { info: meta.info, moduleUrl: new URL(`file://${path.join(outDir, 'component.js')}`).href, coreModules };
+    const coreBytes = new Map<string, Uint8Array>();
+    for (const f of meta.files.filter((f) => f.endsWith('.wasm'))) coreBytes.set(f, await readFile(path.join(outDir, f)));
+    const compiled = new Map<number, Promise<CompiledModules>>();
+    const compile = (memoryBytes: number): Promise<CompiledModules> => {
+      let p = compiled.get(memoryBytes);
+      if (!p) {
+        p = (async () => {
+          const modules: Record<string, WebAssembly.Module> = {};
+          for (const [f, bytes] of coreBytes) modules[f] = await WebAssembly.compile(capMemory(bytes, memoryBytes));
+          return { key: `${digest}:${memoryBytes}`, modules };
+        })();
+        compiled.set(memoryBytes, p);
+        p.catch(() => compiled.delete(memoryBytes));
+      }
+      return p;
+    };
+    return { info: meta.info, moduleUrl: new URL(`file://${path.join(outDir, 'component.js')}`).href, compile };
   }
 
   private async transpile(bytes: Uint8Array, digest: string, outDir: string) {

@@ -9,9 +9,11 @@ import { CappedLog, InputReader, Outputs } from './sinks.js';
 import { wasiImports } from './wasi/imports.js';
 import { emptySource } from './wasi/streams.js';
 
+type InstantiateCore = (module: WebAssembly.Module, imports: Record<string, Record<string, unknown>>) => Promise<WebAssembly.Instance>;
 type Instantiate = (
   getCoreModule: (name: string) => WebAssembly.Module,
   imports: Record<string, object>,
+  instantiateCore: InstantiateCore,
 ) => Promise<Record<string, unknown>>;
 
 const bindings = new Map<string, Promise<Instantiate>>();
@@ -40,6 +42,7 @@ export async function execute(
   const log = new CappedLog(job.limits.logBytes);
   const reader = new InputReader(job.inputs);
   const outputs = new Outputs(job.outputDir, job.limits.outputBytes);
+  const memories: WebAssembly.Memory[] = [];
   try {
     const instantiate = await loadBindings(job.moduleUrl);
     const getCoreModule = (name: string) => {
@@ -67,7 +70,13 @@ export async function execute(
         }
       },
     };
-    const instance = await instantiate(getCoreModule, imports);
+    // Keep the instance's memories, to tell an out-of-memory from another trap afterwards.
+    const instantiateCore: InstantiateCore = async (module, imps) => {
+      const inst = await WebAssembly.instantiate(module, imps);
+      for (const v of Object.values(inst.exports)) if (v instanceof WebAssembly.Memory) memories.push(v);
+      return inst;
+    };
+    const instance = await instantiate(getCoreModule, imports, instantiateCore);
     let plan: Partition[] | undefined;
     try {
       if (job.contract === 'command') {
@@ -94,7 +103,7 @@ export async function execute(
   } catch (e) {
     outputs.discard();
     rmSync(job.outputDir, { recursive: true, force: true });
-    return { ok: false, failure: classifyError(e, job), log: log.text() };
+    return { ok: false, failure: outOfMemory(classifyError(e, job), memories, job.limits.memoryBytes), log: log.text() };
   } finally {
     reader.close();
   }
@@ -106,6 +115,23 @@ function fromWitPartitions(value: unknown): Partition[] {
     count: p.count,
     slices: p.slices.map((s) => ({ input: s.input, offset: Number(s.offset), length: Number(s.length) })),
   }));
+}
+
+const MiB = 2 ** 20;
+
+/**
+ * A guest that hits its cap sees memory.grow fail, and usually traps or exits soon after (abort on a
+ * NULL malloc). When it failed that way with its memory at the cap, call it what it is.
+ */
+function outOfMemory(failure: Failure, memories: WebAssembly.Memory[], cap: number): Failure {
+  if (!['trapped', 'exited', 'internal'].includes(failure.kind)) return failure;
+  const used = Math.max(0, ...memories.map((m) => m.buffer.byteLength));
+  if (used < cap - Math.max(cap / 8, 2 * MiB)) return failure;
+  return {
+    kind: 'out-of-memory',
+    message: `out of memory: the instance reached its memory cap of ${Math.round(cap / MiB)} MiB (${failure.message})`,
+    retryable: false,
+  };
 }
 
 /** Map whatever came out of the guest to a failure kind with a message a user can act on. */
@@ -123,7 +149,7 @@ export function classifyError(e: unknown, job: InstanceJob): Failure {
   }
   if (e instanceof WebAssembly.RuntimeError) return { kind: 'trapped', message: `wasm trap: ${e.message}`, retryable: true };
   if (e instanceof RangeError && /memory|allocat/i.test(e.message)) {
-    return { kind: 'out-of-memory', message: `out of memory: ${e.message}`, retryable: false };
+    return { kind: 'out-of-memory', message: `out of memory: ${e.message} (cap ${Math.round(job.limits.memoryBytes / MiB)} MiB)`, retryable: false };
   }
   if (e instanceof RangeError && /call stack/i.test(e.message)) {
     return { kind: 'trapped', message: `wasm trap: stack overflow`, retryable: true };

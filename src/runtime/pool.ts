@@ -6,14 +6,15 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Failure } from './failures.js';
+import { MemoryCapError } from './memory-cap.js';
 import type { PreparedComponent } from './component.js';
 import type { FromWorker, InstanceJob, InstanceResult, ToWorker } from './protocol.js';
 
-export type JobSpec = Omit<InstanceJob, 'jobId' | 'digest' | 'moduleUrl' | 'contract'>;
+export type JobSpec = Omit<InstanceJob, 'jobId' | 'modulesKey' | 'moduleUrl' | 'contract'>;
 
 interface Pending {
   job: InstanceJob;
-  component: PreparedComponent;
+  modules: Record<string, WebAssembly.Module>;
   timeoutMs?: number;
   onProgress?: (fraction: number) => void;
   resolve: (r: InstanceResult) => void;
@@ -21,7 +22,8 @@ interface Pending {
 
 interface Slot {
   worker: Worker;
-  digests: Set<string>;
+  /** Keys of the module sets this worker already holds. */
+  modules: Set<string>;
   current?: Pending;
   timer?: NodeJS.Timeout;
 }
@@ -43,17 +45,24 @@ export class WorkerPool {
     return this.slots.filter((s) => !s.current).length - this.queue.length;
   }
 
-  run(component: PreparedComponent, spec: JobSpec, opts: { timeoutMs?: number; onProgress?: (f: number) => void } = {}): Promise<InstanceResult> {
-    if (this.closed) return Promise.resolve(fail({ kind: 'internal', message: 'worker pool is closed', retryable: true }));
+  async run(component: PreparedComponent, spec: JobSpec, opts: { timeoutMs?: number; onProgress?: (f: number) => void } = {}): Promise<InstanceResult> {
+    if (this.closed) return fail({ kind: 'internal', message: 'worker pool is closed', retryable: true });
+    let compiled;
+    try {
+      compiled = await component.compile(spec.limits.memoryBytes);
+    } catch (e) {
+      if (e instanceof MemoryCapError) return fail({ kind: 'out-of-memory', message: e.message, retryable: false });
+      throw e;
+    }
     const job: InstanceJob = {
       ...spec,
       jobId: this.nextJob++,
-      digest: component.info.digest,
+      modulesKey: compiled.key,
       moduleUrl: component.moduleUrl,
       contract: component.info.contract,
     };
     return new Promise((resolve) => {
-      this.queue.push({ job, component, resolve, ...opts });
+      this.queue.push({ job, modules: compiled.modules, resolve, ...opts });
       this.dispatch();
     });
   }
@@ -72,7 +81,7 @@ export class WorkerPool {
   private spawn(): Slot {
     // JS heap limits keep a runaway host-side allocation inside the worker; wasm memory is capped separately.
     const worker = new Worker(WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: 512 }, stdout: false, stderr: false });
-    const slot: Slot = { worker, digests: new Set() };
+    const slot: Slot = { worker, modules: new Set() };
     worker.on('message', (msg: FromWorker) => {
       if (!slot.current || msg.jobId !== slot.current.job.jobId) return;
       if (msg.type === 'progress') slot.current.onProgress?.(msg.fraction);
@@ -123,9 +132,9 @@ export class WorkerPool {
       if (!p) return;
       slot.current = p;
       const msg: ToWorker = { type: 'run', job: p.job };
-      if (!slot.digests.has(p.job.digest)) {
-        msg.coreModules = p.component.coreModules;
-        slot.digests.add(p.job.digest);
+      if (!slot.modules.has(p.job.modulesKey)) {
+        msg.coreModules = p.modules;
+        slot.modules.add(p.job.modulesKey);
       }
       if (p.timeoutMs !== undefined) {
         const ms = p.timeoutMs;

@@ -27,11 +27,14 @@ export interface Limits {
   outputBytes: number;
   /** Bytes of log kept per attempt; the rest is dropped with a note. */
   logBytes: number;
+  /** Linear-memory cap of the instance (already compiled into its modules; used to name an out-of-memory). */
+  memoryBytes: number;
 }
 
 export interface InstanceJob {
   jobId: number;
-  digest: string;
+  /** Names the compiled core modules (component digest and memory cap) in the worker's cache. */
+  modulesKey: string;
   moduleUrl: string;
   contract: Contract;
   call: 'run' | 'plan';

@@ -8,11 +8,11 @@ const modules = new Map<string, Record<string, WebAssembly.Module>>();
 
 port.on('message', async (msg: ToWorker) => {
   const { job } = msg;
-  if (msg.coreModules) modules.set(job.digest, msg.coreModules);
+  if (msg.coreModules) modules.set(job.modulesKey, msg.coreModules);
   const send = (m: FromWorker) => port.postMessage(m);
-  const compiled = modules.get(job.digest);
+  const compiled = modules.get(job.modulesKey);
   const result = compiled
     ? await execute(job, compiled, (fraction) => send({ type: 'progress', jobId: job.jobId, fraction }))
-    : ({ ok: false, failure: { kind: 'internal', message: `worker has no modules for ${job.digest}`, retryable: true }, log: '' } as const);
+    : ({ ok: false, failure: { kind: 'internal', message: `worker has no modules for ${job.modulesKey}`, retryable: true }, log: '' } as const);
   send({ type: 'done', jobId: job.jobId, result });
 });

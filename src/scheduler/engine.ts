@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AssetStore } from '../assets/store.js';
 import { newId } from '../ids.js';
+import { DEFAULT_LIMITS } from '../runtime/limits.js';
 import type { WorkerPool } from '../runtime/pool.js';
 import type { Failure } from '../runtime/failures.js';
 import type { Database } from '../store/db.js';
@@ -25,10 +26,8 @@ export interface EngineOptions {
   assets: AssetStore;
   registry: ComponentRegistry;
   pool: WorkerPool;
-  /** Applied when a task sets no timeout. */
-  defaultTimeoutMs?: number;
-  outputBytes?: number;
-  logBytes?: number;
+  /** Bounds for tasks that set none (DEFAULT_LIMITS otherwise). */
+  defaults?: Partial<typeof DEFAULT_LIMITS>;
 }
 
 const TERMINAL_TASK = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
@@ -47,7 +46,11 @@ export class Engine {
   private timer?: NodeJS.Timeout;
   private readonly idle = new Set<() => void>();
 
-  constructor(private readonly o: EngineOptions) {}
+  private readonly defaults: typeof DEFAULT_LIMITS;
+
+  constructor(private readonly o: EngineOptions) {
+    this.defaults = { ...DEFAULT_LIMITS, ...o.defaults };
+  }
 
   async start(): Promise<void> {
     // An embedded file has one writer, this process: anything marked running belongs to a dead predecessor.
@@ -191,7 +194,7 @@ export class Engine {
   private async claim(): Promise<void> {
     const free = this.o.pool.size - this.inflight;
     if (free <= 0) return;
-    const leaseMs = (this.o.defaultTimeoutMs ?? 3_600_000) + 60_000;
+    const leaseMs = this.defaults.timeoutMs + 60_000;
     const claimed = await claimInstances(this.o.db.db, this.owner, free, leaseMs);
     for (const inst of claimed) {
       this.inflight++;
@@ -238,10 +241,14 @@ export class Engine {
           ],
           args: [task.id, ...Object.entries(params).map(([k, v]) => `--${k}=${v}`)],
           outputDir: this.o.assets.scratchDir(scratch),
-          limits: { outputBytes: this.o.outputBytes ?? 1 << 30, logBytes: this.o.logBytes ?? 256 << 10 },
+          limits: {
+            outputBytes: task.outputLimit ?? this.defaults.outputBytes,
+            logBytes: task.logLimit ?? this.defaults.logBytes,
+            memoryBytes: task.memory ?? this.defaults.memoryBytes,
+          },
         },
         {
-          timeoutMs: task.timeout ?? this.o.defaultTimeoutMs,
+          timeoutMs: task.timeout ?? this.defaults.timeoutMs,
           onProgress: (f) => void setProgress(db, inst.id, inst.attempt, f).catch(() => {}),
         },
       );

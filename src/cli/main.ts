@@ -5,6 +5,7 @@ import { ComponentRejected } from '../runtime/component.js';
 import { InputError } from '../scheduler/trigger.js';
 import { inspectCommand } from './commands/inspect.js';
 import { runCommand } from './commands/run.js';
+import { secretDelete, secretList, secretSet } from './commands/secret.js';
 import { serveCommand } from './commands/serve.js';
 import { UsageError } from './errors.js';
 
@@ -63,6 +64,34 @@ program
   .addOption(homeOption())
   .action(async (file: string, o) => {
     exitCode = await inspectCommand(file, o);
+  });
+
+const secret = program.command('secret').description('secrets tasks receive as environment variables (flow field `secrets`)');
+secret
+  .command('set')
+  .description('store a secret; the value is read from stdin unless --value is given')
+  .argument('<name>')
+  .option('--value <value>', 'the value (visible in shell history: prefer stdin)')
+  .addOption(homeOption())
+  .addOption(dbOption())
+  .action(async (name: string, o) => {
+    exitCode = await secretSet(name, o);
+  });
+secret
+  .command('list')
+  .description('secret names and when they were last set (never values)')
+  .addOption(homeOption())
+  .addOption(dbOption())
+  .action(async (o) => {
+    exitCode = await secretList(o);
+  });
+secret
+  .command('delete')
+  .argument('<name>')
+  .addOption(homeOption())
+  .addOption(dbOption())
+  .action(async (name: string, o) => {
+    exitCode = await secretDelete(name, o);
   });
 
 program

@@ -28,6 +28,8 @@ const Size = z
     return bytes;
   });
 
+export const SecretName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be letters, digits and "_", not starting with a digit');
+
 const ParamValue = z.union([z.string(), z.number(), z.boolean()]);
 
 export const RetrySchema = z
@@ -47,6 +49,12 @@ export const TaskSchema = z
     inputs: z.array(Id).default([]).describe('Flow inputs this task reads'),
     params: z.record(z.string(), ParamValue).default({}),
     env: z.record(z.string(), z.string()).default({}).describe('Environment variables the task sees (nothing else from the host)'),
+    secrets: z
+      .union([z.array(SecretName), z.record(z.string(), SecretName)])
+      .default({})
+      .transform((v) => (Array.isArray(v) ? Object.fromEntries(v.map((n) => [n, n])) : v))
+      .describe('Secrets given to the task as environment variables: a list of names, or ENV_NAME: SECRET_NAME'),
+    scratch: z.boolean().default(false).describe('Give each instance an empty directory at /scratch, removed afterwards'),
     retry: RetrySchema.default({ attempts: 1, backoff: 'exponential', delay: 1000, maxDelay: 300_000 }),
     timeout: Duration.optional().describe('Wall-clock limit for one instance'),
     maxInstances: z.number().int().min(1).optional().describe('Caps the fan-out the component asks for'),

@@ -43,6 +43,7 @@ export async function execute(
   const reader = new InputReader(job.inputs);
   const outputs = new Outputs(job.outputDir, job.limits.outputBytes);
   const memories: WebAssembly.Memory[] = [];
+  const disposers: (() => void)[] = [];
   try {
     const instantiate = await loadBindings(job.moduleUrl);
     const getCoreModule = (name: string) => {
@@ -56,6 +57,8 @@ export async function execute(
       stdin: job.contract === 'command' && job.call === 'run' ? reader.stream(job.partition.slices) : emptySource,
       stdout: job.contract === 'command' ? outputs.sink('stdout') : log.sink(),
       stderr: log.sink(),
+      scratch: job.scratchDir ? { dir: job.scratchDir, cap: job.limits.outputBytes } : undefined,
+      onDispose: (fn) => disposers.push(fn),
     });
     let lastProgress = 0;
     imports['tutti:task/host'] = {
@@ -106,6 +109,8 @@ export async function execute(
     return { ok: false, failure: outOfMemory(classifyError(e, job), memories, job.limits.memoryBytes), log: log.text() };
   } finally {
     reader.close();
+    for (const fn of disposers) fn();
+    if (job.scratchDir) rmSync(job.scratchDir, { recursive: true, force: true });
   }
 }
 

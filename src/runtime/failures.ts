@@ -11,6 +11,7 @@ export const failureKinds = [
   'output-limit',
   'sandbox-violation',
   'invalid-plan',
+  'missing-secret',
   'lost',
   'internal',
 ] as const;

@@ -45,6 +45,8 @@ export interface InstanceJob {
   args: string[];
   /** Private to this attempt; outputs land here and are moved into the asset store on success. */
   outputDir: string;
+  /** Host directory mounted at /scratch, private to this attempt; absent unless the flow grants it. */
+  scratchDir?: string;
   limits: Limits;
 }
 

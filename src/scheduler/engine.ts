@@ -12,6 +12,7 @@ import type { Failure } from '../runtime/failures.js';
 import type { Database } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import { getFlowRevision } from '../store/flows.js';
+import { readSecrets } from '../store/secrets.js';
 import { claimInstances, completeInstance, failInstance, releaseLeases, setProgress, type InstanceRow } from '../store/instances.js';
 import {
   activeRunIds, assetsByIds, finishRun, getRun, getTaskRun, getTaskRuns, planTaskRun, runInputAssets, skipTaskRun, startRun,
@@ -214,7 +215,18 @@ export class Engine {
     const task = (await this.spec(run.flowId, run.revision)).tasks.find((t) => t.id === tr.taskId)!;
     const record = { instance: inst, taskId: task.id, worker: this.owner, startedAt, log: '' };
     const scratch = `${inst.id}.a${inst.attempt}`;
+    let secrets = new Map<string, string>();
     try {
+      secrets = await readSecrets(db, Object.values(task.secrets));
+      const missing = Object.values(task.secrets).filter((n) => !secrets.has(n));
+      if (missing.length) {
+        await this.recordFailure(record, task, {
+          kind: 'missing-secret',
+          message: `secret${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} not set (tutti secret set NAME)`,
+          retryable: false,
+        });
+        return;
+      }
       const component = await this.o.registry.get(task.digest);
       const inputs = await assetsByIds(db, tr.inputs ?? []);
       const partition = inst.partition as { index: number; count: number; slices: { input: number; offset: number; length: number }[] };
@@ -233,6 +245,7 @@ export class Engine {
           params: Object.entries(params).map(([name, value]) => ({ name, value })),
           env: [
             ...Object.entries(task.env),
+            ...Object.entries(task.secrets).map(([env, name]) => [env, secrets.get(name)!] as [string, string]),
             ['TUTTI_TASK', task.id],
             ['TUTTI_PARTITION_INDEX', String(partition.index)],
             ['TUTTI_PARTITION_COUNT', String(partition.count)],
@@ -240,7 +253,8 @@ export class Engine {
             ...Object.entries(params).map(([k, v]) => [`TUTTI_PARAM_${k.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`, v] as [string, string]),
           ],
           args: [task.id, ...Object.entries(params).map(([k, v]) => `--${k}=${v}`)],
-          outputDir: this.o.assets.scratchDir(scratch),
+          outputDir: this.o.assets.scratchDir(`${scratch}/out`),
+          scratchDir: task.scratch ? this.o.assets.scratchDir(`${scratch}/fs`) : undefined,
           limits: {
             outputBytes: task.outputLimit ?? this.defaults.outputBytes,
             logBytes: task.logLimit ?? this.defaults.logBytes,
@@ -252,7 +266,7 @@ export class Engine {
           onProgress: (f) => void setProgress(db, inst.id, inst.attempt, f).catch(() => {}),
         },
       );
-      record.log = result.log;
+      record.log = redact(result.log, task, secrets);
       if (result.ok) {
         const outputs: NewAsset[] = result.outputs.map((o) => ({
           id: newId('a'),
@@ -267,7 +281,7 @@ export class Engine {
         });
         if (done) this.publish(done.events);
       } else {
-        await this.recordFailure(record, task, result.failure);
+        await this.recordFailure(record, task, { ...result.failure, message: redact(result.failure.message, task, secrets) });
       }
     } catch (e) {
       await this.recordFailure(record, task, { kind: 'internal', message: (e as Error).message ?? String(e), retryable: true });
@@ -289,6 +303,16 @@ export class Engine {
 export function backoff(task: TaskSpec, attempt: number): number {
   const { delay, backoff: kind, maxDelay } = task.retry;
   return Math.min(maxDelay, kind === 'fixed' ? delay : delay * 2 ** (attempt - 1));
+}
+
+/** Secret values never reach the store: a task that prints one gets a placeholder in its log. */
+function redact(text: string, task: TaskSpec, secrets: Map<string, string>): string {
+  let out = text;
+  for (const name of Object.values(task.secrets)) {
+    const value = secrets.get(name);
+    if (value) out = out.split(value).join(`[secret ${name}]`);
+  }
+  return out;
 }
 
 /** Run parameters a task may see: values of the non-asset flow inputs it lists. */

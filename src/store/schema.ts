@@ -179,3 +179,14 @@ export const events = sqliteTable(
   },
   (t) => [index('events_run').on(t.runId, t.id)],
 );
+
+/**
+ * Values tasks may receive as environment variables when a flow names them. Kept out of flow
+ * documents, logs and events; whoever can read the database can read them.
+ */
+export const secrets = sqliteTable('secrets', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+  createdAt: integer('created_at').notNull().default(now),
+  updatedAt: integer('updated_at').notNull().default(now),
+});

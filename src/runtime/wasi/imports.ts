@@ -2,12 +2,14 @@
  * The WASI Preview 2 host Tutti gives to every instance: deny by default.
  *
  * Granted: arguments and the environment the flow declares (never the host's), stdin/stdout/stderr
- * wired to the partition and to capped sinks, clocks, randomness. Denied: every preopen (the guest
- * sees no directory at all), sockets, outgoing HTTP; calling a denied function ends the instance
- * with a sandbox-violation naming it. `exit` ends the instance, never the process.
+ * wired to the partition and to capped sinks, clocks, randomness, and /scratch when the flow asks
+ * for it. Denied: every other directory (the guest sees none), sockets, outgoing HTTP; calling a
+ * denied function ends the instance with a sandbox-violation naming it. `exit` ends the instance,
+ * never the process.
  */
 import { randomFillSync } from 'node:crypto';
 import { ExitSignal, sandboxViolation } from '../failures.js';
+import { filesystemImports } from './filesystem.js';
 import { InputStream, IoError, OutputStream, Pollable, poll, type ByteSink, type ByteSource } from './streams.js';
 
 export interface WasiConfig {
@@ -16,6 +18,10 @@ export interface WasiConfig {
   stdin: ByteSource;
   stdout: ByteSink;
   stderr: ByteSink;
+  /** A host directory the guest sees as /scratch, when the flow grants one. */
+  scratch?: { dir: string; cap: number };
+  /** Collects what must be released when the instance ends. */
+  onDispose?: (fn: () => void) => void;
 }
 
 /** Interfaces a component may import. Anything else cannot be satisfied and is rejected at upload. */
@@ -66,9 +72,6 @@ function randomU64(): bigint {
 class TerminalInput {}
 class TerminalOutput {}
 
-/** Filesystem resources exist only so bindings can link: with no preopen, no descriptor is ever made. */
-class Descriptor {}
-class DirectoryEntryStream {}
 
 export function wasiImports(cfg: WasiConfig): Record<string, object> {
   const stdin = new InputStream(cfg.stdin);
@@ -114,12 +117,7 @@ export function wasiImports(cfg: WasiConfig): Record<string, object> {
     'wasi:random/random': { getRandomBytes: randomBytes, getRandomU64: randomU64 },
     'wasi:random/insecure': { getInsecureRandomBytes: randomBytes, getInsecureRandomU64: randomU64 },
     'wasi:random/insecure-seed': { insecureSeed: () => [randomU64(), randomU64()] },
-    'wasi:filesystem/preopens': { getDirectories: () => [] },
-    'wasi:filesystem/types': {
-      Descriptor,
-      DirectoryEntryStream,
-      filesystemErrorCode: () => undefined,
-    },
+    ...filesystemImports(cfg.scratch, cfg.onDispose ?? (() => {})),
     'wasi:sockets/instance-network': denied('wasi:sockets/instance-network'),
     'wasi:sockets/network': denied('wasi:sockets/network'),
     'wasi:sockets/tcp': denied('wasi:sockets/tcp'),

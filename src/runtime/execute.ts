@@ -77,7 +77,7 @@ export async function execute(
     const instantiateCore: InstantiateCore = async (module, imps) => {
       const inst = await WebAssembly.instantiate(module, imps);
       for (const v of Object.values(inst.exports)) if (v instanceof WebAssembly.Memory) memories.push(v);
-      return inst;
+      return job.call === 'plan' ? guardPlan(inst, job.limits.planPartitions) : inst;
     };
     const instance = await instantiate(getCoreModule, imports, instantiateCore);
     let plan: Partition[] | undefined;
@@ -112,6 +112,30 @@ export async function execute(
     for (const fn of disposers) fn();
     if (job.scratchDir) rmSync(job.scratchDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Check the length of the list a core `plan` export returns before jco reads it out of guest
+ * memory: a plan of ten million partitions must fail fast, not fill the host heap first.
+ * Canonical ABI: `plan` returns a pointer to result<list<partition>, string>, discriminant at +0,
+ * list pointer at +4 and length at +8.
+ */
+function guardPlan(inst: WebAssembly.Instance, cap: number): WebAssembly.Instance {
+  const plan = inst.exports.plan;
+  const memory = Object.values(inst.exports).find((v): v is WebAssembly.Memory => v instanceof WebAssembly.Memory);
+  if (typeof plan !== 'function' || !memory) return inst;
+  const guarded = (...args: unknown[]) => {
+    const ret = (plan as (...a: unknown[]) => number)(...args);
+    const view = new DataView(memory.buffer);
+    if (view.getUint8(ret) === 0) {
+      const len = view.getUint32(ret + 8, true);
+      if (len > cap) {
+        throw new InstanceAbort({ kind: 'invalid-plan', message: `plan returned ${len} partitions; the limit is ${cap}`, retryable: false });
+      }
+    }
+    return ret;
+  };
+  return { exports: { ...inst.exports, plan: guarded } } as unknown as WebAssembly.Instance;
 }
 
 function fromWitPartitions(value: unknown): Partition[] {

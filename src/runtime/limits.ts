@@ -6,4 +6,5 @@ export const DEFAULT_LIMITS: Limits & { timeoutMs: number } = {
   memoryBytes: 256 * 2 ** 20,
   outputBytes: 2 ** 30,
   logBytes: 256 * 2 ** 10,
+  planPartitions: 200_000,
 };

@@ -29,6 +29,8 @@ export interface Limits {
   logBytes: number;
   /** Linear-memory cap of the instance (already compiled into its modules; used to name an out-of-memory). */
   memoryBytes: number;
+  /** Most partitions a `plan` may return; checked before the host reads them out of the guest. */
+  planPartitions: number;
 }
 
 export interface InstanceJob {

@@ -64,7 +64,10 @@ export class Outputs {
   }
 }
 
-/** A log that keeps the first `cap` bytes and counts the rest. */
+/**
+ * A log that keeps the first `cap` characters and counts the rest. A guest that goes on logging long
+ * past the cap (16 times it) is stopped: it is burning a worker for output nobody will keep.
+ */
 export class CappedLog {
   private readonly chunks: string[] = [];
   private kept = 0;
@@ -76,6 +79,13 @@ export class CappedLog {
   append(text: string): void {
     if (this.kept >= this.cap) {
       this.dropped += text.length;
+      if (this.dropped > 16 * this.cap) {
+        throw new InstanceAbort({
+          kind: 'output-limit',
+          message: `log limit reached: the instance logged more than ${17 * this.cap} characters (${this.cap} kept)`,
+          retryable: false,
+        });
+      }
       return;
     }
     const room = this.cap - this.kept;

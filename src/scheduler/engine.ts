@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import type { AssetStore } from '../assets/store.js';
 import { newId } from '../ids.js';
 import { DEFAULT_LIMITS } from '../runtime/limits.js';
-import type { WorkerPool } from '../runtime/pool.js';
+import type { JobSpec, WorkerPool } from '../runtime/pool.js';
+import type { Partition } from '../runtime/protocol.js';
 import type { Failure } from '../runtime/failures.js';
 import type { Database } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
@@ -15,11 +16,11 @@ import { getFlowRevision } from '../store/flows.js';
 import { readSecrets } from '../store/secrets.js';
 import { claimInstances, completeInstance, failInstance, releaseLeases, setProgress, type InstanceRow } from '../store/instances.js';
 import {
-  activeRunIds, assetsByIds, finishRun, getRun, getTaskRun, getTaskRuns, planTaskRun, runInputAssets, skipTaskRun, startRun,
-  taskOutputAssets, type NewAsset, type RunRow,
+  activeRunIds, assetsByIds, failTaskRunPlanning, finishRun, getRun, getTaskRun, getTaskRuns, planTaskRun, runInputAssets, skipTaskRun, startRun,
+  taskOutputAssets, type AssetRow, type NewAsset, type RunRow,
 } from '../store/runs.js';
 import type { ComponentRegistry } from './components.js';
-import { singlePartition } from './plan.js';
+import { capPartitions, singlePartition, validatePartitions, type Plan } from './plan.js';
 import type { FlowSpec, TaskSpec } from './spec.js';
 
 export interface EngineOptions {
@@ -188,8 +189,62 @@ export class Engine {
     const db = this.o.db.db;
     const given = new Map((await runInputAssets(db, run.id)).map((a) => [a.name, a]));
     const inputs = [...task.inputs.map((n) => given.get(n)).filter((a) => a !== undefined), ...(await taskOutputAssets(db, run.id, task.needs))];
-    const plan = singlePartition(inputs);
+    const component = await this.o.registry.get(task.digest);
+    let plan: Plan = singlePartition(inputs);
+    if (component.info.hasPlan) {
+      const result = await this.o.pool.run(component, this.jobSpec(run, task, inputs, 'plan', { index: 0, count: 0, slices: [] }, new Map(), `${taskRunId}.plan`), {
+        timeoutMs: task.timeout ?? this.defaults.timeoutMs,
+      });
+      await this.o.assets.removeScratch(`${taskRunId}.plan`).catch(() => {});
+      let problem = result.ok ? undefined : `${result.failure.kind}: ${result.failure.message}`;
+      if (result.ok) {
+        try {
+          validatePartitions(result.plan ?? [], inputs);
+          plan = { partitions: result.plan ?? [], policy: 'plan export' };
+        } catch (e) {
+          problem = `invalid-plan: ${(e as Error).message}`;
+        }
+      }
+      if (problem) {
+        this.publish(await failTaskRunPlanning(db, run.id, taskRunId, task.id, `plan failed: ${problem}`));
+        return;
+      }
+    }
+    plan = capPartitions(plan, task.maxInstances);
     this.publish(await planTaskRun(db, { runId: run.id, taskRunId, taskId: task.id, inputs: inputs.map((a) => a.id), ...plan }));
+  }
+
+  /** What a worker needs to run one call of a task's component. */
+  private jobSpec(run: RunRow, task: TaskSpec, inputs: AssetRow[], call: 'run' | 'plan', partition: Partition, secrets: Map<string, string>, scratch: string): JobSpec {
+    const params = { ...stringParams(run.params, task), ...Object.fromEntries(Object.entries(task.params).map(([k, v]) => [k, String(v)])) };
+    return {
+      call,
+      partition,
+      inputs: inputs.map((a) => ({
+        name: a.taskId ? `${a.taskId}/${a.instanceIdx}/${a.name}` : a.name,
+        size: a.size,
+        mediaType: a.mediaType,
+        path: this.o.assets.localPath(a.location),
+      })),
+      params: Object.entries(params).map(([name, value]) => ({ name, value })),
+      env: [
+        ...Object.entries(task.env),
+        ...Object.entries(task.secrets).map(([env, name]) => [env, secrets.get(name)!] as [string, string]),
+        ['TUTTI_TASK', task.id],
+        ['TUTTI_PARTITION_INDEX', String(partition.index)],
+        ['TUTTI_PARTITION_COUNT', String(partition.count)],
+        ...Object.entries(params).map(([k, v]) => [`TUTTI_PARAM_${k.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`, v] as [string, string]),
+      ],
+      args: [task.id, ...Object.entries(params).map(([k, v]) => `--${k}=${v}`)],
+      outputDir: this.o.assets.scratchDir(`${scratch}/out`),
+      scratchDir: task.scratch ? this.o.assets.scratchDir(`${scratch}/fs`) : undefined,
+      limits: {
+        outputBytes: task.outputLimit ?? this.defaults.outputBytes,
+        logBytes: task.logLimit ?? this.defaults.logBytes,
+        memoryBytes: task.memory ?? this.defaults.memoryBytes,
+        planPartitions: this.defaults.planPartitions,
+      },
+    };
   }
 
   private async claim(): Promise<void> {
@@ -229,43 +284,13 @@ export class Engine {
       }
       const component = await this.o.registry.get(task.digest);
       const inputs = await assetsByIds(db, tr.inputs ?? []);
-      const partition = inst.partition as { index: number; count: number; slices: { input: number; offset: number; length: number }[] };
-      const params = { ...stringParams(run.params, task), ...Object.fromEntries(Object.entries(task.params).map(([k, v]) => [k, String(v)])) };
-      const result = await this.o.pool.run(
-        component,
-        {
-          call: 'run',
-          partition,
-          inputs: inputs.map((a) => ({
-            name: a.taskId ? `${a.taskId}/${a.instanceIdx}/${a.name}` : a.name,
-            size: a.size,
-            mediaType: a.mediaType,
-            path: this.o.assets.localPath(a.location),
-          })),
-          params: Object.entries(params).map(([name, value]) => ({ name, value })),
-          env: [
-            ...Object.entries(task.env),
-            ...Object.entries(task.secrets).map(([env, name]) => [env, secrets.get(name)!] as [string, string]),
-            ['TUTTI_TASK', task.id],
-            ['TUTTI_PARTITION_INDEX', String(partition.index)],
-            ['TUTTI_PARTITION_COUNT', String(partition.count)],
-            ['TUTTI_ATTEMPT', String(inst.attempt)],
-            ...Object.entries(params).map(([k, v]) => [`TUTTI_PARAM_${k.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`, v] as [string, string]),
-          ],
-          args: [task.id, ...Object.entries(params).map(([k, v]) => `--${k}=${v}`)],
-          outputDir: this.o.assets.scratchDir(`${scratch}/out`),
-          scratchDir: task.scratch ? this.o.assets.scratchDir(`${scratch}/fs`) : undefined,
-          limits: {
-            outputBytes: task.outputLimit ?? this.defaults.outputBytes,
-            logBytes: task.logLimit ?? this.defaults.logBytes,
-            memoryBytes: task.memory ?? this.defaults.memoryBytes,
-          },
-        },
-        {
-          timeoutMs: task.timeout ?? this.defaults.timeoutMs,
-          onProgress: (f) => void setProgress(db, inst.id, inst.attempt, f).catch(() => {}),
-        },
-      );
+      const partition = inst.partition as Partition;
+      const spec = this.jobSpec(run, task, inputs, 'run', partition, secrets, scratch);
+      spec.env.push(['TUTTI_ATTEMPT', String(inst.attempt)]);
+      const result = await this.o.pool.run(component, spec, {
+        timeoutMs: task.timeout ?? this.defaults.timeoutMs,
+        onProgress: (f) => void setProgress(db, inst.id, inst.attempt, f).catch(() => {}),
+      });
       record.log = redact(result.log, task, secrets);
       if (result.ok) {
         const outputs: NewAsset[] = result.outputs.map((o) => ({

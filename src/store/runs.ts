@@ -156,3 +156,16 @@ export async function skipTaskRun(db: Db, runId: string, taskRunId: string, task
     return rows.length ? insertEvents(tx, [{ runId, taskId, type: 'task-skipped', data: { reason } }]) : [];
   });
 }
+
+/** A task run that could not be planned (its component's plan failed): failed, with no instances. */
+export async function failTaskRunPlanning(db: Db, runId: string, taskRunId: string, taskId: string, error: string): Promise<EventRow[]> {
+  return db.transaction(async (tx) => {
+    const now = Date.now();
+    const rows = await tx
+      .update(taskRuns)
+      .set({ state: 'failed', error, startedAt: now, finishedAt: now, instanceCount: 0, policy: 'plan export' })
+      .where(and(eq(taskRuns.id, taskRunId), eq(taskRuns.state, 'pending')))
+      .returning({ id: taskRuns.id });
+    return rows.length ? insertEvents(tx, [{ runId, taskId, type: 'task-failed', data: { error } }]) : [];
+  });
+}

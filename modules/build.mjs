@@ -16,7 +16,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, statSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { delimiter, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,7 +28,10 @@ const CJS_PKG = join(ROOT, 'node_modules/@bytecodealliance/componentize-js/packa
 
 /**
  * kind c:   wasm32-wasi command → `jco new --wasi-command` (optionally with embedded WIT
- *           for imports the preview1 adapter does not provide).
+ *           for imports the preview1 adapter does not provide). `cflags`: extra clang flags.
+ *           `freestanding: true`: no libc, no start files, no entry point and no preview1
+ *           adapter — a core module exporting world functions by hand (canonical ABI), made a
+ *           component with `embed` (e.g. wit/task.wit, world planned-task) and `jco new`.
  * kind wat: component or core-module text → `jco parse`.
  * kind js:  componentize-js against a world of wit/.
  */
@@ -54,6 +57,47 @@ const TARGETS = [
   { name: 'not-a-task', kind: 'wat', src: 'modules/bad/not-a-task.wat' },
   { name: 'wrong-run', kind: 'wat', src: 'modules/bad/wrong-run.wat' },
   { name: 'core-only', kind: 'wat', src: 'modules/bad/core-only.wat' },
+
+  // Adversarial tasks for the sandbox tests (modules/adversary/; each file's header says
+  // exactly what it does and prints).
+  { name: 'adv-fs', kind: 'c', src: 'modules/adversary/adv-fs.c' },
+  { name: 'adv-env', kind: 'c', src: 'modules/adversary/adv-env.c' },
+  { name: 'adv-scratch', kind: 'c', src: 'modules/adversary/adv-scratch.c' },
+  { name: 'adv-exit', kind: 'c', src: 'modules/adversary/adv-exit.c' },
+  { name: 'adv-spin', kind: 'c', src: 'modules/adversary/adv-spin.c' },
+  { name: 'adv-oom', kind: 'c', src: 'modules/adversary/adv-oom.c' },
+  { name: 'adv-stdout-flood', kind: 'c', src: 'modules/adversary/adv-stdout-flood.c' },
+  { name: 'adv-log-flood', kind: 'c', src: 'modules/adversary/adv-log-flood.c' },
+  { name: 'adv-trap', kind: 'c', src: 'modules/adversary/adv-trap.c' },
+  {
+    name: 'adv-tcp',
+    kind: 'c',
+    src: 'modules/adversary/adv-tcp.c',
+    embed: { wit: 'modules/adversary/sockets.wit', world: 'tcp' },
+  },
+  {
+    name: 'adv-http',
+    kind: 'c',
+    src: 'modules/adversary/adv-http.c',
+    embed: { wit: 'modules/adversary/http.wit', world: 'http' },
+  },
+  // Typed tasks in freestanding C with a hand-written canonical ABI (no libc, no WASI).
+  {
+    name: 'adv-plan-bomb',
+    kind: 'c',
+    src: 'modules/adversary/plan.c',
+    freestanding: true,
+    cflags: ['-DPARTITIONS=10000000'],
+    embed: { wit: 'wit/task.wit', world: 'planned-task' },
+  },
+  {
+    name: 'adv-plan-ok',
+    kind: 'c',
+    src: 'modules/adversary/plan.c',
+    freestanding: true,
+    cflags: ['-DPARTITIONS=3'],
+    embed: { wit: 'wit/task.wit', world: 'planned-task' },
+  },
 ];
 
 class BuildError extends Error {}
@@ -155,6 +199,8 @@ async function buildC(t, tmp) {
       // wasi-libc's archives carry DWARF; dropping it shrinks the core modules ~5x (92 → 20 KiB).
       // The name section stays, so traps still show function names.
       '-Wl,--strip-debug',
+      ...(t.freestanding ? ['-nostdlib', '-Wl,--no-entry'] : []),
+      ...(t.cflags ?? []),
       join(ROOT, t.src),
       '-o',
       core,
@@ -167,6 +213,7 @@ async function buildC(t, tmp) {
     const witSource = await readFile(join(ROOT, t.embed.wit), 'utf8');
     bytes = await componentEmbed({ binary: bytes, witSource, world: t.embed.world });
   }
+  if (t.freestanding) return componentNew(bytes);
   const adapter = await readFile(preview1AdapterCommandPath());
   return componentNew(bytes, [['wasi_snapshot_preview1', adapter]]);
 }
@@ -223,30 +270,40 @@ async function main(argv) {
   const started = performance.now();
   const failures = [];
   let built = 0;
-  let tmp;
-  try {
-    for (const t of selected) {
-      const out = join(DIST, `${t.name}.wasm`);
-      try {
-        if (!force && upToDate(t, out)) continue;
-        tmp ??= await mkdtemp(join(tmpdir(), 'tutti-modules-'));
-        const t0 = performance.now();
-        const bytes = await BUILDERS[t.kind](t, tmp);
-        await mkdir(DIST, { recursive: true });
-        const partial = `${out}.${process.pid}.tmp`;
-        await writeFile(partial, bytes);
-        await rename(partial, out); // never leave a half-written, fresh-looking output
-        const secs = ((performance.now() - t0) / 1000).toFixed(2);
-        console.log(`  built ${`${t.name}.wasm`.padEnd(16)} ${formatSize(bytes.length).padStart(9)}  ${secs.padStart(6)} s`);
-        built++;
-      } catch (e) {
-        const msg = e instanceof BuildError ? e.message : `${t.name}: ${e?.message ?? e}`;
-        console.error(`build: ${msg}`);
-        failures.push(t.name);
-      }
+  let tmpPromise;
+  const buildOne = async (t) => {
+    const out = join(DIST, `${t.name}.wasm`);
+    try {
+      if (!force && upToDate(t, out)) return;
+      tmpPromise ??= mkdtemp(join(tmpdir(), 'tutti-modules-'));
+      const tmp = await tmpPromise;
+      const t0 = performance.now();
+      const bytes = await BUILDERS[t.kind](t, tmp);
+      await mkdir(DIST, { recursive: true });
+      const partial = `${out}.${process.pid}.tmp`;
+      await writeFile(partial, bytes);
+      await rename(partial, out); // never leave a half-written, fresh-looking output
+      const secs = ((performance.now() - t0) / 1000).toFixed(2);
+      console.log(`  built ${`${t.name}.wasm`.padEnd(22)} ${formatSize(bytes.length).padStart(9)}  ${secs.padStart(6)} s`);
+      built++;
+    } catch (e) {
+      const msg = e instanceof BuildError ? e.message : `${t.name}: ${e?.message ?? e}`;
+      console.error(`build: ${msg}`);
+      failures.push(t.name);
     }
+  };
+  try {
+    // A few targets at a time: C builds mostly wait on clang, so they overlap with each
+    // other and with the (in-process, CPU-bound) componentize-js build.
+    const queue = [...selected];
+    const lanes = Math.max(2, Math.min(4, availableParallelism()));
+    await Promise.all(
+      Array.from({ length: lanes }, async () => {
+        for (let t = queue.shift(); t; t = queue.shift()) await buildOne(t);
+      }),
+    );
   } finally {
-    if (tmp) await rm(tmp, { recursive: true, force: true });
+    if (tmpPromise) await rm(await tmpPromise, { recursive: true, force: true });
   }
 
   const total = ((performance.now() - started) / 1000).toFixed(2);

@@ -23,6 +23,8 @@ export interface Harness {
   tutti: Tutti;
   /** Write a file into the test directory and return its path. */
   file(name: string, content: string | Uint8Array): string;
+  /** Register a flow (YAML text) and start a run of it; resolves with the run id at once. */
+  start(yaml: string, files?: Record<string, string>, params?: Record<string, unknown>): Promise<string>;
   /** Register a flow (YAML text) and run it to the end with the given asset inputs. */
   run(yaml: string, files?: Record<string, string>, params?: Record<string, unknown>): Promise<string>;
   close(): Promise<void>;
@@ -37,16 +39,21 @@ export async function harness(opts: TuttiOptions = {}): Promise<Harness> {
     writeFileSync(p, content);
     return p;
   };
+  const start: Harness['start'] = async (yaml, files = {}, params = {}) => {
+    const flowFile = path.join(dir, 'flow.yaml');
+    const parsed = parseFlow(yaml, flowFile, dir);
+    const { spec, revision } = await registerFlow(tutti.database.db, tutti.registry, parsed, flowFile);
+    const runId = await triggerRun(tutti.database.db, tutti.assets, { spec, revision, files, params });
+    tutti.engine.notify(runId);
+    return runId;
+  };
   return {
     dir,
     tutti,
     file,
+    start,
     async run(yaml, files = {}, params = {}) {
-      const flowFile = file('flow.yaml', yaml);
-      const parsed = parseFlow(yaml, flowFile, dir);
-      const { spec, revision } = await registerFlow(tutti.database.db, tutti.registry, parsed, flowFile);
-      const runId = await triggerRun(tutti.database.db, tutti.assets, { spec, revision, files, params });
-      tutti.engine.notify(runId);
+      const runId = await start(yaml, files, params);
       await tutti.engine.waitForRun(runId);
       return runId;
     },

@@ -176,7 +176,7 @@ export function classifyError(e: unknown, job: InstanceJob): Failure {
     }
     return { kind: 'task-error', message: String(p), retryable: false };
   }
-  if (e instanceof WebAssembly.RuntimeError) return { kind: 'trapped', message: `wasm trap: ${e.message}`, retryable: true };
+  if (e instanceof WebAssembly.RuntimeError) return { kind: 'trapped', message: `wasm trap: ${e.message.replace(/^(wasm trap: )+/, '')}`, retryable: true };
   if (e instanceof RangeError && /memory|allocat/i.test(e.message)) {
     return { kind: 'out-of-memory', message: `out of memory: ${e.message} (cap ${Math.round(job.limits.memoryBytes / MiB)} MiB)`, retryable: false };
   }

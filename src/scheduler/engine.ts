@@ -174,7 +174,7 @@ export class Engine {
         tr.state = 'skipped';
       } else if (deps.every((d) => d.state === 'succeeded')) {
         await this.plan(run, task, tr.id);
-        tr.state = (await getTaskRun(db, tr.id))?.state ?? tr.state;
+        trs.set(task.id, (await getTaskRun(db, tr.id)) ?? tr);
       }
     }
     const all = [...trs.values()];

@@ -55,6 +55,15 @@ export const TaskSchema = z
       .transform((v) => (Array.isArray(v) ? Object.fromEntries(v.map((n) => [n, n])) : v))
       .describe('Secrets given to the task as environment variables: a list of names, or ENV_NAME: SECRET_NAME'),
     scratch: z.boolean().default(false).describe('Give each instance an empty directory at /scratch, removed afterwards'),
+    network: z
+      .object({
+        allow: z
+          .array(z.string().regex(/^[a-z0-9.-]+(:\d{1,5})?$/i, 'must be a host name or address, optionally with :port'))
+          .min(1)
+          .describe('Hosts (host or host:port) the task may send HTTP requests to; nothing else is reachable'),
+      })
+      .strict()
+      .optional(),
     retry: RetrySchema.default({ attempts: 1, backoff: 'exponential', delay: 1000, maxDelay: 300_000 }),
     timeout: Duration.optional().describe('Wall-clock limit for one instance'),
     maxInstances: z.number().int().min(1).optional().describe('Caps the fan-out the component asks for'),

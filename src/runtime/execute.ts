@@ -58,6 +58,7 @@ export async function execute(
       stdout: job.contract === 'command' ? outputs.sink('stdout') : log.sink(),
       stderr: log.sink(),
       scratch: job.scratchDir ? { dir: job.scratchDir, cap: job.limits.outputBytes } : undefined,
+      allowedHosts: job.allowedHosts,
       onDispose: (fn) => disposers.push(fn),
     });
     let lastProgress = 0;

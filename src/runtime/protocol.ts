@@ -49,6 +49,8 @@ export interface InstanceJob {
   outputDir: string;
   /** Host directory mounted at /scratch, private to this attempt; absent unless the flow grants it. */
   scratchDir?: string;
+  /** Hosts (host or host:port) outgoing HTTP may reach; empty or absent: no network at all. */
+  allowedHosts?: string[];
   limits: Limits;
 }
 

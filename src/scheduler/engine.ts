@@ -238,6 +238,7 @@ export class Engine {
       args: [task.id, ...Object.entries(params).map(([k, v]) => `--${k}=${v}`)],
       outputDir: this.o.assets.scratchDir(`${scratch}/out`),
       scratchDir: task.scratch ? this.o.assets.scratchDir(`${scratch}/fs`) : undefined,
+      allowedHosts: task.network?.allow,
       limits: {
         outputBytes: task.outputLimit ?? this.defaults.outputBytes,
         logBytes: task.logLimit ?? this.defaults.logBytes,

@@ -10,6 +10,7 @@
 import { randomFillSync } from 'node:crypto';
 import { ExitSignal, sandboxViolation } from '../failures.js';
 import { filesystemImports } from './filesystem.js';
+import { httpImports } from './http.js';
 import { InputStream, IoError, OutputStream, Pollable, poll, type ByteSink, type ByteSource } from './streams.js';
 
 export interface WasiConfig {
@@ -20,6 +21,8 @@ export interface WasiConfig {
   stderr: ByteSink;
   /** A host directory the guest sees as /scratch, when the flow grants one. */
   scratch?: { dir: string; cap: number };
+  /** Hosts outgoing HTTP may reach (wasi:http); none by default. Raw sockets are never granted. */
+  allowedHosts?: string[];
   /** Collects what must be released when the instance ends. */
   onDispose?: (fn: () => void) => void;
 }
@@ -125,7 +128,8 @@ export function wasiImports(cfg: WasiConfig): Record<string, object> {
     'wasi:sockets/udp': denied('wasi:sockets/udp'),
     'wasi:sockets/udp-create-socket': denied('wasi:sockets/udp-create-socket'),
     'wasi:sockets/ip-name-lookup': denied('wasi:sockets/ip-name-lookup'),
-    'wasi:http/types': denied('wasi:http/types'),
-    'wasi:http/outgoing-handler': denied('wasi:http/outgoing-handler'),
+    ...(cfg.allowedHosts?.length
+      ? httpImports(cfg.allowedHosts)
+      : { 'wasi:http/types': denied('wasi:http/types'), 'wasi:http/outgoing-handler': denied('wasi:http/outgoing-handler') }),
   };
 }

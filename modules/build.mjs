@@ -54,6 +54,14 @@ const TARGETS = [
     // A "pure" component: no WASI imports at all, only tutti:task/host.
     disableFeatures: ['stdio', 'random', 'clocks', 'http', 'fetch-event'],
   },
+  {
+    name: 'split-sum',
+    kind: 'js',
+    src: 'modules/js/split-sum.js',
+    wit: 'wit',
+    world: 'planned-task',
+    disableFeatures: ['stdio', 'random', 'clocks', 'http', 'fetch-event'],
+  },
   { name: 'not-a-task', kind: 'wat', src: 'modules/bad/not-a-task.wat' },
   { name: 'wrong-run', kind: 'wat', src: 'modules/bad/wrong-run.wat' },
   { name: 'core-only', kind: 'wat', src: 'modules/bad/core-only.wat' },
@@ -80,6 +88,13 @@ const TARGETS = [
     kind: 'c',
     src: 'modules/adversary/adv-http.c',
     embed: { wit: 'modules/adversary/http.wit', world: 'http' },
+  },
+  // A well-behaved HTTP client (GET $HTTP_AUTHORITY$HTTP_PATH) for the network tests.
+  {
+    name: 'http-get',
+    kind: 'c',
+    src: 'modules/adversary/http-get.c',
+    embed: { wit: 'modules/adversary/http-get.wit', world: 'http-get' },
   },
   // Typed tasks in freestanding C with a hand-written canonical ABI (no libc, no WASI).
   {

@@ -4,6 +4,7 @@ import { FlowError, flowJsonSchema } from '../flow/index.js';
 import { ComponentRejected } from '../runtime/component.js';
 import { InputError } from '../scheduler/trigger.js';
 import { inspectCommand } from './commands/inspect.js';
+import { manifestSet, manifestShow } from './commands/manifest.js';
 import { runCommand } from './commands/run.js';
 import { secretDelete, secretList, secretSet } from './commands/secret.js';
 import { serveCommand } from './commands/serve.js';
@@ -64,6 +65,26 @@ program
   .addOption(homeOption())
   .action(async (file: string, o) => {
     exitCode = await inspectCommand(file, o);
+  });
+
+const manifest = program.command('manifest').description('the scaling manifest a component carries (used when it has no plan export)');
+manifest
+  .command('set')
+  .description('embed a scaling manifest into a component')
+  .argument('<component>', '.wasm file')
+  .requiredOption('--split <mode>', 'bytes (exact ranges) or lines (ranges end at a newline)')
+  .requiredOption('--per <size>', 'input bytes per instance, e.g. 16MiB')
+  .option('--max <n>', 'most instances (default 1024)', int('--max'))
+  .option('-o, --output <file>', 'write here instead of in place')
+  .action((file: string, o) => {
+    exitCode = manifestSet(file, o);
+  });
+manifest
+  .command('show')
+  .description('print the embedded scaling manifest (exit 1 when there is none)')
+  .argument('<component>', '.wasm file')
+  .action((file: string) => {
+    exitCode = manifestShow(file);
   });
 
 const secret = program.command('secret').description('secrets tasks receive as environment variables (flow field `secrets`)');

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { readManifest, type ScalingManifest } from './manifest.js';
 import { capMemory } from './memory-cap.js';
 import { grantableInterfaces } from './wasi/imports.js';
 
@@ -15,6 +16,8 @@ export interface ComponentInfo {
   size: number;
   contract: Contract;
   hasPlan: boolean;
+  /** The embedded scaling manifest, used when there is no `plan` export. */
+  manifest: ScalingManifest | null;
   imports: string[];
   exports: string[];
 }
@@ -36,7 +39,7 @@ export interface PreparedComponent {
 /** A .wasm that cannot be a task; the message says what is wrong and how to fix it. */
 export class ComponentRejected extends Error {
   constructor(
-    readonly code: 'not-wasm' | 'core-module' | 'no-contract' | 'unsupported-import' | 'invalid-component',
+    readonly code: 'not-wasm' | 'core-module' | 'no-contract' | 'unsupported-import' | 'invalid-component' | 'invalid-manifest',
     message: string,
   ) {
     super(message);
@@ -44,7 +47,7 @@ export class ComponentRejected extends Error {
   }
 }
 
-const TRANSPILE_FORMAT = 1; // bump when transpile options change, to invalidate disk caches
+const TRANSPILE_FORMAT = 2; // bump when transpile options change, to invalidate disk caches
 
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -83,7 +86,7 @@ export function exportedSignatures(wit: string): Map<string, string> {
 }
 
 /** Decide the contract from what jco saw the component import and export, and its WIT signatures. */
-export function classify(imports: string[], exports: [string, string][], wit: string, digest: string, size: number): ComponentInfo {
+export function classify(imports: string[], exports: [string, string][], wit: string, digest: string, size: number, manifest: ScalingManifest | null = null): ComponentInfo {
   // jco lists a command's wasi:cli/run instance twice (also as plain "run"); keep the real name.
   const hasCliRun = exports.some(([n]) => stripVersion(n) === 'wasi:cli/run');
   const exportNames = exports.map(([n]) => n).filter((n) => !(hasCliRun && n === 'run'));
@@ -121,6 +124,7 @@ export function classify(imports: string[], exports: [string, string][], wit: st
     size,
     contract: runFn ? 'task' : 'command',
     hasPlan: runFn && planFn,
+    manifest,
     imports: imports.map(stripVersion).sort(),
     exports: exportNames.sort(),
   };
@@ -187,7 +191,13 @@ export class ComponentCache {
     } catch (e) {
       throw new ComponentRejected('invalid-component', `jco cannot transpile this component: ${String((e as Error).message ?? e).split('\n')[0]}`);
     }
-    const info = classify(out.imports, out.exports, await componentWit(bytes), digest, bytes.length);
+    let manifest: ScalingManifest | null;
+    try {
+      manifest = readManifest(bytes);
+    } catch (e) {
+      throw new ComponentRejected('invalid-manifest', (e as Error).message);
+    }
+    const info = classify(out.imports, out.exports, await componentWit(bytes), digest, bytes.length, manifest);
     // Write to a temporary directory and rename, so a crash never leaves a half-written cache entry.
     const tmp = `${outDir}.tmp-${process.pid}-${Date.now()}`;
     await mkdir(tmp, { recursive: true });

@@ -20,6 +20,7 @@ import {
   taskOutputAssets, type AssetRow, type NewAsset, type RunRow,
 } from '../store/runs.js';
 import type { ComponentRegistry } from './components.js';
+import { splitByManifest } from './split.js';
 import { capPartitions, singlePartition, validatePartitions, type Plan } from './plan.js';
 import type { FlowSpec, TaskSpec } from './spec.js';
 
@@ -191,7 +192,9 @@ export class Engine {
     const inputs = [...task.inputs.map((n) => given.get(n)).filter((a) => a !== undefined), ...(await taskOutputAssets(db, run.id, task.needs))];
     const component = await this.o.registry.get(task.digest);
     let plan: Plan = singlePartition(inputs);
-    if (component.info.hasPlan) {
+    if (!component.info.hasPlan && component.info.manifest) {
+      plan = splitByManifest(inputs.map((a) => ({ size: a.size, path: this.o.assets.localPath(a.location) })), component.info.manifest);
+    } else if (component.info.hasPlan) {
       const result = await this.o.pool.run(component, this.jobSpec(run, task, inputs, 'plan', { index: 0, count: 0, slices: [] }, new Map(), `${taskRunId}.plan`), {
         timeoutMs: task.timeout ?? this.defaults.timeoutMs,
       });

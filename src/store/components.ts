@@ -3,10 +3,10 @@ import type { ComponentInfo } from '../runtime/component.js';
 import type { Db } from './db.js';
 import { componentVersions, components } from './schema.js';
 
-export async function saveComponent(db: Db, info: ComponentInfo, manifest: unknown = null): Promise<void> {
+export async function saveComponent(db: Db, info: ComponentInfo): Promise<void> {
   await db
     .insert(components)
-    .values({ digest: info.digest, size: info.size, contract: info.contract, hasPlan: info.hasPlan, imports: info.imports, exports: info.exports, manifest })
+    .values({ digest: info.digest, size: info.size, contract: info.contract, hasPlan: info.hasPlan, imports: info.imports, exports: info.exports, manifest: info.manifest })
     .onConflictDoNothing();
 }
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ComponentCache, ComponentRejected } from '../../runtime/component.js';
+import { describeManifest } from '../../runtime/manifest.js';
 import { UsageError } from '../errors.js';
 
 /** What a .wasm is as a task: contract, exports, imports, scaling policy. */
@@ -36,7 +37,7 @@ export async function inspectCommand(file: string, opts: { home?: string; json?:
       `  size:     ${info.size} bytes`,
       `  exports:  ${info.exports.join(', ')}`,
       `  imports:  ${info.imports.join(', ') || 'none'}`,
-      `  scaling:  ${info.hasPlan ? 'its own plan export' : 'one instance (no plan export, no embedded manifest)'}`,
+      `  scaling:  ${info.hasPlan ? 'its own plan export' : info.manifest ? `embedded manifest: ${describeManifest(info.manifest)}` : 'one instance (no plan export, no embedded manifest)'}`,
       '',
     ].join('\n'),
   );

@@ -75,8 +75,9 @@ export async function execute(
       },
     };
     // Keep the instance's memories, to tell an out-of-memory from another trap afterwards.
+    // Synchronous instantiation: a worker thread may block, and it saves a round trip per module.
     const instantiateCore: InstantiateCore = async (module, imps) => {
-      const inst = await WebAssembly.instantiate(module, imps);
+      const inst = new WebAssembly.Instance(module, imps);
       for (const v of Object.values(inst.exports)) if (v instanceof WebAssembly.Memory) memories.push(v);
       return job.call === 'plan' ? guardPlan(inst, job.limits.planPartitions) : inst;
     };

@@ -1,11 +1,427 @@
 /**
  * Outgoing HTTP (wasi:http/types + wasi:http/outgoing-handler) for tasks whose flow lists allowed
- * hosts. Not implemented yet: every call is a sandbox violation, as without a grant.
+ * hosts (`network: { allow: [host | host:port] }`; a bare host allows any port), and nowhere else.
+ *
+ * A request to any other host gets error-code HTTP-request-denied: an answer a well-behaved guest
+ * can handle, not a sandbox violation. Redirects are never followed by the host (the guest sees
+ * the 3xx, and a request it makes to the new location is checked like any other).
+ *
+ * The guest calls in synchronously, so requests are synchronous too: a helper thread (one per
+ * instance worker, started on first use; http-worker.ts) runs `fetch` while this thread sleeps in
+ * Atomics.wait, which is allowed since instances run in worker threads. Bodies are buffered
+ * whole, both ways, up to MAX_BODY bytes: a request is sent when the guest first asks for its
+ * response (its body, if any, must be finished by then), and the response is handed over once
+ * fully read. A hung helper is still bounded by the task's timeout, which ends the whole worker.
  */
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { sandboxViolation } from '../failures.js';
+import type { ErrorCode, FetchReply, FetchRequest, HelperData } from './http-worker.js';
+import { InputStream, IoError, OutputStream, Pollable } from './streams.js';
+
+/** Request and response bodies are held in memory: a larger one fails the request. */
+const MAX_BODY = 64 * 2 ** 20;
+/** Defaults when the guest passes no request-options (nanoseconds, as wasi:clocks durations). */
+const DEFAULT_CONNECT_NS = 30_000_000_000n;
+const DEFAULT_FIRST_BYTE_NS = 30_000_000_000n;
+const DEFAULT_BETWEEN_BYTES_NS = 30_000_000_000n;
+
+type Method =
+  | { tag: 'get' | 'head' | 'post' | 'put' | 'delete' | 'connect' | 'options' | 'trace' | 'patch' }
+  | { tag: 'other'; val: string };
+type Scheme = { tag: 'HTTP' | 'HTTPS' } | { tag: 'other'; val: string };
+type Entry = [string, Uint8Array];
+
+/** A `result` whose error carries nothing (jco passes a returned {tag: 'err'} through as the result). */
+const ERR = { tag: 'err', val: undefined } as const;
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** host[:port], the form the flow schema allows (no userinfo, so nothing can hide another host). */
+const AUTHORITY = /^[a-z0-9.-]+(:\d{1,5})?$/i;
+/** An absolute path and query: visible ASCII, no fragment. */
+const PATH_WITH_QUERY = /^\/[\x21\x22\x24-\x7e]*$/;
+/**
+ * Headers a guest may not set (wasmtime's list): hop-by-hop ones fetch manages itself, and `host`,
+ * which would let a request to an allowed address ask that server for some other site.
+ */
+const FORBIDDEN = new Set(['host', 'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'http2-settings']);
+
+/** Throws a header-error (jco lowers a thrown non-Error as the function's error value). */
+function checkField(name: string, value?: Uint8Array): void {
+  if (!TOKEN.test(name) || value?.some((b) => b === 0 || b === 10 || b === 13)) throw { tag: 'invalid-syntax' };
+  if (FORBIDDEN.has(name.toLowerCase())) throw { tag: 'forbidden' };
+}
+
+const latin1 = (s: string) => new Uint8Array(Buffer.from(s, 'latin1'));
+
+/** wasi:http/types.fields: names compared case-insensitively and kept lowercase, in order. */
+export class Fields {
+  #list: Entry[] = [];
+  #immutable = false;
+
+  static fromList(list: Entry[]): Fields {
+    const f = new Fields();
+    for (const [name, value] of list) {
+      checkField(name, value);
+      f.#list.push([name.toLowerCase(), value]);
+    }
+    return f;
+  }
+
+  /** Host side: headers the guest may read but not change (a response's, a request's). */
+  static frozen(list: Entry[]): Fields {
+    const f = new Fields();
+    f.#list = list;
+    f.#immutable = true;
+    return f;
+  }
+
+  get(name: string): Uint8Array[] {
+    const key = name.toLowerCase();
+    return this.#list.filter(([k]) => k === key).map(([, v]) => v);
+  }
+  has(name: string): boolean {
+    const key = name.toLowerCase();
+    return this.#list.some(([k]) => k === key);
+  }
+  set(name: string, values: Uint8Array[]): void {
+    this.#mutable();
+    checkField(name);
+    for (const v of values) checkField(name, v);
+    this.#remove(name);
+    for (const v of values) this.#list.push([name.toLowerCase(), v]);
+  }
+  delete(name: string): void {
+    this.#mutable();
+    checkField(name);
+    this.#remove(name);
+  }
+  append(name: string, value: Uint8Array): void {
+    this.#mutable();
+    checkField(name, value);
+    this.#list.push([name.toLowerCase(), value]);
+  }
+  entries(): Entry[] {
+    return this.#list.map(([k, v]) => [k, v]);
+  }
+  clone(): Fields {
+    const f = new Fields();
+    f.#list = this.entries();
+    return f;
+  }
+
+  #mutable(): void {
+    if (this.#immutable) throw { tag: 'immutable' };
+  }
+  #remove(name: string): void {
+    const key = name.toLowerCase();
+    this.#list = this.#list.filter(([k]) => k !== key);
+  }
+}
+
+/** wasi:http/types.outgoing-body: collected in memory, sent with the request once finished. */
+export class OutgoingBody {
+  #chunks: Uint8Array[] = [];
+  #size = 0;
+  #stream?: OutputStream;
+  /** Host side: the guest called finish. */
+  finished = false;
+
+  write(): OutputStream | typeof ERR {
+    if (this.#stream || this.finished) return ERR;
+    this.#stream = new OutputStream({
+      write: (bytes) => {
+        if (this.finished) throw { tag: 'closed' };
+        if (this.#size + bytes.length > MAX_BODY) {
+          throw { tag: 'last-operation-failed', val: new IoError(`request body larger than ${MAX_BODY} bytes`) };
+        }
+        this.#chunks.push(bytes); // jco hands us a copy of guest memory
+        this.#size += bytes.length;
+      },
+    });
+    return this.#stream;
+  }
+
+  static finish(body: OutgoingBody, trailers?: Fields): void {
+    // fetch cannot send trailers; refuse them rather than drop them silently.
+    if (trailers?.entries().length) throw { tag: 'internal-error', val: 'request trailers are not supported' } satisfies ErrorCode;
+    body.finished = true;
+  }
+
+  /** Host side: the whole body. */
+  bytes(): Uint8Array {
+    return new Uint8Array(Buffer.concat(this.#chunks, this.#size));
+  }
+}
+
+interface Draft {
+  method: Method;
+  scheme?: Scheme;
+  authority?: string;
+  pathWithQuery?: string;
+  headers: Fields;
+  body?: OutgoingBody;
+}
+
+/** wasi:http/types.outgoing-request: checked and sent by outgoing-handler.handle. */
+export class OutgoingRequest {
+  /** Host side: what handle() sends (not a WIT method, so the guest cannot reach it). */
+  readonly draft: Draft;
+
+  constructor(headers: Fields) {
+    this.draft = { method: { tag: 'get' }, headers };
+  }
+  body(): OutgoingBody | typeof ERR {
+    if (this.draft.body) return ERR;
+    return (this.draft.body = new OutgoingBody());
+  }
+  method(): Method {
+    return this.draft.method;
+  }
+  setMethod(method: Method): typeof ERR | void {
+    if (method.tag === 'other' && !TOKEN.test(method.val)) return ERR;
+    this.draft.method = method;
+  }
+  pathWithQuery(): string | undefined {
+    return this.draft.pathWithQuery;
+  }
+  setPathWithQuery(path?: string): typeof ERR | void {
+    if (path !== undefined && !PATH_WITH_QUERY.test(path)) return ERR;
+    this.draft.pathWithQuery = path;
+  }
+  scheme(): Scheme | undefined {
+    return this.draft.scheme;
+  }
+  setScheme(scheme?: Scheme): typeof ERR | void {
+    if (scheme?.tag === 'other' && !/^[a-z][a-z0-9+.-]*$/i.test(scheme.val)) return ERR;
+    this.draft.scheme = scheme;
+  }
+  authority(): string | undefined {
+    return this.draft.authority;
+  }
+  setAuthority(authority?: string): typeof ERR | void {
+    if (authority !== undefined && !AUTHORITY.test(authority)) return ERR;
+    this.draft.authority = authority;
+  }
+  headers(): Fields {
+    return Fields.frozen(this.draft.headers.entries());
+  }
+}
+
+/** wasi:http/types.request-options: durations in nanoseconds; none means the host's default. */
+export class RequestOptions {
+  #connect?: bigint;
+  #firstByte?: bigint;
+  #betweenBytes?: bigint;
+
+  connectTimeout(): bigint | undefined {
+    return this.#connect;
+  }
+  setConnectTimeout(d?: bigint): void {
+    this.#connect = d;
+  }
+  firstByteTimeout(): bigint | undefined {
+    return this.#firstByte;
+  }
+  setFirstByteTimeout(d?: bigint): void {
+    this.#firstByte = d;
+  }
+  betweenBytesTimeout(): bigint | undefined {
+    return this.#betweenBytes;
+  }
+  setBetweenBytesTimeout(d?: bigint): void {
+    this.#betweenBytes = d;
+  }
+}
+
+/** wasi:http/types.incoming-body: the buffered response body, read through one input-stream. */
+export class IncomingBody {
+  #streamed = false;
+  constructor(private readonly bytes: Uint8Array) {}
+
+  stream(): InputStream | typeof ERR {
+    if (this.#streamed) return ERR;
+    this.#streamed = true;
+    let at = 0;
+    return new InputStream({
+      read: (max) => {
+        const chunk = this.bytes.subarray(at, at + max);
+        at += chunk.length;
+        return chunk;
+      },
+    });
+  }
+
+  static finish(_body: IncomingBody): FutureTrailers {
+    return new FutureTrailers();
+  }
+}
+
+/** wasi:http/types.future-trailers: fetch does not expose trailers, so there are none. */
+export class FutureTrailers {
+  #taken = false;
+  subscribe(): Pollable {
+    return new Pollable();
+  }
+  get() {
+    if (this.#taken) return ERR;
+    this.#taken = true;
+    return { tag: 'ok', val: { tag: 'ok', val: undefined } };
+  }
+}
+
+/** wasi:http/types.incoming-response */
+export class IncomingResponse {
+  #consumed = false;
+  constructor(
+    private readonly statusCode: number,
+    private readonly fields: Fields,
+    private readonly bytes: Uint8Array,
+  ) {}
+
+  status(): number {
+    return this.statusCode;
+  }
+  headers(): Fields {
+    return Fields.frozen(this.fields.entries());
+  }
+  consume(): IncomingBody | typeof ERR {
+    if (this.#consumed) return ERR;
+    this.#consumed = true;
+    return new IncomingBody(this.bytes);
+  }
+}
+
+/**
+ * wasi:http/types.future-incoming-response. The request goes out on the first get(), which blocks
+ * until the response is in; so the pollable is always ready, and a guest that waits on it and
+ * then calls get() (the usual order) sees the exchange it expects.
+ */
+export class FutureIncomingResponse {
+  #taken = false;
+  constructor(private readonly send: () => IncomingResponse | ErrorCode) {}
+
+  subscribe(): Pollable {
+    return new Pollable();
+  }
+  get() {
+    if (this.#taken) return ERR;
+    this.#taken = true;
+    const res = this.send();
+    return { tag: 'ok', val: res instanceof IncomingResponse ? { tag: 'ok', val: res } : { tag: 'err', val: res } };
+  }
+}
+
+/** Server-side resources (wasi:http/incoming-handler), which no task is given. */
+const serverSide = (name: string) =>
+  class {
+    constructor() {
+      throw sandboxViolation(`wasi:http/types#${name}`);
+    }
+  };
+
+// ---------------------------------------------------------------------------------------------
+// The helper thread, and a synchronous fetch through it.
+
+let helper: HelperData | undefined;
+
+function fetchSync(req: FetchRequest): FetchReply {
+  if (!helper) {
+    const { port1, port2 } = new MessageChannel();
+    const signal = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(new URL('./http-worker.js', import.meta.url), {
+      workerData: { port: port2, signal } satisfies HelperData,
+      transferList: [port2],
+    });
+    worker.unref(); // idle, it must not keep the instance worker alive
+    helper = { port: port1, signal };
+  }
+  const { port, signal } = helper;
+  Atomics.store(signal, 0, 0);
+  port.postMessage(req);
+  while (Atomics.load(signal, 0) === 0) Atomics.wait(signal, 0, 0);
+  const reply = receiveMessageOnPort(port);
+  return reply ? (reply.message as FetchReply) : { ok: false, error: { tag: 'internal-error', val: 'the HTTP helper thread sent no reply' } };
+}
+
+const nsToMs = (ns: bigint) => Math.max(1, Math.min(2 ** 31 - 1, Number(ns / 1_000_000n)));
+
+interface Allowed {
+  hostname: string;
+  port?: number;
+}
+
+/** `host` or `host:port`, with the host normalized the way fetch's URL parser will see it. */
+function parseAllowed(entry: string): Allowed | undefined {
+  const m = /^(.+?)(?::(\d+))?$/.exec(entry);
+  try {
+    return { hostname: new URL(`http://${m![1]}`).hostname, port: m![2] === undefined ? undefined : Number(m![2]) };
+  } catch {
+    return undefined; // the flow schema already refuses these
+  }
+}
 
 export function httpImports(allowedHosts: string[]): Record<string, object> {
-  const deny = (iface: string) =>
-    new Proxy({}, { get: (_t, key) => (typeof key === 'string' && key !== 'then' ? () => { throw sandboxViolation(`${iface}#${key} (allowed hosts: ${allowedHosts.join(', ')})`); } : undefined) });
-  return { 'wasi:http/types': deny('wasi:http/types'), 'wasi:http/outgoing-handler': deny('wasi:http/outgoing-handler') };
+  const allowed = allowedHosts.map(parseAllowed).filter((a): a is Allowed => a !== undefined);
+
+  function handle(request: OutgoingRequest, options?: RequestOptions): FutureIncomingResponse {
+    const d = request.draft;
+    if (d.scheme?.tag === 'other' || d.authority === undefined) throw { tag: 'HTTP-request-URI-invalid' } satisfies ErrorCode;
+    // No scheme: HTTPS, the safe default.
+    const scheme = d.scheme?.tag === 'HTTP' ? 'http' : 'https';
+    let url: URL;
+    try {
+      url = new URL(`${scheme}://${d.authority}${d.pathWithQuery ?? '/'}`);
+    } catch {
+      throw { tag: 'HTTP-request-URI-invalid' } satisfies ErrorCode;
+    }
+    // Checked on the parsed URL, the very host and port fetch will connect to.
+    const port = Number(url.port || (scheme === 'https' ? 443 : 80));
+    if (!allowed.some((a) => a.hostname === url.hostname && (a.port === undefined || a.port === port))) {
+      throw { tag: 'HTTP-request-denied' } satisfies ErrorCode;
+    }
+    const method = d.method.tag === 'other' ? d.method.val : d.method.tag.toUpperCase();
+    if (/^(CONNECT|TRACE|TRACK)$/i.test(method)) throw { tag: 'HTTP-request-method-invalid' } satisfies ErrorCode; // fetch refuses them
+    const headersTimeoutMs = nsToMs((options?.connectTimeout() ?? DEFAULT_CONNECT_NS) + (options?.firstByteTimeout() ?? DEFAULT_FIRST_BYTE_NS));
+    const betweenBytesTimeoutMs = nsToMs(options?.betweenBytesTimeout() ?? DEFAULT_BETWEEN_BYTES_NS);
+
+    return new FutureIncomingResponse(() => {
+      if (d.body && !d.body.finished) {
+        return { tag: 'internal-error', val: 'finish the request body before asking for the response: this host sends bodies whole' };
+      }
+      const body = d.body?.bytes();
+      const headers = d.headers
+        .entries()
+        .filter(([name]) => name !== 'content-length') // fetch sets it from the body it sends
+        .map(([name, value]): [string, string] => [name, Buffer.from(value).toString('latin1')]);
+      const reply = fetchSync({
+        url: url.href,
+        method,
+        headers,
+        body: body?.length ? body : undefined,
+        headersTimeoutMs,
+        betweenBytesTimeoutMs,
+        maxBodyBytes: MAX_BODY,
+      });
+      if (!reply.ok) return reply.error;
+      return new IncomingResponse(reply.status, Fields.frozen(reply.headers.map(([k, v]) => [k, latin1(v)])), reply.body);
+    });
+  }
+
+  return {
+    'wasi:http/types': {
+      Fields,
+      OutgoingRequest,
+      OutgoingBody,
+      RequestOptions,
+      FutureIncomingResponse,
+      IncomingResponse,
+      IncomingBody,
+      FutureTrailers,
+      IncomingRequest: serverSide('IncomingRequest'),
+      OutgoingResponse: serverSide('OutgoingResponse'),
+      ResponseOutparam: serverSide('ResponseOutparam'),
+      httpErrorCode: () => undefined,
+    },
+    'wasi:http/outgoing-handler': { handle },
+  };
 }

@@ -28,6 +28,7 @@ describe('component runtime', () => {
       env: [],
       args: ['t'],
       outputDir: path.join(dir, `out-${Math.random()}`),
+      outputStem: '',
       limits: { outputBytes: 1 << 20, logBytes: 4096, memoryBytes: 64 << 20, planPartitions: 1000 },
       ...extra,
     };

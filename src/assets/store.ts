@@ -19,6 +19,8 @@ export interface AssetStore {
   write(location: string, bytes: Uint8Array): Promise<void>;
   /** Move a file an instance produced into the store. Same filesystem, so this is a rename. */
   adopt(location: string, producedPath: string): Promise<void>;
+  /** Make sure the directory of a location prefix exists (once per task run, not per output). */
+  prepareDir(prefix: string): Promise<void>;
   /** Path on this machine for in-process readers (workers read inputs by path). */
   localPath(location: string): string;
   read(location: string): Promise<Uint8Array>;
@@ -59,9 +61,11 @@ export class LocalAssetStore implements AssetStore {
   }
 
   async adopt(location: string, producedPath: string): Promise<void> {
-    const dest = this.localPath(location);
-    await mkdir(path.dirname(dest), { recursive: true });
-    await rename(producedPath, dest);
+    await rename(producedPath, this.localPath(location));
+  }
+
+  async prepareDir(prefix: string): Promise<void> {
+    await mkdir(this.localPath(prefix), { recursive: true });
   }
 
   read(location: string): Promise<Uint8Array> {

@@ -41,7 +41,7 @@ export async function execute(
 ): Promise<InstanceResult> {
   const log = new CappedLog(job.limits.logBytes);
   const reader = new InputReader(job.inputs);
-  const outputs = new Outputs(job.outputDir, job.limits.outputBytes);
+  const outputs = new Outputs(job.outputDir, job.outputStem, job.limits.outputBytes);
   const memories: WebAssembly.Memory[] = [];
   const disposers: (() => void)[] = [];
   try {
@@ -103,11 +103,11 @@ export async function execute(
     } catch (e) {
       if (!(e instanceof ExitSignal && e.code === 0)) throw e;
     }
+    if (job.call === 'plan') outputs.discard(); // a plan's writes are not outputs of anything
     const files = outputs.close(job.contract === 'command' && job.call === 'run' ? ['stdout'] : []);
     return { ok: true, outputs: files, log: log.text(), plan };
   } catch (e) {
     outputs.discard();
-    rmSync(job.outputDir, { recursive: true, force: true });
     return { ok: false, failure: outOfMemory(classifyError(e, job), memories, job.limits.memoryBytes), log: log.text() };
   } finally {
     reader.close();

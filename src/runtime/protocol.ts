@@ -45,8 +45,9 @@ export interface InstanceJob {
   params: { name: string; value: string }[];
   env: [string, string][];
   args: string[];
-  /** Private to this attempt; outputs land here and are moved into the asset store on success. */
+  /** Outputs are written to `<outputDir>/<outputStem><name>.tmp`, and renamed into place on commit. */
   outputDir: string;
+  outputStem: string;
   /** Host directory mounted at /scratch, private to this attempt; absent unless the flow grants it. */
   scratchDir?: string;
   /** Hosts (host or host:port) outgoing HTTP may reach; empty or absent: no network at all. */

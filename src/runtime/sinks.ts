@@ -1,6 +1,6 @@
 /** Where an instance's bytes go: output files with running sha256, and a capped log. */
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { InstanceAbort } from './failures.js';
 import type { JobInput, OutputFile, Slice } from './protocol.js';
@@ -8,13 +8,17 @@ import type { ByteSink, ByteSource } from './wasi/streams.js';
 
 const OUTPUT_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
 
-/** The outputs of one attempt. Every write counts against one shared cap. */
+/**
+ * The outputs of one attempt, written next to where they will live (`<dir>/<stem><name>.tmp`), so
+ * committing one is a rename in the same directory. Every write counts against one shared cap.
+ */
 export class Outputs {
   private readonly files = new Map<string, { fd: number; hash: Hash; size: number; path: string }>();
   private total = 0;
 
   constructor(
     private readonly dir: string,
+    private readonly stem: string,
     private readonly cap: number,
   ) {}
 
@@ -30,9 +34,16 @@ export class Outputs {
     }
     let f = this.files.get(name);
     if (!f) {
-      mkdirSync(this.dir, { recursive: true });
-      const p = path.join(this.dir, name);
-      f = { fd: openSync(p, 'w'), hash: createHash('sha256'), size: 0, path: p };
+      const p = path.join(this.dir, `${this.stem}${name}.tmp`);
+      let fd: number;
+      try {
+        fd = openSync(p, 'w');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        mkdirSync(this.dir, { recursive: true });
+        fd = openSync(p, 'w');
+      }
+      f = { fd, hash: createHash('sha256'), size: 0, path: p };
       this.files.set(name, f);
     }
     let off = 0;
@@ -58,8 +69,12 @@ export class Outputs {
     return out;
   }
 
+  /** Close and delete what a failed attempt wrote. */
   discard(): void {
-    for (const f of this.files.values()) closeSync(f.fd);
+    for (const f of this.files.values()) {
+      closeSync(f.fd);
+      rmSync(f.path, { force: true });
+    }
     this.files.clear();
   }
 }

@@ -4,9 +4,11 @@
  * instances are claimed atomically, outcomes are committed once, runs finish when every task has.
  */
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import type { AssetStore } from '../assets/store.js';
 import { newId } from '../ids.js';
 import { DEFAULT_LIMITS } from '../runtime/limits.js';
+import type { PreparedComponent } from '../runtime/component.js';
 import type { JobSpec, WorkerPool } from '../runtime/pool.js';
 import type { Partition } from '../runtime/protocol.js';
 import type { Failure } from '../runtime/failures.js';
@@ -14,7 +16,7 @@ import type { Database } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import { getFlowRevision } from '../store/flows.js';
 import { readSecrets } from '../store/secrets.js';
-import { claimInstances, completeInstance, failInstance, releaseLeases, setProgress, type InstanceRow } from '../store/instances.js';
+import { claimInstances, completeInstances, failInstance, releaseLeases, setProgress, type AttemptRecord, type InstanceRow, type Success } from '../store/instances.js';
 import {
   activeRunIds, assetsByIds, failTaskRunPlanning, finishRun, getRun, getTaskRun, getTaskRuns, planTaskRun, runInputAssets, skipTaskRun, startRun,
   taskOutputAssets, type AssetRow, type NewAsset, type RunRow,
@@ -43,6 +45,9 @@ export class Engine {
   private readonly dirty = new Set<string>();
   private readonly specs = new Map<string, Promise<FlowSpec>>();
   private inflight = 0;
+  private readonly contexts = new Map<string, Promise<TaskContext>>();
+  private readonly pending: { success: Success; produced: string[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private flushing?: Promise<void>;
   private ticking = false;
   private again = false;
   private running = false;
@@ -138,7 +143,10 @@ export class Engine {
   private publish(events: EventRow[]): void {
     for (const e of events) {
       for (const fn of this.listeners) fn(e);
-      if (e.type === 'task-succeeded' || e.type === 'task-failed' || e.type === 'task-skipped') this.dirty.add(e.runId);
+      if (e.type === 'task-succeeded' || e.type === 'task-failed' || e.type === 'task-skipped') {
+        this.dirty.add(e.runId);
+        this.contexts.delete(`${e.runId}.${e.taskId}`);
+      }
     }
     if (events.length) this.wake();
   }
@@ -195,10 +203,9 @@ export class Engine {
     if (!component.info.hasPlan && component.info.manifest) {
       plan = splitByManifest(inputs.map((a) => ({ size: a.size, path: this.o.assets.localPath(a.location) })), component.info.manifest);
     } else if (component.info.hasPlan) {
-      const result = await this.o.pool.run(component, this.jobSpec(run, task, inputs, 'plan', { index: 0, count: 0, slices: [] }, new Map(), `${taskRunId}.plan`), {
+      const result = await this.o.pool.run(component, this.jobSpec(run, task, inputs, 'plan', { index: 0, count: 0, slices: [] }, new Map(), 'plan', '.a0'), {
         timeoutMs: task.timeout ?? this.defaults.timeoutMs,
       });
-      await this.o.assets.removeScratch(`${taskRunId}.plan`).catch(() => {});
       let problem = result.ok ? undefined : `${result.failure.kind}: ${result.failure.message}`;
       if (result.ok) {
         try {
@@ -214,11 +221,12 @@ export class Engine {
       }
     }
     plan = capPartitions(plan, task.maxInstances);
+    await this.o.assets.prepareDir(taskDir(run.id, task.id));
     this.publish(await planTaskRun(db, { runId: run.id, taskRunId, taskId: task.id, inputs: inputs.map((a) => a.id), ...plan }));
   }
 
   /** What a worker needs to run one call of a task's component. */
-  private jobSpec(run: RunRow, task: TaskSpec, inputs: AssetRow[], call: 'run' | 'plan', partition: Partition, secrets: Map<string, string>, scratch: string): JobSpec {
+  private jobSpec(run: RunRow, task: TaskSpec, inputs: AssetRow[], call: 'run' | 'plan', partition: Partition, secrets: Map<string, string>, stem: string, attempt: string): JobSpec {
     const params = { ...stringParams(run.params, task), ...Object.fromEntries(Object.entries(task.params).map(([k, v]) => [k, String(v)])) };
     return {
       call,
@@ -239,8 +247,9 @@ export class Engine {
         ...Object.entries(params).map(([k, v]) => [`TUTTI_PARAM_${k.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`, v] as [string, string]),
       ],
       args: [task.id, ...Object.entries(params).map(([k, v]) => `--${k}=${v}`)],
-      outputDir: this.o.assets.scratchDir(`${scratch}/out`),
-      scratchDir: task.scratch ? this.o.assets.scratchDir(`${scratch}/fs`) : undefined,
+      outputDir: this.o.assets.localPath(taskDir(run.id, task.id)),
+      outputStem: `.${stem}${attempt.slice(1)}-`,
+      scratchDir: task.scratch ? this.o.assets.scratchDir(`${run.id}.${task.id}.${stem}${attempt}`) : undefined,
       allowedHosts: task.network?.allow,
       limits: {
         outputBytes: task.outputLimit ?? this.defaults.outputBytes,
@@ -251,11 +260,12 @@ export class Engine {
     };
   }
 
+  /** Claim enough to keep every worker busy with one instance queued behind it. */
   private async claim(): Promise<void> {
-    const free = this.o.pool.size - this.inflight;
-    if (free <= 0) return;
+    const want = this.o.pool.size * 2 - this.inflight;
+    if (want <= 0) return;
     const leaseMs = this.defaults.timeoutMs + 60_000;
-    const claimed = await claimInstances(this.o.db.db, this.owner, free, leaseMs);
+    const claimed = await claimInstances(this.o.db.db, this.owner, want, leaseMs);
     for (const inst of claimed) {
       this.inflight++;
       void this.execute(inst).finally(() => {
@@ -266,17 +276,32 @@ export class Engine {
     }
   }
 
+  /** What every instance of a task run shares, loaded once (inputs never change once planned). */
+  private context(taskRunId: string): Promise<TaskContext> {
+    let p = this.contexts.get(taskRunId);
+    if (!p) {
+      p = (async () => {
+        const db = this.o.db.db;
+        const tr = (await getTaskRun(db, taskRunId))!;
+        const run = (await getRun(db, tr.runId))!;
+        const task = (await this.spec(run.flowId, run.revision)).tasks.find((t) => t.id === tr.taskId)!;
+        const secrets = await readSecrets(db, Object.values(task.secrets));
+        const inputs = await assetsByIds(db, tr.inputs ?? []);
+        return { run, task, inputs, secrets, component: await this.o.registry.get(task.digest) };
+      })();
+      this.contexts.set(taskRunId, p);
+      p.catch(() => this.contexts.delete(taskRunId));
+    }
+    return p;
+  }
+
   private async execute(inst: InstanceRow): Promise<void> {
     const db = this.o.db.db;
     const startedAt = Date.now();
-    const tr = (await getTaskRun(db, inst.taskRunId))!;
-    const run = (await getRun(db, inst.runId))!;
-    const task = (await this.spec(run.flowId, run.revision)).tasks.find((t) => t.id === tr.taskId)!;
-    const record = { instance: inst, taskId: task.id, worker: this.owner, startedAt, log: '' };
-    const scratch = `${inst.id}.a${inst.attempt}`;
-    let secrets = new Map<string, string>();
+    const ctx = await this.context(inst.taskRunId);
+    const { run, task, secrets } = ctx;
+    const record: AttemptRecord = { instance: inst, taskId: task.id, worker: this.owner, startedAt, log: '' };
     try {
-      secrets = await readSecrets(db, Object.values(task.secrets));
       const missing = Object.values(task.secrets).filter((n) => !secrets.has(n));
       if (missing.length) {
         await this.recordFailure(record, task, {
@@ -286,12 +311,10 @@ export class Engine {
         });
         return;
       }
-      const component = await this.o.registry.get(task.digest);
-      const inputs = await assetsByIds(db, tr.inputs ?? []);
       const partition = inst.partition as Partition;
-      const spec = this.jobSpec(run, task, inputs, 'run', partition, secrets, scratch);
+      const spec = this.jobSpec(run, task, ctx.inputs, 'run', partition, secrets, `${inst.idx}-`, `.a${inst.attempt}`);
       spec.env.push(['TUTTI_ATTEMPT', String(inst.attempt)]);
-      const result = await this.o.pool.run(component, spec, {
+      const result = await this.o.pool.run(ctx.component, spec, {
         timeoutMs: task.timeout ?? this.defaults.timeoutMs,
         onProgress: (f) => void setProgress(db, inst.id, inst.attempt, f).catch(() => {}),
       });
@@ -300,23 +323,54 @@ export class Engine {
         const outputs: NewAsset[] = result.outputs.map((o) => ({
           id: newId('a'),
           name: o.name,
-          location: `runs/${inst.runId}/${task.id}/${inst.idx}/${o.name}`,
+          location: `${taskDir(run.id, task.id)}/${inst.idx}-${o.name}`,
           size: o.size,
           sha256: o.sha256,
           mediaType: 'application/octet-stream',
         }));
-        const done = await completeInstance(db, record, outputs, async () => {
-          for (let i = 0; i < outputs.length; i++) await this.o.assets.adopt(outputs[i]!.location, result.outputs[i]!.path);
-        });
-        if (done) this.publish(done.events);
+        await this.commit({ record, outputs }, result.outputs.map((o) => o.path));
       } else {
         await this.recordFailure(record, task, { ...result.failure, message: redact(result.failure.message, task, secrets) });
       }
     } catch (e) {
       await this.recordFailure(record, task, { kind: 'internal', message: (e as Error).message ?? String(e), retryable: true });
-    } finally {
-      await this.o.assets.removeScratch(scratch).catch(() => {});
     }
+  }
+
+  /**
+   * Successes are committed in groups: whatever finished while the previous group was being
+   * written goes into the next transaction. Resolves once this one is durable (or lost its lease).
+   */
+  private commit(success: Success, produced: string[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ success, produced, resolve, reject });
+      if (!this.flushing) this.flushing = this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    // Let instances that finish in the same turn join this group.
+    await new Promise((r) => setImmediate(r));
+    while (this.pending.length) {
+      const group = this.pending.splice(0);
+      const produced = new Map(group.map((g) => [g.success, g.produced]));
+      try {
+        const { events, won } = await completeInstances(this.o.db.db, group.map((g) => g.success), async (winners) => {
+          for (const w of winners) {
+            const files = produced.get(w)!;
+            for (let i = 0; i < w.outputs.length; i++) await this.o.assets.adopt(w.outputs[i]!.location, files[i]!);
+          }
+        });
+        const counted = new Set(won);
+        // A result that lost its lease is dropped, and so are its files.
+        for (const g of group) if (!counted.has(g.success)) for (const f of g.produced) await rm(f, { force: true });
+        this.publish(events);
+        for (const g of group) g.resolve();
+      } catch (e) {
+        for (const g of group) g.reject(e);
+      }
+    }
+    this.flushing = undefined;
   }
 
   private async recordFailure(record: Parameters<typeof failInstance>[1], task: TaskSpec, failure: Failure): Promise<void> {
@@ -326,6 +380,19 @@ export class Engine {
     if (done) this.publish(done.events);
     if (retry !== null) setTimeout(() => this.wake(), retry - Date.now() + 5).unref();
   }
+}
+
+interface TaskContext {
+  run: RunRow;
+  task: TaskSpec;
+  inputs: AssetRow[];
+  secrets: Map<string, string>;
+  component: PreparedComponent;
+}
+
+/** Where a task run's outputs live in the asset store. */
+function taskDir(runId: string, taskId: string): string {
+  return `runs/${runId}/${taskId}`;
 }
 
 /** Delay before attempt `attempt + 1`. */

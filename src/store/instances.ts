@@ -53,58 +53,79 @@ function stillLeased(a: AttemptRecord) {
   );
 }
 
+export interface Success {
+  record: AttemptRecord;
+  outputs: NewAsset[];
+}
+
 /**
- * Commit a successful attempt: instance, attempt record, output assets and the task run's count in
- * one transaction. `adopt` moves the output files into place inside it. Returns null when the
- * attempt lost its lease (its result is discarded), else the events written.
+ * Commit successful attempts, many at once: instances, attempt records, output assets, task run
+ * counts and events in one transaction (one fsync for the whole batch). Only attempts that still
+ * hold their lease count; `adopt` moves exactly their output files into place inside the
+ * transaction. Returns the events written and the successes that counted.
  */
-export async function completeInstance(
+export async function completeInstances(
   db: Db,
-  a: AttemptRecord,
-  outputs: NewAsset[],
-  adopt: () => Promise<void>,
-): Promise<{ events: EventRow[]; taskDone: boolean } | null> {
-  return db
-    .transaction(async (tx) => {
-      const now = Date.now();
-      const won = await tx
+  batch: Success[],
+  adopt: (won: Success[]) => Promise<void>,
+): Promise<{ events: EventRow[]; won: Success[] }> {
+  if (!batch.length) return { events: [], won: [] };
+  return db.transaction(async (tx) => {
+    const now = Date.now();
+    const winners: Success[] = [];
+    for (let i = 0; i < batch.length; i += 200) {
+      const chunk = batch.slice(i, i + 200);
+      const keys = sql.join(chunk.map((b) => sql`(${b.record.instance.id}, ${b.record.instance.attempt}, ${b.record.worker})`), sql`, `);
+      const rows = await tx
         .update(instances)
         .set({ state: 'succeeded', progress: 1, finishedAt: now, leaseOwner: null, leaseExpiresAt: null, errorKind: null, error: null })
-        .where(stillLeased(a))
+        .where(and(eq(instances.state, 'running'), sql`(${instances.id}, ${instances.attempt}, ${instances.leaseOwner}) IN (VALUES ${keys})`))
         .returning({ id: instances.id });
-      if (!won.length) {
-        tx.rollback();
-        return null;
-      }
-      await adopt();
-      await tx.insert(attempts).values({
-        instanceId: a.instance.id, attempt: a.instance.attempt, worker: a.worker, outcome: 'succeeded', log: a.log, startedAt: a.startedAt, finishedAt: now,
-      });
-      if (outputs.length) {
+      const ids = new Set(rows.map((r) => r.id));
+      winners.push(...chunk.filter((b) => ids.has(b.record.instance.id)));
+    }
+    if (!winners.length) return { events: [], won: [] };
+    await adopt(winners);
+    for (let i = 0; i < winners.length; i += 100) {
+      const chunk = winners.slice(i, i + 100);
+      await tx.insert(attempts).values(
+        chunk.map(({ record: a }) => ({
+          instanceId: a.instance.id, attempt: a.instance.attempt, worker: a.worker, outcome: 'succeeded' as const, log: a.log, startedAt: a.startedAt, finishedAt: now,
+        })),
+      );
+      const outs = chunk.flatMap(({ record: a, outputs }) => outputs.map((o) => ({ ...o, runId: a.instance.runId, taskId: a.taskId, instanceIdx: a.instance.idx, createdAt: now })));
+      if (outs.length) {
         await tx
           .insert(assets)
-          .values(outputs.map((o) => ({ ...o, runId: a.instance.runId, taskId: a.taskId, instanceIdx: a.instance.idx, createdAt: now })))
+          .values(outs)
           .onConflictDoUpdate({
             target: [assets.runId, assets.taskId, assets.instanceIdx, assets.name],
             set: { size: sql`excluded.size`, sha256: sql`excluded.sha256`, location: sql`excluded.location`, id: sql`excluded.id` },
           });
       }
-      await tx.update(taskRuns).set({ succeededCount: sql`${taskRuns.succeededCount} + 1` }).where(eq(taskRuns.id, a.instance.taskRunId));
+    }
+    const ev: NewEvent[] = winners.map(({ record: a, outputs }) => ({
+      runId: a.instance.runId, taskId: a.taskId, type: 'instance-succeeded', data: { idx: a.instance.idx, attempt: a.instance.attempt, outputs: outputs.length },
+    }));
+    const perTaskRun = new Map<string, { n: number; runId: string; taskId: string }>();
+    for (const { record: a } of winners) {
+      const t = perTaskRun.get(a.instance.taskRunId) ?? { n: 0, runId: a.instance.runId, taskId: a.taskId };
+      t.n++;
+      perTaskRun.set(a.instance.taskRunId, t);
+    }
+    for (const [taskRunId, t] of perTaskRun) {
+      await tx.update(taskRuns).set({ succeededCount: sql`${taskRuns.succeededCount} + ${t.n}` }).where(eq(taskRuns.id, taskRunId));
       const done = await tx
         .update(taskRuns)
         .set({ state: 'succeeded', finishedAt: now })
-        .where(and(eq(taskRuns.id, a.instance.taskRunId), eq(taskRuns.state, 'running'), sql`${taskRuns.succeededCount} >= ${taskRuns.instanceCount}`))
+        .where(and(eq(taskRuns.id, taskRunId), eq(taskRuns.state, 'running'), sql`${taskRuns.succeededCount} >= ${taskRuns.instanceCount}`))
         .returning({ id: taskRuns.id });
-      const ev: NewEvent[] = [
-        { runId: a.instance.runId, taskId: a.taskId, type: 'instance-succeeded', data: { idx: a.instance.idx, attempt: a.instance.attempt, outputs: outputs.length } },
-      ];
-      if (done.length) ev.push({ runId: a.instance.runId, taskId: a.taskId, type: 'task-succeeded' });
-      return { events: await insertEvents(tx, ev), taskDone: done.length > 0 };
-    })
-    .catch((e) => {
-      if ((e as Error)?.constructor?.name === 'TransactionRollbackError') return null;
-      throw e;
-    });
+      if (done.length) ev.push({ runId: t.runId, taskId: t.taskId, type: 'task-succeeded' });
+    }
+    const events: EventRow[] = [];
+    for (let i = 0; i < ev.length; i += 200) events.push(...(await insertEvents(tx, ev.slice(i, i + 200))));
+    return { events, won: winners };
+  });
 }
 
 /**

@@ -1,8 +1,15 @@
 /**
- * The helper thread behind wasi:http (see http.ts): performs one `fetch` at a time for the
+ * The helper thread behind wasi:http (see http.ts): performs one request at a time for the
  * instance worker that started it, which sleeps on `signal` meanwhile. The whole response is
  * read here, so the guest, once woken, never waits on the network again.
+ *
+ * node:http(s) rather than fetch: it sends only the headers the guest set (fetch adds its own,
+ * and decompresses bodies behind a content-encoding header the guest still sees), never follows
+ * redirects, gives raw header bytes and trailers, and lets the three wasi:http timeouts mean
+ * what they say (connect, first byte, between bytes).
  */
+import http from 'node:http';
+import https from 'node:https';
 import { workerData, type MessagePort } from 'node:worker_threads';
 
 /** An error-code of wasi:http/types, as jco lowers it. */
@@ -11,21 +18,22 @@ export interface ErrorCode {
   val?: unknown;
 }
 
+/** Header names and values as latin1 strings (one char per byte), the way node:http takes and gives them. */
+export type RawHeaders = [string, string][];
+
 export interface FetchRequest {
   url: string;
   method: string;
-  /** Header values as latin1 strings (one char per byte), as fetch wants them. */
-  headers: [string, string][];
+  headers: RawHeaders;
   body?: Uint8Array;
-  /** Until the response headers arrive (connecting included). */
-  headersTimeoutMs: number;
-  /** Between two chunks of the response body. */
+  connectTimeoutMs: number;
+  firstByteTimeoutMs: number;
   betweenBytesTimeoutMs: number;
   maxBodyBytes: number;
 }
 
 export type FetchReply =
-  | { ok: true; status: number; headers: [string, string][]; body: Uint8Array }
+  | { ok: true; status: number; headers: RawHeaders; body: Uint8Array; trailers: RawHeaders }
   | { ok: false; error: ErrorCode };
 
 export interface HelperData {
@@ -39,76 +47,88 @@ const CODES: Record<string, ErrorCode> = {
   ECONNREFUSED: { tag: 'connection-refused' },
   ECONNRESET: { tag: 'connection-terminated' },
   EPIPE: { tag: 'connection-terminated' },
-  UND_ERR_SOCKET: { tag: 'connection-terminated' },
   ETIMEDOUT: { tag: 'connection-timeout' },
-  UND_ERR_CONNECT_TIMEOUT: { tag: 'connection-timeout' },
-  UND_ERR_HEADERS_TIMEOUT: { tag: 'HTTP-response-timeout' },
-  UND_ERR_BODY_TIMEOUT: { tag: 'connection-read-timeout' },
   EAI_AGAIN: { tag: 'DNS-timeout' },
   EHOSTUNREACH: { tag: 'destination-unavailable' },
   ENETUNREACH: { tag: 'destination-IP-unroutable' },
   EPROTO: { tag: 'TLS-protocol-error' },
 };
 
-/** fetch rejects with TypeError('fetch failed'); the reason is its `cause`, an errno-style code. */
 function errorCode(e: unknown): ErrorCode {
-  const cause = (e as { cause?: unknown })?.cause ?? e;
-  const code = String((cause as { code?: unknown })?.code ?? '');
+  const code = String((e as { code?: unknown })?.code ?? '');
   if (CODES[code]) return CODES[code];
   if (code === 'ENOTFOUND' || code === 'EAI_NONAME') return { tag: 'DNS-error', val: { rcode: code, infoCode: undefined } };
   if (/CERT|UNABLE_TO_VERIFY|SELF_SIGNED/.test(code)) return { tag: 'TLS-certificate-error' };
   if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return { tag: 'TLS-protocol-error' };
   if (code.startsWith('HPE_')) return { tag: 'HTTP-protocol-error' };
-  return { tag: 'internal-error', val: cause instanceof Error ? cause.message : String(cause) };
+  return { tag: 'internal-error', val: e instanceof Error ? e.message : String(e) };
 }
 
-async function perform(req: FetchRequest): Promise<FetchReply> {
-  const abort = new AbortController();
-  let timedOut: ErrorCode | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  const arm = (ms: number, code: ErrorCode) => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      timedOut = code;
-      abort.abort();
-    }, ms);
-  };
-  let headersReceived = false;
-  try {
-    arm(req.headersTimeoutMs, { tag: 'HTTP-response-timeout' });
-    // redirect: 'manual' — the guest sees the 3xx and may follow it with a new request, which is
-    // checked against the allowed hosts like any other; fetch must not follow it on its own.
-    const res = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body, redirect: 'manual', signal: abort.signal });
-    headersReceived = true;
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    if (res.body) {
-      const reader = res.body.getReader();
-      for (;;) {
+const pairs = (raw: string[]): RawHeaders => {
+  const out: RawHeaders = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!.toLowerCase(), raw[i + 1]!]);
+  return out;
+};
+
+function perform(req: FetchRequest): Promise<FetchReply> {
+  return new Promise((resolve) => {
+    const url = new URL(req.url);
+    let timer: NodeJS.Timeout | undefined;
+    let request: http.ClientRequest | undefined;
+    let responded = false;
+    let done = false;
+    const settle = (reply: FetchReply) => {
+      done = true;
+      clearTimeout(timer);
+      resolve(reply); // later calls are no-ops
+    };
+    const fail = (error: ErrorCode) => {
+      settle({ ok: false, error });
+      request?.destroy();
+    };
+    const arm = (ms: number, error: ErrorCode) => {
+      clearTimeout(timer);
+      if (!done) timer = setTimeout(() => fail(error), ms);
+    };
+    try {
+      arm(req.connectTimeoutMs, { tag: 'connection-timeout' });
+      // The array form sends exactly these headers: Host (the authority that was checked) included.
+      const headers = [['host', url.host], ...req.headers].flat();
+      request = (url.protocol === 'https:' ? https : http).request(url, { method: req.method, headers });
+    } catch (e) {
+      fail(errorCode(e)); // e.g. a header node:http refuses
+      return;
+    }
+    request.on('socket', (socket) => {
+      const connected = () => arm(req.firstByteTimeoutMs, { tag: 'HTTP-response-timeout' });
+      if (!socket.connecting) connected(); // a kept-alive connection
+      else socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', connected);
+    });
+    request.on('error', (e) => fail(responded ? { tag: 'HTTP-response-incomplete' } : errorCode(e)));
+    request.on('response', (res) => {
+      responded = true;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      arm(req.betweenBytesTimeoutMs, { tag: 'connection-read-timeout' });
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > req.maxBodyBytes) return fail({ tag: 'HTTP-response-body-size', val: undefined });
+        chunks.push(chunk);
         arm(req.betweenBytesTimeoutMs, { tag: 'connection-read-timeout' });
-        const { done, value } = await reader.read();
-        if (done) break;
-        size += value.length;
-        if (size > req.maxBodyBytes) {
-          await reader.cancel();
-          return { ok: false, error: { tag: 'HTTP-response-body-size', val: undefined } };
-        }
-        chunks.push(value);
-      }
-    }
-    const body = new Uint8Array(size);
-    let at = 0;
-    for (const c of chunks) {
-      body.set(c, at);
-      at += c.length;
-    }
-    return { ok: true, status: res.status, headers: [...res.headers], body };
-  } catch (e) {
-    // A connection lost mid-body is an incomplete response, not a failure to connect.
-    return { ok: false, error: timedOut ?? (headersReceived ? { tag: 'HTTP-response-incomplete' } : errorCode(e)) };
-  } finally {
-    clearTimeout(timer);
-  }
+      });
+      res.on('end', () =>
+        settle({
+          ok: true,
+          status: res.statusCode ?? 0,
+          headers: pairs(res.rawHeaders),
+          body: new Uint8Array(Buffer.concat(chunks, size)),
+          trailers: pairs(res.rawTrailers),
+        }),
+      );
+      res.on('close', () => res.complete || fail({ tag: 'HTTP-response-incomplete' }));
+    });
+    request.end(req.body);
+  });
 }
 
 const { port, signal } = workerData as HelperData;

@@ -7,15 +7,15 @@
  * the 3xx, and a request it makes to the new location is checked like any other).
  *
  * The guest calls in synchronously, so requests are synchronous too: a helper thread (one per
- * instance worker, started on first use; http-worker.ts) runs `fetch` while this thread sleeps in
- * Atomics.wait, which is allowed since instances run in worker threads. Bodies are buffered
+ * instance worker, started on first use; http-worker.ts) makes each request with node:http(s)
+ * while this thread sleeps in Atomics.wait, which is allowed since instances run in worker threads. Bodies are buffered
  * whole, both ways, up to MAX_BODY bytes: a request is sent when the guest first asks for its
  * response (its body, if any, must be finished by then), and the response is handed over once
  * fully read. A hung helper is still bounded by the task's timeout, which ends the whole worker.
  */
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { sandboxViolation } from '../failures.js';
-import type { ErrorCode, FetchReply, FetchRequest, HelperData } from './http-worker.js';
+import type { ErrorCode, FetchReply, FetchRequest, HelperData, RawHeaders } from './http-worker.js';
 import { InputStream, IoError, OutputStream, Pollable } from './streams.js';
 
 /** Request and response bodies are held in memory: a larger one fails the request. */
@@ -31,8 +31,15 @@ type Method =
 type Scheme = { tag: 'HTTP' | 'HTTPS' } | { tag: 'other'; val: string };
 type Entry = [string, Uint8Array];
 
-/** A `result` whose error carries nothing (jco passes a returned {tag: 'err'} through as the result). */
-const ERR = { tag: 'err', val: undefined } as const;
+/**
+ * Fail a function returning a `result` with an empty error. jco lowers a thrown object's
+ * `payload` (or a thrown non-Error itself) as the error; a returned value is always the ok case.
+ */
+function refuse(): never {
+  throw { payload: undefined };
+}
+/** The "already taken" answer of a future's get(): some(err). A value, not a thrown error. */
+const TAKEN = { tag: 'err', val: undefined } as const;
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** host[:port], the form the flow schema allows (no userinfo, so nothing can hide another host). */
@@ -40,7 +47,7 @@ const AUTHORITY = /^[a-z0-9.-]+(:\d{1,5})?$/i;
 /** An absolute path and query: visible ASCII, no fragment. */
 const PATH_WITH_QUERY = /^\/[\x21\x22\x24-\x7e]*$/;
 /**
- * Headers a guest may not set (wasmtime's list): hop-by-hop ones fetch manages itself, and `host`,
+ * Headers a guest may not set (wasmtime's list): hop-by-hop ones node:http manages, and `host`,
  * which would let a request to an allowed address ask that server for some other site.
  */
 const FORBIDDEN = new Set(['host', 'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'http2-settings']);
@@ -51,7 +58,9 @@ function checkField(name: string, value?: Uint8Array): void {
   if (FORBIDDEN.has(name.toLowerCase())) throw { tag: 'forbidden' };
 }
 
-const latin1 = (s: string) => new Uint8Array(Buffer.from(s, 'latin1'));
+/** node:http carries header bytes as latin1 strings, one char per byte. */
+const fromRaw = (raw: RawHeaders) => Fields.frozen(raw.map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'latin1'))]));
+const toRaw = (entries: Entry[]): RawHeaders => entries.map(([k, v]) => [k, Buffer.from(v).toString('latin1')]);
 
 /** wasi:http/types.fields: names compared case-insensitively and kept lowercase, in order. */
 export class Fields {
@@ -126,8 +135,8 @@ export class OutgoingBody {
   /** Host side: the guest called finish. */
   finished = false;
 
-  write(): OutputStream | typeof ERR {
-    if (this.#stream || this.finished) return ERR;
+  write(): OutputStream {
+    if (this.#stream || this.finished) refuse();
     this.#stream = new OutputStream({
       write: (bytes) => {
         if (this.finished) throw { tag: 'closed' };
@@ -142,7 +151,8 @@ export class OutgoingBody {
   }
 
   static finish(body: OutgoingBody, trailers?: Fields): void {
-    // fetch cannot send trailers; refuse them rather than drop them silently.
+    // Bodies go out whole with a content-length, which leaves no room for trailers: refuse them
+    // rather than drop them silently.
     if (trailers?.entries().length) throw { tag: 'internal-error', val: 'request trailers are not supported' } satisfies ErrorCode;
     body.finished = true;
   }
@@ -170,36 +180,36 @@ export class OutgoingRequest {
   constructor(headers: Fields) {
     this.draft = { method: { tag: 'get' }, headers };
   }
-  body(): OutgoingBody | typeof ERR {
-    if (this.draft.body) return ERR;
+  body(): OutgoingBody {
+    if (this.draft.body) refuse();
     return (this.draft.body = new OutgoingBody());
   }
   method(): Method {
     return this.draft.method;
   }
-  setMethod(method: Method): typeof ERR | void {
-    if (method.tag === 'other' && !TOKEN.test(method.val)) return ERR;
+  setMethod(method: Method): void {
+    if (method.tag === 'other' && !TOKEN.test(method.val)) refuse();
     this.draft.method = method;
   }
   pathWithQuery(): string | undefined {
     return this.draft.pathWithQuery;
   }
-  setPathWithQuery(path?: string): typeof ERR | void {
-    if (path !== undefined && !PATH_WITH_QUERY.test(path)) return ERR;
+  setPathWithQuery(path?: string): void {
+    if (path !== undefined && !PATH_WITH_QUERY.test(path)) refuse();
     this.draft.pathWithQuery = path;
   }
   scheme(): Scheme | undefined {
     return this.draft.scheme;
   }
-  setScheme(scheme?: Scheme): typeof ERR | void {
-    if (scheme?.tag === 'other' && !/^[a-z][a-z0-9+.-]*$/i.test(scheme.val)) return ERR;
+  setScheme(scheme?: Scheme): void {
+    if (scheme?.tag === 'other' && !/^[a-z][a-z0-9+.-]*$/i.test(scheme.val)) refuse();
     this.draft.scheme = scheme;
   }
   authority(): string | undefined {
     return this.draft.authority;
   }
-  setAuthority(authority?: string): typeof ERR | void {
-    if (authority !== undefined && !AUTHORITY.test(authority)) return ERR;
+  setAuthority(authority?: string): void {
+    if (authority !== undefined && !AUTHORITY.test(authority)) refuse();
     this.draft.authority = authority;
   }
   headers(): Fields {
@@ -236,10 +246,13 @@ export class RequestOptions {
 /** wasi:http/types.incoming-body: the buffered response body, read through one input-stream. */
 export class IncomingBody {
   #streamed = false;
-  constructor(private readonly bytes: Uint8Array) {}
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly trailers: Fields | undefined,
+  ) {}
 
-  stream(): InputStream | typeof ERR {
-    if (this.#streamed) return ERR;
+  stream(): InputStream {
+    if (this.#streamed) refuse();
     this.#streamed = true;
     let at = 0;
     return new InputStream({
@@ -251,43 +264,41 @@ export class IncomingBody {
     });
   }
 
-  static finish(_body: IncomingBody): FutureTrailers {
-    return new FutureTrailers();
+  static finish(body: IncomingBody): FutureTrailers {
+    return new FutureTrailers(body.trailers);
   }
 }
 
-/** wasi:http/types.future-trailers: fetch does not expose trailers, so there are none. */
+/** wasi:http/types.future-trailers: already read with the body, so always ready. */
 export class FutureTrailers {
   #taken = false;
+  constructor(private readonly trailers: Fields | undefined) {}
+
   subscribe(): Pollable {
     return new Pollable();
   }
   get() {
-    if (this.#taken) return ERR;
+    if (this.#taken) return TAKEN;
     this.#taken = true;
-    return { tag: 'ok', val: { tag: 'ok', val: undefined } };
+    return { tag: 'ok', val: { tag: 'ok', val: this.trailers } };
   }
 }
 
 /** wasi:http/types.incoming-response */
 export class IncomingResponse {
   #consumed = false;
-  constructor(
-    private readonly statusCode: number,
-    private readonly fields: Fields,
-    private readonly bytes: Uint8Array,
-  ) {}
+  constructor(private readonly reply: Extract<FetchReply, { ok: true }>) {}
 
   status(): number {
-    return this.statusCode;
+    return this.reply.status;
   }
   headers(): Fields {
-    return Fields.frozen(this.fields.entries());
+    return fromRaw(this.reply.headers);
   }
-  consume(): IncomingBody | typeof ERR {
-    if (this.#consumed) return ERR;
+  consume(): IncomingBody {
+    if (this.#consumed) refuse();
     this.#consumed = true;
-    return new IncomingBody(this.bytes);
+    return new IncomingBody(this.reply.body, this.reply.trailers.length ? fromRaw(this.reply.trailers) : undefined);
   }
 }
 
@@ -304,7 +315,7 @@ export class FutureIncomingResponse {
     return new Pollable();
   }
   get() {
-    if (this.#taken) return ERR;
+    if (this.#taken) return TAKEN;
     this.#taken = true;
     const res = this.send();
     return { tag: 'ok', val: res instanceof IncomingResponse ? { tag: 'ok', val: res } : { tag: 'err', val: res } };
@@ -320,11 +331,11 @@ const serverSide = (name: string) =>
   };
 
 // ---------------------------------------------------------------------------------------------
-// The helper thread, and a synchronous fetch through it.
+// The helper thread, and a synchronous request through it.
 
 let helper: HelperData | undefined;
 
-function fetchSync(req: FetchRequest): FetchReply {
+function requestSync(req: FetchRequest): FetchReply {
   if (!helper) {
     const { port1, port2 } = new MessageChannel();
     const signal = new Int32Array(new SharedArrayBuffer(4));
@@ -350,7 +361,7 @@ interface Allowed {
   port?: number;
 }
 
-/** `host` or `host:port`, with the host normalized the way fetch's URL parser will see it. */
+/** `host` or `host:port`, with the host normalized the way the URL parser (and so node:http) sees it. */
 function parseAllowed(entry: string): Allowed | undefined {
   const m = /^(.+?)(?::(\d+))?$/.exec(entry);
   try {
@@ -374,14 +385,16 @@ export function httpImports(allowedHosts: string[]): Record<string, object> {
     } catch {
       throw { tag: 'HTTP-request-URI-invalid' } satisfies ErrorCode;
     }
-    // Checked on the parsed URL, the very host and port fetch will connect to.
+    // Checked on the parsed URL, the very host and port the helper will connect to.
     const port = Number(url.port || (scheme === 'https' ? 443 : 80));
     if (!allowed.some((a) => a.hostname === url.hostname && (a.port === undefined || a.port === port))) {
       throw { tag: 'HTTP-request-denied' } satisfies ErrorCode;
     }
     const method = d.method.tag === 'other' ? d.method.val : d.method.tag.toUpperCase();
-    if (/^(CONNECT|TRACE|TRACK)$/i.test(method)) throw { tag: 'HTTP-request-method-invalid' } satisfies ErrorCode; // fetch refuses them
-    const headersTimeoutMs = nsToMs((options?.connectTimeout() ?? DEFAULT_CONNECT_NS) + (options?.firstByteTimeout() ?? DEFAULT_FIRST_BYTE_NS));
+    // CONNECT asks for a tunnel, not a response: no place for it here.
+    if (method.toUpperCase() === 'CONNECT') throw { tag: 'HTTP-request-method-invalid' } satisfies ErrorCode;
+    const connectTimeoutMs = nsToMs(options?.connectTimeout() ?? DEFAULT_CONNECT_NS);
+    const firstByteTimeoutMs = nsToMs(options?.firstByteTimeout() ?? DEFAULT_FIRST_BYTE_NS);
     const betweenBytesTimeoutMs = nsToMs(options?.betweenBytesTimeout() ?? DEFAULT_BETWEEN_BYTES_NS);
 
     return new FutureIncomingResponse(() => {
@@ -389,21 +402,20 @@ export function httpImports(allowedHosts: string[]): Record<string, object> {
         return { tag: 'internal-error', val: 'finish the request body before asking for the response: this host sends bodies whole' };
       }
       const body = d.body?.bytes();
-      const headers = d.headers
-        .entries()
-        .filter(([name]) => name !== 'content-length') // fetch sets it from the body it sends
-        .map(([name, value]): [string, string] => [name, Buffer.from(value).toString('latin1')]);
-      const reply = fetchSync({
+      // The body goes out whole, so its length is known: it replaces whatever the guest declared.
+      const headers = toRaw(d.headers.entries().filter(([name]) => name !== 'content-length'));
+      if (body) headers.push(['content-length', String(body.length)]);
+      const reply = requestSync({
         url: url.href,
         method,
         headers,
         body: body?.length ? body : undefined,
-        headersTimeoutMs,
+        connectTimeoutMs,
+        firstByteTimeoutMs,
         betweenBytesTimeoutMs,
         maxBodyBytes: MAX_BODY,
       });
-      if (!reply.ok) return reply.error;
-      return new IncomingResponse(reply.status, Fields.frozen(reply.headers.map(([k, v]) => [k, latin1(v)])), reply.body);
+      return reply.ok ? new IncomingResponse(reply) : reply.error;
     });
   }
 

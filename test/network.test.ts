@@ -37,6 +37,8 @@ describe('network: outgoing HTTP to allowed hosts only', () => {
         res.writeHead(200, { 'content-type': 'text/plain' }).end('hello from the test server\n');
       } else if (req.url === '/big') {
         res.writeHead(200).end(BIG.repeat(1024)); // 1 MiB: many reads, more than the guest's arena
+      } else if (req.url === '/hang') {
+        // never answers
       } else if (req.url === '/elsewhere') {
         res.writeHead(302, { location: `http://127.0.0.1:${other.port}/` }).end();
       } else {
@@ -49,19 +51,20 @@ describe('network: outgoing HTTP to allowed hosts only', () => {
     await new Promise((r) => closed.server.close(r));
   });
   after(async () => {
+    api.server.closeAllConnections();
     await new Promise((r) => api.server.close(r));
     await new Promise((r) => other.server.close(r));
     await h.close();
   });
 
   /** Run http-get against `authority` + `path`, with `allow` as the flow's network grant (none when undefined). */
-  async function get(id: string, authority: string, path: string, allow?: string[]) {
+  async function get(id: string, authority: string, path: string, allow?: string[], extra = '') {
     const network = allow ? `\n    network: { allow: ${JSON.stringify(allow)} }` : '';
     const runId = await h.run(`id: ${id}
 tasks:
   - id: get
     component: ${module('http-get')}
-    env: { HTTP_AUTHORITY: "${authority}", HTTP_PATH: "${path}" }${network}
+    env: { HTTP_AUTHORITY: "${authority}", HTTP_PATH: "${path}" }${network}${extra}
 `);
     const db = h.tutti.database.db;
     const run = (await getRun(db, runId))!;
@@ -109,6 +112,12 @@ tasks:
     const refused = await get('net-refused', `127.0.0.1:${closedPort}`, '/', ['127.0.0.1']);
     assert.equal(refused.run.state, 'succeeded', refused.run.error ?? '');
     assert.equal(refused.output, 'error: connection-refused\n');
+  });
+
+  it('a request that never gets an answer ends with the task timeout', async () => {
+    const { run, inst } = await get('net-hang', `127.0.0.1:${api.port}`, '/hang', [`127.0.0.1:${api.port}`], '\n    timeout: 1s');
+    assert.equal(run.state, 'failed');
+    assert.equal(inst.errorKind, 'timed-out', inst.error ?? '');
   });
 
   it('without a network grant, any use of wasi:http is a sandbox violation', async () => {

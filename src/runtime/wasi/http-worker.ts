@@ -21,7 +21,7 @@ export interface ErrorCode {
 /** Header names and values as latin1 strings (one char per byte), the way node:http takes and gives them. */
 export type RawHeaders = [string, string][];
 
-export interface FetchRequest {
+export interface HelperRequest {
   url: string;
   method: string;
   headers: RawHeaders;
@@ -32,7 +32,7 @@ export interface FetchRequest {
   maxBodyBytes: number;
 }
 
-export type FetchReply =
+export type HelperReply =
   | { ok: true; status: number; headers: RawHeaders; body: Uint8Array; trailers: RawHeaders }
   | { ok: false; error: ErrorCode };
 
@@ -70,14 +70,14 @@ const pairs = (raw: string[]): RawHeaders => {
   return out;
 };
 
-function perform(req: FetchRequest): Promise<FetchReply> {
+function perform(req: HelperRequest): Promise<HelperReply> {
   return new Promise((resolve) => {
     const url = new URL(req.url);
     let timer: NodeJS.Timeout | undefined;
     let request: http.ClientRequest | undefined;
     let responded = false;
     let done = false;
-    const settle = (reply: FetchReply) => {
+    const settle = (reply: HelperReply) => {
       done = true;
       clearTimeout(timer);
       resolve(reply); // later calls are no-ops
@@ -132,8 +132,8 @@ function perform(req: FetchRequest): Promise<FetchReply> {
 }
 
 const { port, signal } = workerData as HelperData;
-port.on('message', async (req: FetchRequest) => {
-  const reply = await perform(req).catch((e: unknown): FetchReply => ({ ok: false, error: errorCode(e) }));
+port.on('message', async (req: HelperRequest) => {
+  const reply = await perform(req).catch((e: unknown): HelperReply => ({ ok: false, error: errorCode(e) }));
   // Post first, then wake: the reply is in the port's queue before the instance looks for it.
   port.postMessage(reply, reply.ok ? [reply.body.buffer as ArrayBuffer] : []);
   Atomics.store(signal, 0, 1);

@@ -8,14 +8,18 @@
  *
  * The guest calls in synchronously, so requests are synchronous too: a helper thread (one per
  * instance worker, started on first use; http-worker.ts) makes each request with node:http(s)
- * while this thread sleeps in Atomics.wait, which is allowed since instances run in worker threads. Bodies are buffered
- * whole, both ways, up to MAX_BODY bytes: a request is sent when the guest first asks for its
- * response (its body, if any, must be finished by then), and the response is handed over once
- * fully read. A hung helper is still bounded by the task's timeout, which ends the whole worker.
+ * while this thread sleeps in Atomics.wait, which is allowed since instances run in worker
+ * threads. Bodies are buffered whole, both ways, up to MAX_BODY bytes: a request is sent when the
+ * guest first asks for its response (its body, if any, must be finished by then), and the
+ * response is handed over once fully read. A hung helper is still bounded by the task's timeout,
+ * which ends the whole worker, helper included.
+ *
+ * Results: jco lowers a thrown non-Error (or a thrown object's `payload`) as a function's error
+ * value, and a returned value as its ok value, so errors here are thrown plain objects.
  */
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { sandboxViolation } from '../failures.js';
-import type { ErrorCode, FetchReply, FetchRequest, HelperData, RawHeaders } from './http-worker.js';
+import type { ErrorCode, HelperReply, HelperRequest, HelperData, RawHeaders } from './http-worker.js';
 import { InputStream, IoError, OutputStream, Pollable } from './streams.js';
 
 /** Request and response bodies are held in memory: a larger one fails the request. */
@@ -31,10 +35,7 @@ type Method =
 type Scheme = { tag: 'HTTP' | 'HTTPS' } | { tag: 'other'; val: string };
 type Entry = [string, Uint8Array];
 
-/**
- * Fail a function returning a `result` with an empty error. jco lowers a thrown object's
- * `payload` (or a thrown non-Error itself) as the error; a returned value is always the ok case.
- */
+/** Fail a function returning a `result` whose error carries nothing. */
 function refuse(): never {
   throw { payload: undefined };
 }
@@ -52,7 +53,7 @@ const PATH_WITH_QUERY = /^\/[\x21\x22\x24-\x7e]*$/;
  */
 const FORBIDDEN = new Set(['host', 'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'http2-settings']);
 
-/** Throws a header-error (jco lowers a thrown non-Error as the function's error value). */
+/** Throws a header-error when `name` (and `value`) cannot be set. */
 function checkField(name: string, value?: Uint8Array): void {
   if (!TOKEN.test(name) || value?.some((b) => b === 0 || b === 10 || b === 13)) throw { tag: 'invalid-syntax' };
   if (FORBIDDEN.has(name.toLowerCase())) throw { tag: 'forbidden' };
@@ -287,7 +288,7 @@ export class FutureTrailers {
 /** wasi:http/types.incoming-response */
 export class IncomingResponse {
   #consumed = false;
-  constructor(private readonly reply: Extract<FetchReply, { ok: true }>) {}
+  constructor(private readonly reply: Extract<HelperReply, { ok: true }>) {}
 
   status(): number {
     return this.reply.status;
@@ -335,7 +336,7 @@ const serverSide = (name: string) =>
 
 let helper: HelperData | undefined;
 
-function requestSync(req: FetchRequest): FetchReply {
+function requestSync(req: HelperRequest): HelperReply {
   if (!helper) {
     const { port1, port2 } = new MessageChannel();
     const signal = new Int32Array(new SharedArrayBuffer(4));
@@ -351,7 +352,7 @@ function requestSync(req: FetchRequest): FetchReply {
   port.postMessage(req);
   while (Atomics.load(signal, 0) === 0) Atomics.wait(signal, 0, 0);
   const reply = receiveMessageOnPort(port);
-  return reply ? (reply.message as FetchReply) : { ok: false, error: { tag: 'internal-error', val: 'the HTTP helper thread sent no reply' } };
+  return reply ? (reply.message as HelperReply) : { ok: false, error: { tag: 'internal-error', val: 'the HTTP helper thread sent no reply' } };
 }
 
 const nsToMs = (ns: bigint) => Math.max(1, Math.min(2 ** 31 - 1, Number(ns / 1_000_000n)));

@@ -41,7 +41,7 @@ export class RunProgress {
       if (e.type === 'task-planned') {
         t.total = Number(data.instances);
         t.state = `running (${data.policy})`;
-      } else if (e.type === 'instance-succeeded') t.done++;
+      } else if (e.type === 'instances-succeeded') t.done += Number(data.count);
       else if (e.type === 'task-succeeded') t.state = 'succeeded';
       else if (e.type === 'task-failed') t.state = 'FAILED';
       else if (e.type === 'task-skipped') t.state = `skipped: ${data.reason}`;
@@ -60,7 +60,7 @@ export class RunProgress {
       e.type === 'task-planned' ? ` ${data.instances} instance(s), policy ${data.policy}`
       : e.type === 'instance-retrying' || e.type === 'instance-failed' ? ` #${data.idx} attempt ${data.attempt}: ${data.kind}: ${data.error}`
       : e.type === 'task-skipped' ? ` (${data.reason})`
-      : e.type === 'instance-succeeded' ? ` #${data.idx}`
+      : e.type === 'instances-succeeded' ? ` ${data.count} (#${(data.idxs as number[]).slice(0, 8).join(', #')}${Number(data.count) > 8 ? ', …' : ''})`
       : '';
     this.out.write(`  ${who}${e.type}${detail}\n`);
   }

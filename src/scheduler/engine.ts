@@ -37,6 +37,9 @@ export interface EngineOptions {
 
 const TERMINAL_TASK = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
 const SAFETY_POLL_MS = 2000;
+/** Group commit bounds: most outcomes per transaction, and longest wait for more to join. */
+const MAX_GROUP = 512;
+const GROUP_WAIT_MS = 10;
 
 export class Engine {
   /** This process's identity on leases and attempts. */
@@ -44,7 +47,9 @@ export class Engine {
   private readonly listeners = new Set<(e: EventRow) => void>();
   private readonly dirty = new Set<string>();
   private readonly specs = new Map<string, Promise<FlowSpec>>();
+  /** Instances claimed and not yet recorded (for stop), and those of them not yet back from a worker. */
   private inflight = 0;
+  private inPool = 0;
   private readonly contexts = new Map<string, Promise<TaskContext>>();
   private readonly pending: { success: Success; produced: string[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private flushing?: Promise<void>;
@@ -260,14 +265,18 @@ export class Engine {
     };
   }
 
-  /** Claim enough to keep every worker busy with one instance queued behind it. */
+  /**
+   * Claim in batches: once fewer instances are in hand than workers, take enough for several
+   * rounds. A claim is one statement whatever its size, so big batches make it cheap per instance.
+   */
   private async claim(): Promise<void> {
-    const want = this.o.pool.size * 2 - this.inflight;
-    if (want <= 0) return;
+    if (this.inPool >= this.o.pool.size * 2) return;
+    const want = Math.min(256, this.o.pool.size * 16) - this.inPool;
     const leaseMs = this.defaults.timeoutMs + 60_000;
     const claimed = await claimInstances(this.o.db.db, this.owner, want, leaseMs);
     for (const inst of claimed) {
       this.inflight++;
+      this.inPool++;
       void this.execute(inst).finally(() => {
         this.inflight--;
         this.settle();
@@ -296,6 +305,19 @@ export class Engine {
   }
 
   private async execute(inst: InstanceRow): Promise<void> {
+    let inPool = true;
+    const leavePool = () => {
+      if (inPool) this.inPool--;
+      inPool = false;
+    };
+    try {
+      await this.runInstance(inst, leavePool);
+    } finally {
+      leavePool();
+    }
+  }
+
+  private async runInstance(inst: InstanceRow, leavePool: () => void): Promise<void> {
     const db = this.o.db.db;
     const startedAt = Date.now();
     const ctx = await this.context(inst.taskRunId);
@@ -304,6 +326,7 @@ export class Engine {
     try {
       const missing = Object.values(task.secrets).filter((n) => !secrets.has(n));
       if (missing.length) {
+        leavePool();
         await this.recordFailure(record, task, {
           kind: 'missing-secret',
           message: `secret${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} not set (tutti secret set NAME)`,
@@ -314,10 +337,17 @@ export class Engine {
       const partition = inst.partition as Partition;
       const spec = this.jobSpec(run, task, ctx.inputs, 'run', partition, secrets, `${inst.idx}-`, `.a${inst.attempt}`);
       spec.env.push(['TUTTI_ATTEMPT', String(inst.attempt)]);
-      const result = await this.o.pool.run(ctx.component, spec, {
-        timeoutMs: task.timeout ?? this.defaults.timeoutMs,
-        onProgress: (f) => void setProgress(db, inst.id, inst.attempt, f).catch(() => {}),
-      });
+      let result;
+      try {
+        result = await this.o.pool.run(ctx.component, spec, {
+          timeoutMs: task.timeout ?? this.defaults.timeoutMs,
+          onProgress: (f) => void setProgress(db, inst.id, inst.attempt, f).catch(() => {}),
+        });
+      } finally {
+        leavePool();
+        // A worker is free: top up the queue while this outcome is being committed.
+        this.wake();
+      }
       record.log = redact(result.log, task, secrets);
       if (result.ok) {
         const outputs: NewAsset[] = result.outputs.map((o) => ({
@@ -349,9 +379,13 @@ export class Engine {
   }
 
   private async flush(): Promise<void> {
-    // Let instances that finish in the same turn join this group.
-    await new Promise((r) => setImmediate(r));
     while (this.pending.length) {
+      // While workers are still busy, give their instances a moment to join this group: a commit
+      // costs an fsync whatever its size. With nothing else running, commit at once.
+      const since = performance.now();
+      while (this.inPool > 0 && this.pending.length < MAX_GROUP && performance.now() - since < GROUP_WAIT_MS) {
+        await new Promise((r) => setTimeout(r, 1));
+      }
       const group = this.pending.splice(0);
       const produced = new Map(group.map((g) => [g.success, g.produced]));
       try {

@@ -104,16 +104,18 @@ export async function completeInstances(
           });
       }
     }
-    const ev: NewEvent[] = winners.map(({ record: a, outputs }) => ({
-      runId: a.instance.runId, taskId: a.taskId, type: 'instance-succeeded', data: { idx: a.instance.idx, attempt: a.instance.attempt, outputs: outputs.length },
-    }));
-    const perTaskRun = new Map<string, { n: number; runId: string; taskId: string }>();
+    // One event per task run per group, listing the instances: a fan-out of 100,000 writes
+    // hundreds of event rows, not 100,000.
+    const ev: NewEvent[] = [];
+    const perTaskRun = new Map<string, { n: number; runId: string; taskId: string; idxs: number[] }>();
     for (const { record: a } of winners) {
-      const t = perTaskRun.get(a.instance.taskRunId) ?? { n: 0, runId: a.instance.runId, taskId: a.taskId };
+      const t = perTaskRun.get(a.instance.taskRunId) ?? { n: 0, runId: a.instance.runId, taskId: a.taskId, idxs: [] };
       t.n++;
+      t.idxs.push(a.instance.idx);
       perTaskRun.set(a.instance.taskRunId, t);
     }
     for (const [taskRunId, t] of perTaskRun) {
+      ev.push({ runId: t.runId, taskId: t.taskId, type: 'instances-succeeded', data: { count: t.n, idxs: t.idxs } });
       await tx.update(taskRuns).set({ succeededCount: sql`${taskRuns.succeededCount} + ${t.n}` }).where(eq(taskRuns.id, taskRunId));
       const done = await tx
         .update(taskRuns)

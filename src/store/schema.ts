@@ -125,7 +125,8 @@ export const instances = sqliteTable(
   },
   (t) => [
     uniqueIndex('instances_task_idx').on(t.taskRunId, t.idx),
-    index('instances_claim').on(t.state, t.availableAt),
+    // Claims take the oldest runnable instances: with id in the index, no sort of all pending rows.
+    index('instances_claim').on(t.state, t.availableAt, t.id),
     index('instances_run').on(t.runId),
   ],
 );

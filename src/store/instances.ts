@@ -79,7 +79,14 @@ export async function completeInstances(
       const rows = await tx
         .update(instances)
         .set({ state: 'succeeded', progress: 1, finishedAt: now, leaseOwner: null, leaseExpiresAt: null, errorKind: null, error: null })
-        .where(and(eq(instances.state, 'running'), sql`(${instances.id}, ${instances.attempt}, ${instances.leaseOwner}) IN (VALUES ${keys})`))
+        // `id IN (…)` lets SQLite use the primary key; the row-value test alone scans the table.
+        .where(
+          and(
+            inArray(instances.id, chunk.map((b) => b.record.instance.id)),
+            eq(instances.state, 'running'),
+            sql`(${instances.id}, ${instances.attempt}, ${instances.leaseOwner}) IN (VALUES ${keys})`,
+          ),
+        )
         .returning({ id: instances.id });
       const ids = new Set(rows.map((r) => r.id));
       winners.push(...chunk.filter((b) => ids.has(b.record.instance.id)));

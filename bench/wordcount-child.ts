@@ -1,0 +1,40 @@
+/**
+ * Data scaling: the C word count as a wasm component over a generated text, with a lines split,
+ * on `workers` worker threads. Prints JSON: wall time, throughput, and the count (to check it).
+ */
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseFlow } from '../src/flow/index.js';
+import { packageRoot } from '../src/paths.js';
+import { embedManifest } from '../src/runtime/manifest.js';
+import { registerFlow } from '../src/scheduler/flows.js';
+import { triggerRun } from '../src/scheduler/trigger.js';
+import { runAssets } from '../src/store/runs.js';
+import { openTutti } from '../src/tutti.js';
+
+const textFile = process.argv[2]!;
+const workers = Number(process.argv[3]);
+const size = statSync(textFile).size;
+const dir = mkdtempSync(path.join(tmpdir(), 'tutti-bench-'));
+const wasm = path.join(dir, 'wc.wasm');
+// Enough partitions for every worker to stay busy to the end.
+writeFileSync(wasm, embedManifest(readFileSync(path.join(packageRoot, 'modules/dist/wordcount.wasm')), { split: 'lines', per: Math.ceil(size / 32), max: 32 }));
+const tutti = await openTutti({ home: path.join(dir, 'home'), workers });
+try {
+  const yaml = `id: wc\ninputs: { text: {} }\ntasks:\n  - { id: count, component: ${wasm}, inputs: [text], memory: 64MiB }\n  - { id: total, component: ${path.join(packageRoot, 'modules/dist/sum.wasm')}, needs: [count] }\n`;
+  const { spec, revision } = await registerFlow(tutti.database.db, tutti.registry, parseFlow(yaml, 'bench', dir), 'bench');
+  await tutti.engine.start();
+  // The input is copied into the asset store before the clock starts: the copy is not the task.
+  const runId = await triggerRun(tutti.database.db, tutti.assets, { spec, revision, files: { text: textFile } });
+  const t0 = performance.now();
+  tutti.engine.notify(runId);
+  const run = await tutti.engine.waitForRun(runId);
+  const wallMs = performance.now() - t0;
+  const total = (await runAssets(tutti.database.db, runId)).find((a) => a.taskId === 'total')!;
+  const words = Number(readFileSync(tutti.assets.localPath(total.location), 'utf8'));
+  process.stdout.write(`${JSON.stringify({ workers, state: run.state, bytes: size, wallMs, mbPerS: size / 1e6 / (wallMs / 1000), words })}\n`);
+} finally {
+  await tutti.close();
+  rmSync(dir, { recursive: true, force: true });
+}

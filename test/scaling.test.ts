@@ -116,6 +116,22 @@ describe('scaling by the runtime dataset', () => {
     assert.deepEqual(await outputText(runId, 'total'), [`${countWords(text)}\n`]);
   });
 
+  it('concurrency caps how many instances of a task run at once', async () => {
+    const slow = withManifest('sleep', { split: 'bytes', per: 1, max: 100 });
+    const db = h.tutti.database.db;
+    const overlaps = async (cap: string) => {
+      const runId = await h.run(`id: cap${cap.length}\ninputs: { x: {} }\ntasks:\n  - { id: s, component: ${slow}, inputs: [x], env: { SLEEP_MS: "60" }${cap} }\n`, {
+        x: h.file('four.bin', 'abcd'),
+      });
+      assert.equal((await getRun(db, runId))!.state, 'succeeded');
+      const insts = await taskRunInstances(db, (await taskRun(runId, 's')).id);
+      assert.equal(insts.length, 4);
+      return insts.some((a) => insts.some((b) => a !== b && a.startedAt! < b.finishedAt! && b.startedAt! < a.finishedAt!));
+    };
+    assert.equal(await overlaps(', concurrency: 1'), false, 'with concurrency 1, no two instances overlapped');
+    assert.equal(await overlaps(''), true, 'without a cap, instances ran side by side on the two workers');
+  });
+
   it('fans out, fans in, and fans out again over the fanned-in outputs', async () => {
     const text = generateText(120_000, true);
     const wc = withManifest('wordcount', { split: 'lines', per: '10KiB', max: 1000 });

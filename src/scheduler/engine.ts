@@ -227,7 +227,7 @@ export class Engine {
     }
     plan = capPartitions(plan, task.maxInstances);
     await this.o.assets.prepareDir(taskDir(run.id, task.id));
-    this.publish(await planTaskRun(db, { runId: run.id, taskRunId, taskId: task.id, inputs: inputs.map((a) => a.id), ...plan }));
+    this.publish(await planTaskRun(db, { runId: run.id, taskRunId, taskId: task.id, inputs: inputs.map((a) => a.id), ...plan, concurrency: task.concurrency }));
   }
 
   /** What a worker needs to run one call of a task's component. */

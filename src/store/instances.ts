@@ -1,5 +1,5 @@
 /** Instances: atomic claims with leases, and committing each attempt's outcome exactly once. */
-import { and, asc, eq, inArray, lte, sql } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNotNull, lte, notInArray, sql, type SQLWrapper } from 'drizzle-orm';
 import type { Failure } from '../runtime/failures.js';
 import type { Db } from './db.js';
 import { insertEvents, type EventRow, type NewEvent } from './events.js';
@@ -9,30 +9,58 @@ import { assets, attempts, instances, taskRuns } from './schema.js';
 export type InstanceRow = typeof instances.$inferSelect;
 
 /**
- * Lease up to `n` runnable instances to `owner` in one statement, so two claimers never get the
- * same instance. Each claim starts a new attempt.
+ * Lease up to `n` runnable instances to `owner`, each claim one statement so two claimers never get
+ * the same instance. Each claim starts a new attempt. Task runs with a `concurrency` cap get at most
+ * their cap minus what is already running (counted here: exact with one scheduler per database,
+ * may overshoot briefly when several servers claim at once).
  */
 export async function claimInstances(db: Db, owner: string, n: number, leaseMs: number): Promise<InstanceRow[]> {
   if (n <= 0) return [];
   const now = Date.now();
-  const candidates = db
-    .select({ id: instances.id })
-    .from(instances)
-    .where(and(eq(instances.state, 'pending'), lte(instances.availableAt, now)))
-    .orderBy(asc(instances.availableAt), asc(instances.id))
-    .limit(n);
-  return db
-    .update(instances)
-    .set({
-      state: 'running',
-      attempt: sql`${instances.attempt} + 1`,
-      leaseOwner: owner,
-      leaseExpiresAt: now + leaseMs,
-      startedAt: now,
-      progress: 0,
-    })
-    .where(and(inArray(instances.id, candidates), eq(instances.state, 'pending')))
-    .returning();
+  const capped = await db
+    .select({ id: taskRuns.id, concurrency: taskRuns.concurrency })
+    .from(taskRuns)
+    .where(and(eq(taskRuns.state, 'running'), isNotNull(taskRuns.concurrency)));
+  const lease = (ids: SQLWrapper) =>
+    db
+      .update(instances)
+      .set({ state: 'running', attempt: sql`${instances.attempt} + 1`, leaseOwner: owner, leaseExpiresAt: now + leaseMs, startedAt: now, progress: 0 })
+      .where(and(inArray(instances.id, ids), eq(instances.state, 'pending')))
+      .returning();
+  const claimed: InstanceRow[] = [];
+  for (const t of capped) {
+    if (claimed.length >= n) break;
+    const [row] = await db
+      .select({ running: count() })
+      .from(instances)
+      .where(and(eq(instances.taskRunId, t.id), eq(instances.state, 'running')));
+    const room = Math.min(n - claimed.length, t.concurrency! - (row?.running ?? 0));
+    if (room <= 0) continue;
+    const ids = db
+      .select({ id: instances.id })
+      .from(instances)
+      .where(and(eq(instances.taskRunId, t.id), eq(instances.state, 'pending'), lte(instances.availableAt, now)))
+      .orderBy(asc(instances.idx))
+      .limit(room);
+    claimed.push(...(await lease(ids)));
+  }
+  const rest = n - claimed.length;
+  if (rest > 0) {
+    const free = db
+      .select({ id: instances.id })
+      .from(instances)
+      .where(
+        and(
+          eq(instances.state, 'pending'),
+          lte(instances.availableAt, now),
+          capped.length ? notInArray(instances.taskRunId, capped.map((t) => t.id)) : undefined,
+        ),
+      )
+      .orderBy(asc(instances.availableAt), asc(instances.id))
+      .limit(rest);
+    claimed.push(...(await lease(free)));
+  }
+  return claimed;
 }
 
 export interface AttemptRecord {

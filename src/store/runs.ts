@@ -106,7 +106,7 @@ export async function runAssets(db: Db, runId: string): Promise<AssetRow[]> {
  */
 export async function planTaskRun(
   db: Db,
-  p: { runId: string; taskRunId: string; taskId: string; inputs: string[]; policy: string; partitions: Partition[] },
+  p: { runId: string; taskRunId: string; taskId: string; inputs: string[]; policy: string; partitions: Partition[]; concurrency?: number },
 ): Promise<EventRow[]> {
   return db.transaction(async (tx) => {
     const now = Date.now();
@@ -118,6 +118,7 @@ export async function planTaskRun(
         inputs: p.inputs,
         instanceCount: p.partitions.length,
         policy: p.policy,
+        concurrency: p.concurrency ?? null,
         startedAt: now,
         finishedAt: empty ? now : null,
       })

@@ -92,6 +92,8 @@ export const taskRuns = sqliteTable(
     /** Asset ids this task reads, in order: its flow inputs, then every output of each task it needs. */
     inputs: text('inputs', { mode: 'json' }).$type<string[]>(),
     succeededCount: integer('succeeded_count').notNull().default(0),
+    /** The flow's `concurrency`: most instances of this task run running at once (null: no cap). */
+    concurrency: integer('concurrency'),
     error: text('error'),
     startedAt: integer('started_at'),
     finishedAt: integer('finished_at'),
@@ -128,6 +130,7 @@ export const instances = sqliteTable(
     // Claims take the oldest runnable instances: with id in the index, no sort of all pending rows.
     index('instances_claim').on(t.state, t.availableAt, t.id),
     index('instances_run').on(t.runId),
+    index('instances_task_state').on(t.taskRunId, t.state),
   ],
 );
 

@@ -62,6 +62,12 @@ const cases: Case[] = [
     kind: 'invalid-plan',
     message: /plan returned 10000000 partitions; the limit is 200000/,
   },
+  {
+    name: 'returns more partitions than the flow allows',
+    task: `component: ${module('adv-plan-ok')}\n    planLimit: 2`,
+    kind: 'invalid-plan',
+    message: /plan returned 3 partitions; the limit is 2/,
+  },
 ];
 
 describe('sandbox: hostile tasks', () => {

@@ -159,6 +159,36 @@ tasks:
     assert.deepEqual(insts.map((i) => i.idx), [...insts.keys()], 'instances in partition order');
   });
 
+  it('fans out to thousands of instances, pages through them, and keeps answering meanwhile', async () => {
+    const n = 3000;
+    const noop = withManifest('counter', { split: 'bytes', per: 1, max: 1_000_000 });
+    const runId = await h.start(`id: wide\ninputs: { x: {} }\ntasks:\n  - { id: noop, component: ${noop}, inputs: [x] }\n`, { x: h.file('wide.bin', 'x'.repeat(n)) });
+    const db = h.tutti.database.db;
+    // While the fan-out runs, the store (and so /healthz) keeps answering.
+    let answered = 0;
+    for (;;) {
+      await h.tutti.database.client.execute('SELECT 1');
+      answered++;
+      const state = (await getRun(db, runId))!.state;
+      if (state !== 'queued' && state !== 'running') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(answered > 1);
+    assert.equal((await getRun(db, runId))!.state, 'succeeded');
+    const tr = await taskRun(runId, 'noop');
+    assert.deepEqual([tr.instanceCount, tr.succeededCount], [n, n]);
+    const seen: number[] = [];
+    for (let page = await taskRunInstances(db, tr.id, { limit: 700 }); page.length; page = await taskRunInstances(db, tr.id, { afterIdx: page.at(-1)!.idx, limit: 700 })) {
+      assert.ok(page.length <= 700);
+      seen.push(...page.map((i) => i.idx));
+    }
+    assert.deepEqual(seen, Array.from({ length: n }, (_, i) => i));
+    // planning again (as after a crash) creates nothing twice
+    const { planTaskRun } = await import('../src/store/runs.js');
+    assert.deepEqual(await planTaskRun(db, { runId, taskRunId: tr.id, taskId: 'noop', inputs: [], policy: 'again', partitions: [{ index: 0, count: 1, slices: [] }] }), []);
+    assert.equal((await taskRun(runId, 'noop')).instanceCount, n);
+  });
+
   it('splitting keeps records whole at input ends and drops empty partitions', () => {
     const dir = h.dir;
     const a = path.join(dir, 'a.txt');

@@ -1,10 +1,10 @@
 /**
- * Where asset bytes live. Locations are relative keys ("runs/<run>/<task>/<idx>/<name>") so the
+ * Where asset bytes live. Locations are relative keys ("runs/<run>/<task>/<idx>-<name>") so the
  * same rows work with any backend; this one is a local directory.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface StoredAsset {
@@ -24,10 +24,8 @@ export interface AssetStore {
   /** Path on this machine for in-process readers (workers read inputs by path). */
   localPath(location: string): string;
   read(location: string): Promise<Uint8Array>;
-  stream(location: string): NodeJS.ReadableStream;
-  /** A directory private to one attempt, for outputs not yet committed. */
+  /** A directory for one instance's /scratch (the worker creates and removes it). */
   scratchDir(name: string): string;
-  removeScratch(name: string): Promise<void>;
 }
 
 function safeKey(location: string): string {
@@ -72,15 +70,7 @@ export class LocalAssetStore implements AssetStore {
     return readFile(this.localPath(location));
   }
 
-  stream(location: string): NodeJS.ReadableStream {
-    return createReadStream(this.localPath(location));
-  }
-
   scratchDir(name: string): string {
     return path.join(this.root, 'scratch', name);
-  }
-
-  async removeScratch(name: string): Promise<void> {
-    await rm(this.scratchDir(name), { recursive: true, force: true });
   }
 }

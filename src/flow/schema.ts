@@ -71,6 +71,7 @@ export const TaskSchema = z
     memory: Size.optional().describe('Linear-memory cap for one instance'),
     outputLimit: Size.optional().describe('Bytes all outputs of one instance may add up to'),
     logLimit: Size.optional().describe('Bytes of log kept per attempt'),
+    planLimit: z.number().int().min(1).max(1_000_000).optional().describe('Most partitions the component\'s plan may return (default 200,000)'),
   })
   .strict();
 

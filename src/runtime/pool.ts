@@ -40,11 +40,6 @@ export class WorkerPool {
     for (let i = 0; i < size; i++) this.slots.push(this.spawn());
   }
 
-  /** Slots not running an instance now (the scheduler claims at most this many). */
-  get idle(): number {
-    return this.slots.filter((s) => !s.current).length - this.queue.length;
-  }
-
   async run(component: PreparedComponent, spec: JobSpec, opts: { timeoutMs?: number; onProgress?: (f: number) => void } = {}): Promise<InstanceResult> {
     if (this.closed) return fail({ kind: 'internal', message: 'worker pool is closed', retryable: true });
     let compiled;

@@ -260,7 +260,7 @@ export class Engine {
         outputBytes: task.outputLimit ?? this.defaults.outputBytes,
         logBytes: task.logLimit ?? this.defaults.logBytes,
         memoryBytes: task.memory ?? this.defaults.memoryBytes,
-        planPartitions: this.defaults.planPartitions,
+        planPartitions: task.planLimit ?? this.defaults.planPartitions,
       },
     };
   }
@@ -270,8 +270,9 @@ export class Engine {
    * rounds. A claim is one statement whatever its size, so big batches make it cheap per instance.
    */
   private async claim(): Promise<void> {
-    if (this.inPool >= this.o.pool.size * 2) return;
-    const want = Math.min(256, this.o.pool.size * 16) - this.inPool;
+    // Top up well before the workers run dry: a claim may wait behind a group commit.
+    if (this.inPool >= this.o.pool.size * 8) return;
+    const want = Math.min(512, this.o.pool.size * 32) - this.inPool;
     const leaseMs = this.defaults.timeoutMs + 60_000;
     const claimed = await claimInstances(this.o.db.db, this.owner, want, leaseMs);
     for (const inst of claimed) {
@@ -390,10 +391,7 @@ export class Engine {
       const produced = new Map(group.map((g) => [g.success, g.produced]));
       try {
         const { events, won } = await completeInstances(this.o.db.db, group.map((g) => g.success), async (winners) => {
-          for (const w of winners) {
-            const files = produced.get(w)!;
-            for (let i = 0; i < w.outputs.length; i++) await this.o.assets.adopt(w.outputs[i]!.location, files[i]!);
-          }
+          await Promise.all(winners.flatMap((w) => w.outputs.map((o, i) => this.o.assets.adopt(o.location, produced.get(w)![i]!))));
         });
         const counted = new Set(won);
         // A result that lost its lease is dropped, and so are its files.

@@ -1,5 +1,5 @@
 /** Instances: atomic claims with leases, and committing each attempt's outcome exactly once. */
-import { and, asc, count, eq, inArray, isNotNull, lte, notInArray, sql, type SQLWrapper } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, isNotNull, lte, notInArray, sql, type SQLWrapper } from 'drizzle-orm';
 import type { Failure } from '../runtime/failures.js';
 import type { Db } from './db.js';
 import { insertEvents, type EventRow, type NewEvent } from './events.js';
@@ -252,8 +252,14 @@ export async function releaseLeases(db: Db, opts: { all: boolean }): Promise<num
   });
 }
 
-export async function taskRunInstances(db: Db, taskRunId: string): Promise<InstanceRow[]> {
-  return db.select().from(instances).where(eq(instances.taskRunId, taskRunId)).orderBy(asc(instances.idx));
+/** A task run's instances in partition order, a page at a time (a task may have 100,000). */
+export async function taskRunInstances(db: Db, taskRunId: string, page: { afterIdx?: number; limit?: number } = {}): Promise<InstanceRow[]> {
+  return db
+    .select()
+    .from(instances)
+    .where(and(eq(instances.taskRunId, taskRunId), gt(instances.idx, page.afterIdx ?? -1)))
+    .orderBy(asc(instances.idx))
+    .limit(page.limit ?? 1000);
 }
 
 export async function instanceAttempts(db: Db, instanceId: string) {

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: Tutti's own benchmarks, each in a fresh process. Prints markdown tables and
  * writes bench/results/latest.json. BENCH_TEXT_MIB (default 1024) sizes the word-count input;
- * BENCH_FANOUT (default "1000,10000,100000") lists the fan-out sizes.
+ * BENCH_FANOUT (default "1000,10000,100000") lists the fan-out sizes, empty to skip them;
+ * BENCH_TEXT_MIB=0 skips the word count.
  */
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, statSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { packageRoot } from '../src/paths.js';
 import { child, machine, median, save, table } from './lib.js';
 
 const textMiB = Number(process.env.BENCH_TEXT_MIB ?? 1024);
-const fanouts = (process.env.BENCH_FANOUT ?? '1000,10000,100000').split(',').map(Number);
+const fanouts = (process.env.BENCH_FANOUT ?? '1000,10000,100000').split(',').filter(Boolean).map(Number);
 const cores = machine().cpus;
 
 /** A deterministic text of words and lines of varied length, made once and kept in the temp dir. */
@@ -57,7 +58,13 @@ function native(file: string): { wallMs: number; words: number } {
 function nativeParallel(file: string, size: number): number {
   const bin = path.join(tmpdir(), 'tutti-bench-wordcount-native');
   const part = Math.ceil(size / cores);
-  const cmd = Array.from({ length: cores }, (_, i) => `tail -c +${i * part + 1} "${file}" | head -c ${part} | "${bin}" > /dev/null &`).join(' ') + ' wait';
+  // Slices as files of their own (made once, not timed), so each process reads a file, not a pipe.
+  const slices = Array.from({ length: cores }, (_, i) => {
+    const slice = `${file}.slice${i}of${cores}`;
+    if (!existsSync(slice)) execFileSync('sh', ['-c', `tail -c +${i * part + 1} "${file}" | head -c ${part} > "${slice}"`]);
+    return slice;
+  });
+  const cmd = `${slices.map((f) => `"${bin}" < "${f}" > /dev/null &`).join(' ')} wait`;
   const runs = [0, 1, 2].map(() => {
     const t0 = performance.now();
     execFileSync('sh', ['-c', cmd]);
@@ -69,68 +76,72 @@ function nativeParallel(file: string, size: number): number {
 const results: Record<string, unknown> = { machine: machine(), date: new Date().toISOString() };
 
 // Data scaling
-const file = await textOf(textMiB);
-const bytes = statSync(file).size;
-type Wc = { wallMs: number; mbPerS: number; words: number; state: string };
-const one = [0, 1, 2].map(() => child<Wc>('wordcount-child.js', [file, '1']));
-const all = [0, 1, 2].map(() => child<Wc>('wordcount-child.js', [file, String(cores)]));
-const nat = native(file);
-const natPar = nativeParallel(file, statSync(file).size);
-const mb = bytes / 1e6;
-const t1 = median(one.map((r) => r.wallMs));
-const tn = median(all.map((r) => r.wallMs));
-const scaling = {
-  bytes,
-  oneWorker: { medianMs: t1, mbPerS: mb / (t1 / 1000), runs: one.map((r) => r.wallMs) },
-  allCores: { workers: cores, medianMs: tn, mbPerS: mb / (tn / 1000), runs: all.map((r) => r.wallMs) },
-  native: { medianMs: nat.wallMs, mbPerS: mb / (nat.wallMs / 1000) },
-  nativeAllCores: { medianMs: natPar, mbPerS: mb / (natPar / 1000), speedup: nat.wallMs / natPar },
-  speedup: t1 / tn,
-  wasmPerCoreVsNative: nat.wallMs / t1,
-  countsAgree: [...one, ...all].every((r) => r.words === nat.words && r.state === 'succeeded'),
-};
-results.dataScaling = scaling;
-console.log(`\n### Data scaling: word count of ${textMiB} MiB (median of 3)\n`);
-console.log(
-  table(
-    ['', 'median ms', 'MB/s', 'vs target'],
-    [
-      ['wasm, 1 worker', t1.toFixed(0), scaling.oneWorker.mbPerS.toFixed(0), `per core ${(scaling.wasmPerCoreVsNative * 100).toFixed(0)}% of native (target ≥ 50%)`],
-      [`wasm, ${cores} workers`, tn.toFixed(0), scaling.allCores.mbPerS.toFixed(0), `${scaling.speedup.toFixed(2)}× one worker (target ≥ 1.8×)`],
-      ['native C (same source, cc -O2)', nat.wallMs.toFixed(0), scaling.native.mbPerS.toFixed(0), ''],
-      [`native C, ${cores} processes on ${cores} slices`, natPar.toFixed(0), scaling.nativeAllCores.mbPerS.toFixed(0), `${scaling.nativeAllCores.speedup.toFixed(2)}× one process: this machine's ceiling`],
-    ],
-  ),
-);
-console.log(`counts agree with native: ${scaling.countsAgree}`);
+if (textMiB > 0) {
+  const file = await textOf(textMiB);
+  const bytes = statSync(file).size;
+  type Wc = { wallMs: number; mbPerS: number; words: number; state: string };
+  const one = [0, 1, 2].map(() => child<Wc>('wordcount-child.js', [file, '1']));
+  const all = [0, 1, 2].map(() => child<Wc>('wordcount-child.js', [file, String(cores)]));
+  const nat = native(file);
+  const natPar = nativeParallel(file, statSync(file).size);
+  const mb = bytes / 1e6;
+  const t1 = median(one.map((r) => r.wallMs));
+  const tn = median(all.map((r) => r.wallMs));
+  const scaling = {
+    bytes,
+    oneWorker: { medianMs: t1, mbPerS: mb / (t1 / 1000), runs: one.map((r) => r.wallMs) },
+    allCores: { workers: cores, medianMs: tn, mbPerS: mb / (tn / 1000), runs: all.map((r) => r.wallMs) },
+    native: { medianMs: nat.wallMs, mbPerS: mb / (nat.wallMs / 1000) },
+    nativeAllCores: { medianMs: natPar, mbPerS: mb / (natPar / 1000), speedup: nat.wallMs / natPar },
+    speedup: t1 / tn,
+    wasmPerCoreVsNative: nat.wallMs / t1,
+    countsAgree: [...one, ...all].every((r) => r.words === nat.words && r.state === 'succeeded'),
+  };
+  results.dataScaling = scaling;
+  console.log(`\n### Data scaling: word count of ${textMiB} MiB (median of 3)\n`);
+  console.log(
+    table(
+      ['', 'median ms', 'MB/s', 'vs target'],
+      [
+        ['wasm, 1 worker', t1.toFixed(0), scaling.oneWorker.mbPerS.toFixed(0), `per core ${(scaling.wasmPerCoreVsNative * 100).toFixed(0)}% of native (target ≥ 50%)`],
+        [`wasm, ${cores} workers`, tn.toFixed(0), scaling.allCores.mbPerS.toFixed(0), `${scaling.speedup.toFixed(2)}× one worker (target ≥ 1.8×)`],
+        ['native C (same source, cc -O2)', nat.wallMs.toFixed(0), scaling.native.mbPerS.toFixed(0), ''],
+        [`native C, ${cores} processes on ${cores} slices`, natPar.toFixed(0), scaling.nativeAllCores.mbPerS.toFixed(0), `${scaling.nativeAllCores.speedup.toFixed(2)}× one process: this machine's ceiling`],
+      ],
+    ),
+  );
+  console.log(`counts agree with native: ${scaling.countsAgree}`);
+}
 
 // Fan-out
-type Fan = { n: number; wallMs: number; peakRssMiB: number; maxProbeMs: number; state: string; instances: number };
-const fan = fanouts.map((n) => {
-  const r = child<Fan>('fanout-child.js', [String(n), String(cores)]);
-  return { ...r, perInstanceMs: r.wallMs / n };
-});
-const baseN = Math.min(10_000, Math.max(...fanouts));
-const pool = child<{ wallMs: number }>('pool-child.js', [String(baseN), String(cores)]);
-const poolPerInstance = pool.wallMs / baseN;
-results.fanout = { runs: fan, poolOnly: { n: baseN, wallMs: pool.wallMs, perInstanceMs: poolPerInstance } };
-console.log(`\n### Fan-out: a no-op C task, one instance per input byte (${cores} workers)\n`);
-console.log(
-  table(
-    ['instances', 'wall s', 'per instance ms', 'scheduler overhead ms/instance', 'peak RSS MiB', 'slowest DB probe ms', 'state'],
-    fan.map((r) => [
-      r.n.toLocaleString('en'),
-      (r.wallMs / 1000).toFixed(1),
-      r.perInstanceMs.toFixed(3),
-      (r.perInstanceMs - poolPerInstance).toFixed(3),
-      r.peakRssMiB.toFixed(0),
-      r.maxProbeMs.toFixed(0),
-      `${r.state} (${r.instances})`,
-    ]),
-  ),
-);
-console.log(`\nworker pool alone: ${poolPerInstance.toFixed(3)} ms per instance (${baseN} instances). Targets: overhead ≤ 0.5 ms/instance at 100,000, peak RSS < 1 GiB.`);
-console.log('For scale: Airflow caps mapping at 1024 by default, Temporal at 2,000 pending activities, Dagster took 30 min for 5,600 dynamic outputs (vendor figures).');
+if (fanouts.length) {
+  type Fan = { n: number; wallMs: number; peakRssMiB: number; maxProbeMs: number; state: string; instances: number };
+  const fan = fanouts.map((n) => {
+    const r = child<Fan>('fanout-child.js', [String(n), String(cores)]);
+    return { ...r, perInstanceMs: r.wallMs / n };
+  });
+  const baseN = Math.min(10_000, Math.max(...fanouts));
+  const pool = child<{ wallMs: number }>('pool-child.js', [String(baseN), String(cores)]);
+  const poolPerInstance = pool.wallMs / baseN;
+  results.fanout = { runs: fan, poolOnly: { n: baseN, wallMs: pool.wallMs, perInstanceMs: poolPerInstance } };
+  console.log(`\n### Fan-out: a no-op C task, one instance per input byte (${cores} workers)\n`);
+  console.log(
+    table(
+      ['instances', 'wall s', 'per instance ms', 'scheduler overhead ms/instance', 'peak RSS MiB', 'slowest DB probe ms', 'state'],
+      fan.map((r) => [
+        r.n.toLocaleString('en'),
+        (r.wallMs / 1000).toFixed(1),
+        r.perInstanceMs.toFixed(3),
+        (r.perInstanceMs - poolPerInstance).toFixed(3),
+        r.peakRssMiB.toFixed(0),
+        r.maxProbeMs.toFixed(0),
+        `${r.state} (${r.instances})`,
+      ]),
+    ),
+  );
+  console.log(`\nworker pool alone: ${poolPerInstance.toFixed(3)} ms per instance (${baseN} instances). Targets: overhead ≤ 0.5 ms/instance at 100,000, peak RSS < 1 GiB.`);
+  console.log('For scale: Airflow caps mapping at 1024 by default, Temporal at 2,000 pending activities, Dagster took 30 min for 5,600 dynamic outputs (vendor figures).');
+}
 
 const saved = save('latest', results);
 console.log(`\nJSON: ${path.relative(packageRoot, saved)}`);

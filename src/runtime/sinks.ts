@@ -126,17 +126,21 @@ export class InputReader {
 
   constructor(readonly inputs: JobInput[]) {}
 
-  read(input: number, offset: number, length: number): Uint8Array {
+  /**
+   * Up to `length` bytes of input `input` at `offset`. With `scratch`, the bytes land in that reused
+   * buffer (valid until the next call): the bindings copy them into guest memory at once anyway.
+   */
+  read(input: number, offset: number, length: number, scratch?: Uint8Array): Uint8Array {
     const meta = this.inputs[input];
     if (!meta) throw `no input ${input}: this instance has ${this.inputs.length} input(s)`;
     if (offset >= meta.size || length <= 0) return new Uint8Array(0);
-    const n = Math.min(length, meta.size - offset, 16 << 20);
+    const n = Math.min(length, meta.size - offset, scratch?.length ?? 16 << 20);
     let fd = this.fds.get(input);
     if (fd === undefined) {
       fd = openSync(meta.path, 'r');
       this.fds.set(input, fd);
     }
-    const buf = new Uint8Array(n);
+    const buf = scratch ? scratch.subarray(0, n) : new Uint8Array(n);
     let got = 0;
     while (got < n) {
       const r = readSync(fd, buf, got, n - got, offset + got);
@@ -150,12 +154,13 @@ export class InputReader {
   stream(slices: Slice[]): ByteSource {
     let i = 0;
     let pos = 0;
+    const scratch = new Uint8Array(1 << 20);
     return {
       read: (max) => {
         while (i < slices.length) {
           const s = slices[i]!;
           if (pos < s.length) {
-            const bytes = this.read(s.input, s.offset + pos, Math.min(max, s.length - pos));
+            const bytes = this.read(s.input, s.offset + pos, Math.min(max, s.length - pos), scratch);
             if (bytes.length === 0) throw new Error(`input ${s.input} is shorter than its slice`);
             pos += bytes.length;
             return bytes;

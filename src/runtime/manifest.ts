@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { parseSize } from '../flow/units.js';
+import { concat, leb, readLeb, sections } from './wasm-binary.js';
 
 export const MANIFEST_SECTION = 'tutti-scaling';
 
@@ -27,41 +28,6 @@ export const ScalingManifestSchema = z
   .strict();
 
 export type ScalingManifest = z.output<typeof ScalingManifestSchema>;
-
-function readLeb(bytes: Uint8Array, pos: number): [number, number] {
-  let result = 0;
-  let shift = 0;
-  for (;;) {
-    const b = bytes[pos++]!;
-    result += (b & 0x7f) * 2 ** shift;
-    if ((b & 0x80) === 0) return [result, pos];
-    shift += 7;
-  }
-}
-
-function leb(value: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = value % 128;
-    value = Math.floor(value / 128);
-    if (value > 0) b |= 0x80;
-    out.push(b);
-  } while (value > 0);
-  return out;
-}
-
-/** Top-level sections of a module or component: [id, start, end, payloadStart]. */
-function sections(bytes: Uint8Array): { id: number; start: number; end: number; payload: number }[] {
-  const out = [];
-  let pos = 8;
-  while (pos < bytes.length) {
-    const id = bytes[pos]!;
-    const [size, payload] = readLeb(bytes, pos + 1);
-    out.push({ id, start: pos, end: payload + size, payload });
-    pos = payload + size;
-  }
-  return out;
-}
 
 function customName(bytes: Uint8Array, payload: number): [string, number] {
   const [len, p] = readLeb(bytes, payload);
@@ -106,13 +72,7 @@ export function embedManifest(bytes: Uint8Array, manifest: unknown): Uint8Array 
   const data = new TextEncoder().encode(text);
   const payload = [...leb(name.length), ...name, ...data];
   kept.push(Uint8Array.from([0, ...leb(payload.length), ...payload]));
-  const out = new Uint8Array(kept.reduce((n, k) => n + k.length, 0));
-  let o = 0;
-  for (const k of kept) {
-    out.set(k, o);
-    o += k.length;
-  }
-  return out;
+  return concat(kept);
 }
 
 /** How a manifest reads to a person: "lines, 16 MiB per instance, at most 256". */

@@ -61,4 +61,37 @@ describe('tutti CLI', () => {
     assert.equal(bad.status, 1);
     assert.match(bad.stdout, /not a valid task\n  this is a core WebAssembly module, not a component/);
   });
+
+  it('stores secrets from stdin, lists names only, deletes them', () => {
+    const home = tempDir();
+    const set = spawnSync(process.execPath, [path.join(packageRoot, 'bin/tutti.mjs'), 'secret', 'set', 'API_KEY', '--home', home], { input: 'sk-test-123\n', encoding: 'utf8' });
+    assert.equal(set.status, 0, set.stderr);
+    const list = tutti(['secret', 'list', '--home', home]);
+    assert.match(list.stdout, /^API_KEY\t\d{4}-\d\d-\d\dT/);
+    assert.doesNotMatch(list.stdout, /sk-test/);
+    assert.equal(tutti(['secret', 'set', 'short', '--value', 'ab', '--home', home]).status, 2);
+    assert.equal(tutti(['secret', 'delete', 'API_KEY', '--home', home]).status, 0);
+    const again = tutti(['secret', 'delete', 'API_KEY', '--home', home]);
+    assert.equal(again.status, 2);
+    assert.match(again.stderr, /no secret named API_KEY/);
+  });
+
+  it('embeds and shows a scaling manifest, and rejects a bad one', () => {
+    const dir = tempDir();
+    const out = path.join(dir, 'wc.wasm');
+    assert.equal(tutti(['manifest', 'show', module('wordcount')]).status, 1);
+    const set = tutti(['manifest', 'set', module('wordcount'), '--split', 'lines', '--per', '16MiB', '--max', '8', '-o', out]);
+    assert.equal(set.status, 0, set.stderr);
+    const show = tutti(['manifest', 'show', out]);
+    assert.equal(show.stdout, `${JSON.stringify({ split: 'lines', per: 16 * 2 ** 20, max: 8 })}\n`);
+    const bad = tutti(['manifest', 'set', out, '--split', 'rows', '--per', '1MiB']);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--split: .*"bytes"\|"lines"/);
+  });
+
+  it('says which database it cannot open, without a stack trace', () => {
+    const r = tutti(['secret', 'list', '--db', '/etc/passwd']);
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr, 'tutti: cannot open the database /etc/passwd: file is not a database\n');
+  });
 });

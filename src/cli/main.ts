@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { FlowError, flowJsonSchema } from '../flow/index.js';
 import { ComponentRejected } from '../runtime/component.js';
 import { InputError } from '../scheduler/trigger.js';
+import { DatabaseUnavailable } from '../store/db.js';
 import { inspectCommand } from './commands/inspect.js';
 import { manifestSet, manifestShow } from './commands/manifest.js';
 import { runCommand } from './commands/run.js';
@@ -129,6 +130,9 @@ try {
   if (e instanceof FlowError || e instanceof InputError || e instanceof UsageError || e instanceof ComponentRejected) {
     process.stderr.write(`tutti: ${e.message}\n`);
     process.exitCode = 2;
+  } else if (e instanceof DatabaseUnavailable) {
+    process.stderr.write(`tutti: ${e.message}\n`);
+    process.exitCode = 1;
   } else {
     throw e;
   }

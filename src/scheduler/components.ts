@@ -3,7 +3,7 @@ import type { AssetStore } from '../assets/store.js';
 import type { ComponentCache, PreparedComponent } from '../runtime/component.js';
 import { sha256 } from '../runtime/component.js';
 import type { Db } from '../store/db.js';
-import { saveComponent } from '../store/components.js';
+import { getComponent, saveComponent } from '../store/components.js';
 
 export function componentLocation(digest: string): string {
   return `components/${digest}.wasm`;
@@ -21,8 +21,11 @@ export class ComponentRegistry {
   /** Validate and store a component; returns it ready to instantiate. Throws ComponentRejected. */
   async register(bytes: Uint8Array): Promise<PreparedComponent> {
     const prepared = await this.cache.prepare(bytes);
-    await this.assets.write(componentLocation(prepared.info.digest), bytes);
-    await saveComponent(this.db, prepared.info);
+    // The row is written after the bytes, so a known row means both are stored: nothing to redo.
+    if (!(await getComponent(this.db, prepared.info.digest))) {
+      await this.assets.write(componentLocation(prepared.info.digest), bytes);
+      await saveComponent(this.db, prepared.info);
+    }
     this.known.set(prepared.info.digest, Promise.resolve(prepared));
     return prepared;
   }

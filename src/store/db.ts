@@ -19,8 +19,30 @@ export interface Database {
   close(): void;
 }
 
+/** The database cannot be opened or reached; the message names the URL and the cause. */
+export class DatabaseUnavailable extends Error {
+  constructor(url: string, cause: unknown) {
+    super(`cannot open the database ${url}: ${rootCause(cause)}`);
+    this.name = 'DatabaseUnavailable';
+  }
+}
+
+function rootCause(e: unknown): string {
+  let cur = e as { cause?: unknown; message?: string } | undefined;
+  while (cur?.cause) cur = cur.cause as typeof cur;
+  return String(cur?.message ?? cur).split('\n')[0]!;
+}
+
 /** `url` is a libSQL URL (file:, http:, https:, libsql:, ws:) or a plain file path. */
 export async function openDatabase(url: string, opts: { authToken?: string } = {}): Promise<Database> {
+  try {
+    return await open(url, opts);
+  } catch (e) {
+    throw new DatabaseUnavailable(url, e);
+  }
+}
+
+async function open(url: string, opts: { authToken?: string }): Promise<Database> {
   const isRemote = /^(https?|libsql|wss?):/.test(url);
   let clientUrl = url;
   if (!isRemote) {
@@ -36,6 +58,11 @@ export async function openDatabase(url: string, opts: { authToken?: string } = {
     await client.execute('PRAGMA foreign_keys = ON');
   }
   const db = drizzle(client, { schema });
-  await migrate(db, { migrationsFolder: path.join(packageRoot, 'drizzle') });
+  try {
+    await migrate(db, { migrationsFolder: path.join(packageRoot, 'drizzle') });
+  } catch (e) {
+    client.close();
+    throw e;
+  }
   return { db, client, url, embedded: !isRemote, close: () => client.close() };
 }

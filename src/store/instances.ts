@@ -1,5 +1,5 @@
 /** Instances: atomic claims with leases, and committing each attempt's outcome exactly once. */
-import { and, asc, count, eq, gt, inArray, isNotNull, lte, notInArray, sql, type SQLWrapper } from 'drizzle-orm';
+import { TransactionRollbackError, and, asc, count, eq, gt, inArray, isNotNull, lte, notInArray, sql, type SQLWrapper } from 'drizzle-orm';
 import type { Failure } from '../runtime/failures.js';
 import type { Db } from './db.js';
 import { insertEvents, type EventRow, type NewEvent } from './events.js';
@@ -219,7 +219,7 @@ export async function failInstance(
       return { events: await insertEvents(tx, ev), taskFailed };
     })
     .catch((e) => {
-      if ((e as Error)?.constructor?.name === 'TransactionRollbackError') return null;
+      if (e instanceof TransactionRollbackError) return null;
       throw e;
     });
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
+import { componentCacheDir } from '../../home.js';
 import { ComponentCache, ComponentRejected } from '../../runtime/component.js';
 import { describeManifest } from '../../runtime/manifest.js';
 import { UsageError } from '../errors.js';
@@ -12,7 +12,7 @@ export async function inspectCommand(file: string, opts: { home?: string; json?:
   } catch (e) {
     throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
   }
-  const cache = new ComponentCache(process.env.TUTTI_CACHE_DIR ?? path.join(path.resolve(opts.home ?? '.tutti'), 'cache', 'components'));
+  const cache = new ComponentCache(componentCacheDir(opts));
   let info;
   try {
     ({ info } = await cache.prepare(bytes));

@@ -3,15 +3,12 @@ import { SecretName } from '../../flow/schema.js';
 import { deleteSecret, listSecrets, setSecret } from '../../store/secrets.js';
 import { openDatabase } from '../../store/db.js';
 import { UsageError } from '../errors.js';
-import path from 'node:path';
+import { databaseUrl, type HomeOptions } from '../../home.js';
 
-interface DbOptions {
-  home?: string;
-  db?: string;
-}
+type DbOptions = HomeOptions;
 
 async function withDb<T>(opts: DbOptions, fn: (db: Awaited<ReturnType<typeof openDatabase>>['db']) => Promise<T>): Promise<T> {
-  const database = await openDatabase(opts.db ?? path.join(path.resolve(opts.home ?? '.tutti'), 'tutti.db'));
+  const database = await openDatabase(databaseUrl(opts));
   try {
     return await fn(database.db);
   } finally {

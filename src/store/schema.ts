@@ -56,7 +56,8 @@ export const flowRevisions = sqliteTable(
   (t) => [primaryKey({ columns: [t.flowId, t.revision] })],
 );
 
-export const runStates = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+/** `skipped`: never started, because its flow was at its run limit with the `skip` policy. */
+export const runStates = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'skipped'] as const;
 export type RunState = (typeof runStates)[number];
 
 export const runs = sqliteTable(
@@ -68,13 +69,84 @@ export const runs = sqliteTable(
     state: text('state', { enum: runStates }).notNull(),
     params: text('params', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
     trigger: text('trigger').notNull(),
+    /** The schedule tick a scheduled or backfill run stands for (ms since epoch). */
+    logicalTime: integer('logical_time'),
+    /**
+     * What fired the run, when it must fire once only (a schedule tick, a backfill tick, an upstream
+     * run): a second server or a retry after a crash finds the key taken and creates nothing.
+     */
+    dedupeKey: text('dedupe_key'),
+    backfillId: text('backfill_id'),
     error: text('error'),
     createdAt: integer('created_at').notNull().default(now),
     startedAt: integer('started_at'),
     finishedAt: integer('finished_at'),
   },
-  (t) => [index('runs_state').on(t.state), index('runs_flow').on(t.flowId, t.createdAt)],
+  (t) => [
+    index('runs_state').on(t.state),
+    index('runs_flow').on(t.flowId, t.createdAt),
+    uniqueIndex('runs_dedupe').on(t.flowId, t.dedupeKey),
+    index('runs_backfill').on(t.backfillId, t.state),
+  ],
 );
+
+/**
+ * One row per schedule trigger of a live flow: when it fires next. Firing moves `nextFireAt` with a
+ * compare-and-set, so of several servers exactly one fires each tick.
+ */
+export const schedules = sqliteTable(
+  'schedules',
+  {
+    flowId: text('flow_id').notNull(),
+    /** cron + timezone: a schedule keeps its place across flow revisions while these stay the same. */
+    key: text('key').notNull(),
+    cron: text('cron').notNull(),
+    timezone: text('timezone'),
+    missed: text('missed', { enum: ['skip', 'catch-up'] }).notNull(),
+    params: text('params', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    nextFireAt: integer('next_fire_at').notNull(),
+    lastFireAt: integer('last_fire_at'),
+  },
+  (t) => [primaryKey({ columns: [t.flowId, t.key] }), index('schedules_due').on(t.nextFireAt)],
+);
+
+/** A request to run a scheduled flow once per tick over a past time range. */
+export const backfills = sqliteTable('backfills', {
+  id: text('id').primaryKey(),
+  flowId: text('flow_id').notNull(),
+  cron: text('cron').notNull(),
+  timezone: text('timezone'),
+  from: integer('from').notNull(),
+  to: integer('to').notNull(),
+  /** Most of its runs running at once. */
+  concurrency: integer('concurrency').notNull(),
+  runCount: integer('run_count').notNull(),
+  createdAt: integer('created_at').notNull().default(now),
+});
+
+/** Flow-to-flow triggers of live flows, kept in step with their flows' current revisions. */
+export const flowTriggers = sqliteTable(
+  'flow_triggers',
+  {
+    targetFlowId: text('target_flow_id').notNull(),
+    idx: integer('idx').notNull(),
+    sourceFlowId: text('source_flow_id').notNull(),
+    /** 'succeeded' | 'failed' | 'finished' for run triggers, 'asset' for an asset trigger. */
+    on: text('on').notNull(),
+    /** For asset triggers: the upstream task and output name. */
+    task: text('task'),
+    asset: text('asset'),
+    /** Target asset input ← upstream "task/output". */
+    inputs: text('inputs', { mode: 'json' }).$type<Record<string, string>>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.targetFlowId, t.idx] }), index('flow_triggers_source').on(t.sourceFlowId)],
+);
+
+/** How far a consumer of the event log has read (flow-to-flow reactions). */
+export const cursors = sqliteTable('cursors', {
+  name: text('name').primaryKey(),
+  eventId: integer('event_id').notNull(),
+});
 
 export const taskRunStates = ['pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled'] as const;
 export type TaskRunState = (typeof taskRunStates)[number];
@@ -141,7 +213,7 @@ export const attempts = sqliteTable(
     instanceId: text('instance_id').notNull().references(() => instances.id),
     attempt: integer('attempt').notNull(),
     worker: text('worker').notNull(),
-    outcome: text('outcome', { enum: ['succeeded', 'failed', 'lost'] }).notNull(),
+    outcome: text('outcome', { enum: ['succeeded', 'failed', 'lost', 'cancelled'] }).notNull(),
     errorKind: text('error_kind'),
     error: text('error'),
     log: text('log').notNull().default(''),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cronProblem, timezoneProblem } from './cron.js';
 import { parseDuration, parseSize } from './units.js';
 
 /** Task, input and flow ids: used in URLs, asset names and file paths, so kept to a safe alphabet. */
@@ -84,10 +85,73 @@ export const FlowInputSchema = z
   })
   .strict();
 
+const Cron = z
+  .string()
+  .superRefine((v, ctx) => {
+    const problem = cronProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .describe('5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first');
+
+const TimeZone = z
+  .string()
+  .superRefine((v, ctx) => {
+    const problem = timezoneProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .describe('IANA time zone the cron is read in, e.g. Europe/Paris (default UTC)');
+
+/** Upstream output "task/name" that becomes an asset input of the triggered run. */
+const OutputRef = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}\/[^/\s]+$/, 'must be "task/output", e.g. "count/stdout"');
+
+export const ScheduleTriggerSchema = z
+  .object({
+    type: z.literal('schedule'),
+    cron: Cron,
+    timezone: TimeZone.optional(),
+    missed: z
+      .enum(['skip', 'catch-up'])
+      .default('skip')
+      .describe('Ticks missed while no server was running: skip them, or run each one (at most 1,000) when a server is back'),
+    params: z.record(z.string(), ParamValue).default({}).describe('Values for the flow\'s non-asset inputs'),
+  })
+  .strict();
+
 export const TriggerSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('schedule'), cron: z.string(), timezone: z.string().optional() }).strict(),
-  z.object({ type: z.literal('webhook') }).strict(),
+  ScheduleTriggerSchema,
+  z
+    .object({
+      type: z.literal('webhook'),
+      input: Id.optional().describe('Asset input that receives the raw request body; top-level JSON fields fill the non-asset inputs'),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('flow'),
+      flow: Id.describe('Upstream flow id'),
+      on: z.enum(['succeeded', 'failed', 'finished']).default('succeeded'),
+      inputs: z.record(Id, OutputRef).default({}).describe('Asset inputs of this flow taken from the upstream run\'s outputs'),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('asset'),
+      flow: Id.describe('Upstream flow id'),
+      asset: OutputRef.describe('Fires when a run of the upstream flow materializes this output ("task/output")'),
+      inputs: z.record(Id, OutputRef).default({}).describe('Asset inputs of this flow taken from the upstream run\'s outputs'),
+    })
+    .strict(),
 ]);
+
+export const FlowConcurrencySchema = z
+  .object({
+    max: z.number().int().min(1).describe('Most runs of this flow running at once'),
+    policy: z
+      .enum(['queue', 'skip', 'cancel-oldest'])
+      .default('queue')
+      .describe('When a run is triggered at the limit: wait in line, be recorded as skipped, or cancel the oldest running run'),
+  })
+  .strict();
 
 export const FlowSchema = z
   .object({
@@ -95,6 +159,7 @@ export const FlowSchema = z
     description: z.string().optional(),
     inputs: z.record(Id, FlowInputSchema).default({}),
     triggers: z.array(TriggerSchema).default([]),
+    concurrency: FlowConcurrencySchema.optional(),
     tasks: z.array(TaskSchema).min(1, 'a flow needs at least one task'),
   })
   .strict();
@@ -105,6 +170,9 @@ export type FlowInput = z.input<typeof FlowSchema>;
 export type Flow = z.output<typeof FlowSchema>;
 export type Task = z.output<typeof TaskSchema>;
 export type Retry = z.output<typeof RetrySchema>;
+export type Trigger = z.output<typeof TriggerSchema>;
+export type ScheduleTrigger = z.output<typeof ScheduleTriggerSchema>;
+export type FlowConcurrency = z.output<typeof FlowConcurrencySchema>;
 
 /** JSON Schema for flow files, generated from the zod schema so the two never drift. */
 export function flowJsonSchema(): object {

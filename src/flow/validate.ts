@@ -21,12 +21,46 @@ export function validateDag(flow: Flow): FlowIssue[] {
       }
     });
   });
+  issues.push(...triggerIssues(flow));
   if (issues.length) return issues;
   const cycle = findCycle(flow);
   if (cycle) {
     const first = index.get(cycle[0]!)!;
     issues.push({ path: ['tasks', first, 'needs'], message: `cycle between tasks: ${[...cycle, cycle[0]].join(' -> ')}` });
   }
+  return issues;
+}
+
+/** Triggers must fill the inputs a run needs, and only with inputs the flow declares. */
+function triggerIssues(flow: Flow): FlowIssue[] {
+  const issues: FlowIssue[] = [];
+  const declared = Object.keys(flow.inputs).join(', ') || 'none';
+  const assetInput = (name: string, path: (string | number)[]) => {
+    const input = flow.inputs[name];
+    if (!input) issues.push({ path, message: `unknown flow input "${name}"; inputs are: ${declared}` });
+    else if (input.type !== 'asset') issues.push({ path, message: `flow input "${name}" is a ${input.type}, not an asset` });
+  };
+  flow.triggers.forEach((t, i) => {
+    if (t.type === 'schedule') {
+      for (const name of Object.keys(t.params)) {
+        const input = flow.inputs[name];
+        if (!input) issues.push({ path: ['triggers', i, 'params', name], message: `unknown flow input "${name}"; inputs are: ${declared}` });
+        else if (input.type === 'asset') issues.push({ path: ['triggers', i, 'params', name], message: `flow input "${name}" is an asset: a schedule cannot give it` });
+      }
+      for (const [name, input] of Object.entries(flow.inputs)) {
+        if (!input.required || input.default !== undefined || name in t.params) continue;
+        issues.push({
+          path: ['triggers', i],
+          message: input.type === 'asset' ? `a scheduled flow cannot have a required asset input ("${name}"): make it required: false` : `the schedule gives no value for required input "${name}": add it to params or give the input a default`,
+        });
+      }
+    } else if (t.type === 'webhook') {
+      if (t.input) assetInput(t.input, ['triggers', i, 'input']);
+    } else {
+      if (t.flow === flow.id) issues.push({ path: ['triggers', i, 'flow'], message: `flow "${flow.id}" cannot trigger itself` });
+      for (const name of Object.keys(t.inputs)) assetInput(name, ['triggers', i, 'inputs', name]);
+    }
+  });
   return issues;
 }
 

@@ -13,6 +13,7 @@ export const failureKinds = [
   'invalid-plan',
   'missing-secret',
   'lost',
+  'cancelled',
   'internal',
 ] as const;
 export type FailureKind = (typeof failureKinds)[number];

@@ -40,8 +40,13 @@ export class WorkerPool {
     for (let i = 0; i < size; i++) this.slots.push(this.spawn());
   }
 
-  async run(component: PreparedComponent, spec: JobSpec, opts: { timeoutMs?: number; onProgress?: (f: number) => void } = {}): Promise<InstanceResult> {
+  async run(
+    component: PreparedComponent,
+    spec: JobSpec,
+    opts: { timeoutMs?: number; onProgress?: (f: number) => void; signal?: AbortSignal } = {},
+  ): Promise<InstanceResult> {
     if (this.closed) return fail({ kind: 'internal', message: 'worker pool is closed', retryable: true });
+    if (opts.signal?.aborted) return fail(cancelled);
     let compiled;
     try {
       compiled = await component.compile(spec.limits.memoryBytes);
@@ -57,9 +62,23 @@ export class WorkerPool {
       contract: component.info.contract,
     };
     return new Promise((resolve) => {
-      this.queue.push({ job, modules: compiled.modules, resolve, ...opts });
+      const p: Pending = { job, modules: compiled.modules, resolve, timeoutMs: opts.timeoutMs, onProgress: opts.onProgress };
+      opts.signal?.addEventListener('abort', () => this.cancel(p), { once: true });
+      this.queue.push(p);
       this.dispatch();
     });
+  }
+
+  /** Stop one job: drop it if it waits, or stop its worker (the only way to stop wasm) if it runs. */
+  private cancel(p: Pending): void {
+    const i = this.queue.indexOf(p);
+    if (i >= 0) {
+      this.queue.splice(i, 1);
+      p.resolve(fail(cancelled));
+      return;
+    }
+    const slot = this.slots.find((s) => s.current === p);
+    if (slot) this.replace(slot, cancelled);
   }
 
   async close(): Promise<void> {
@@ -141,6 +160,8 @@ export class WorkerPool {
     }
   }
 }
+
+const cancelled: Failure = { kind: 'cancelled', message: 'the run was cancelled', retryable: false };
 
 function fail(failure: Failure): InstanceResult {
   return { ok: false, failure, log: '' };

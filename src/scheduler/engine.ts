@@ -17,9 +17,10 @@ import type { EventRow } from '../store/events.js';
 import { getFlowRevision } from '../store/flows.js';
 import { readSecrets } from '../store/secrets.js';
 import { claimInstances, completeInstances, failInstance, releaseLeases, setProgress, type AttemptRecord, type InstanceRow, type Success } from '../store/instances.js';
+import { cancelRun } from '../store/run-control.js';
 import {
-  activeRunIds, assetsByIds, failTaskRunPlanning, finishRun, getRun, getTaskRun, getTaskRuns, planTaskRun, runInputAssets, skipTaskRun, startRun,
-  taskOutputAssets, type AssetRow, type NewAsset, type RunRow,
+  activeRunIds, assetsByIds, failTaskRunPlanning, finishRun, getRun, getTaskRun, getTaskRuns, oldestRunningRun, planTaskRun, queuedRunIds, runInputAssets,
+  skipTaskRun, startRun, taskOutputAssets, type AssetRow, type NewAsset, type RunRow,
 } from '../store/runs.js';
 import type { ComponentRegistry } from './components.js';
 import { splitByManifest } from './split.js';
@@ -36,6 +37,7 @@ export interface EngineOptions {
 }
 
 const TERMINAL_TASK = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
+const RUN_ENDED = new Set(['run-succeeded', 'run-failed', 'run-cancelled']);
 const SAFETY_POLL_MS = 2000;
 /** Group commit bounds: most outcomes per transaction, and longest wait for more to join. */
 const MAX_GROUP = 512;
@@ -58,6 +60,8 @@ export class Engine {
   private running = false;
   private timer?: NodeJS.Timeout;
   private readonly idle = new Set<() => void>();
+  /** Running instances by run, to stop them when their run is cancelled. */
+  private readonly aborts = new Map<string, Set<AbortController>>();
 
   private readonly defaults: typeof DEFAULT_LIMITS;
 
@@ -99,7 +103,7 @@ export class Engine {
       const check = async () => {
         const run = await getRun(this.o.db.db, runId);
         if (!run) return reject(new Error(`no run ${runId}`));
-        if (['succeeded', 'failed', 'cancelled'].includes(run.state)) {
+        if (['succeeded', 'failed', 'cancelled', 'skipped'].includes(run.state)) {
           off();
           resolve(run);
         }
@@ -152,8 +156,26 @@ export class Engine {
         this.dirty.add(e.runId);
         this.contexts.delete(`${e.runId}.${e.taskId}`);
       }
+      if (e.type === 'run-cancelled') for (const c of this.aborts.get(e.runId) ?? []) c.abort();
+      if (RUN_ENDED.has(e.type)) void this.wakeQueued(e.runId);
+      if (e.type === 'run-retried') {
+        this.dirty.add(e.runId);
+        for (const key of this.contexts.keys()) if (key.startsWith(`${e.runId}.`)) this.contexts.delete(key);
+      }
     }
     if (events.length) this.wake();
+  }
+
+  /** A run of a flow ended: the oldest queued runs of that flow may start now. */
+  private async wakeQueued(runId: string): Promise<void> {
+    try {
+      const run = await getRun(this.o.db.db, runId);
+      if (!run) return;
+      for (const id of await queuedRunIds(this.o.db.db, run.flowId, 16)) this.dirty.add(id);
+      this.wake();
+    } catch (e) {
+      console.error('tutti: cannot look at queued runs:', e);
+    }
   }
 
   private spec(flowId: string, revision: number): Promise<FlowSpec> {
@@ -175,8 +197,8 @@ export class Engine {
     const db = this.o.db.db;
     const run = await getRun(db, runId);
     if (!run || !['queued', 'running'].includes(run.state)) return;
-    if (run.state === 'queued') this.publish(await startRun(db, runId));
     const spec = await this.spec(run.flowId, run.revision);
+    if (run.state === 'queued' && !(await this.startQueued(run, spec))) return;
     const trs = new Map((await getTaskRuns(db, runId)).map((t) => [t.taskId, t]));
     for (const task of spec.tasks) {
       const tr = trs.get(task.id);
@@ -199,10 +221,33 @@ export class Engine {
     }
   }
 
+  /**
+   * Start a queued run if its flow's run limit allows (oldest first). At the limit it stays queued
+   * and is looked at again when a run of its flow ends; with `cancel-oldest` it makes room instead.
+   */
+  private async startQueued(run: RunRow, spec: FlowSpec): Promise<boolean> {
+    const db = this.o.db.db;
+    const limit = spec.concurrency;
+    let started = await startRun(db, run.id, { flowMax: limit?.max });
+    if (!started.length && limit?.policy === 'cancel-oldest' && !run.backfillId) {
+      const oldest = await oldestRunningRun(db, run.flowId);
+      if (oldest) this.publish(await cancelRun(db, oldest, `cancelled to make room for run ${run.id} (flow concurrency max ${limit.max}, policy cancel-oldest)`));
+      started = await startRun(db, run.id, { flowMax: limit.max });
+    }
+    this.publish(started);
+    return started.length > 0;
+  }
+
+  /** Events written outside the engine (API calls, triggers): tell listeners and look at their runs. */
+  report(events: EventRow[]): void {
+    for (const e of events) this.dirty.add(e.runId);
+    this.publish(events);
+  }
+
   private async plan(run: RunRow, task: TaskSpec, taskRunId: string): Promise<void> {
     const db = this.o.db.db;
-    const given = new Map((await runInputAssets(db, run.id)).map((a) => [a.name, a]));
-    const inputs = [...task.inputs.map((n) => given.get(n)).filter((a) => a !== undefined), ...(await taskOutputAssets(db, run.id, task.needs))];
+    const given = await runInputAssets(db, run.id);
+    const inputs = [...task.inputs.flatMap((n) => given.filter((a) => a.name === n)), ...(await taskOutputAssets(db, run.id, task.needs))];
     const component = await this.o.registry.get(task.digest);
     let plan: Plan = singlePartition(inputs);
     if (!component.info.hasPlan && component.info.manifest) {
@@ -246,7 +291,9 @@ export class Engine {
       env: [
         ...Object.entries(task.env),
         ...Object.entries(task.secrets).map(([env, name]) => [env, secrets.get(name)!] as [string, string]),
+        ['TUTTI_RUN_ID', run.id],
         ['TUTTI_TASK', task.id],
+        ...(run.logicalTime != null ? [['TUTTI_LOGICAL_TIME', new Date(run.logicalTime).toISOString()] as [string, string]] : []),
         ['TUTTI_PARTITION_INDEX', String(partition.index)],
         ['TUTTI_PARTITION_COUNT', String(partition.count)],
         ...Object.entries(params).map(([k, v]) => [`TUTTI_PARAM_${k.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`, v] as [string, string]),
@@ -339,12 +386,18 @@ export class Engine {
       const spec = this.jobSpec(run, task, ctx.inputs, 'run', partition, secrets, `${inst.idx}-`, `.a${inst.attempt}`);
       spec.env.push(['TUTTI_ATTEMPT', String(inst.attempt)]);
       let result;
+      const abort = new AbortController();
+      const aborts = this.aborts.get(inst.runId) ?? new Set();
+      this.aborts.set(inst.runId, aborts.add(abort));
       try {
         result = await this.o.pool.run(ctx.component, spec, {
           timeoutMs: task.timeout ?? this.defaults.timeoutMs,
           onProgress: (f) => void setProgress(db, inst.id, inst.attempt, f).catch(() => {}),
+          signal: abort.signal,
         });
       } finally {
+        aborts.delete(abort);
+        if (!aborts.size) this.aborts.delete(inst.runId);
         leavePool();
         // A worker is free: top up the queue while this outcome is being committed.
         this.wake();

@@ -1,11 +1,12 @@
 /** Turning a flow document into a stored revision: every component resolved to a registered digest. */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FlowError, isComponentPath, type FlowIssue, type ParsedFlow } from '../flow/index.js';
+import { FlowError, isComponentPath, nextTick, type FlowIssue, type ParsedFlow } from '../flow/index.js';
 import { ComponentRejected } from '../runtime/component.js';
 import type { Db } from '../store/db.js';
 import { findComponentVersion } from '../store/components.js';
 import { saveFlowRevision } from '../store/flows.js';
+import { syncTriggers } from '../store/triggers.js';
 import type { ComponentRegistry } from './components.js';
 import type { FlowSpec } from './spec.js';
 
@@ -35,9 +36,31 @@ export async function resolveFlow(db: Db, registry: ComponentRegistry, parsed: P
   return { ...parsed.flow, tasks };
 }
 
-/** Resolve and store a flow; returns its spec and the revision to run. */
-export async function registerFlow(db: Db, registry: ComponentRegistry, parsed: ParsedFlow, file: string): Promise<{ spec: FlowSpec; revision: number }> {
+/** Resolve and store a flow with its triggers; returns its spec and the revision to run. */
+export async function registerFlow(
+  db: Db,
+  registry: ComponentRegistry,
+  parsed: ParsedFlow,
+  file: string,
+): Promise<{ spec: FlowSpec; revision: number; created: boolean }> {
   const spec = await resolveFlow(db, registry, parsed, file);
-  const revision = await saveFlowRevision(db, spec.id, parsed.source, spec);
-  return { spec, revision };
+  const { revision, created } = await saveFlowRevision(db, spec.id, parsed.source, spec, (tx) => syncTriggers(tx, spec.id, triggerRows(spec, Date.now())));
+  return { spec, revision, created };
+}
+
+/** The schedule and flow-trigger rows a flow's triggers stand for. */
+export function triggerRows(spec: FlowSpec, now: number): Parameters<typeof syncTriggers>[2] {
+  const out: Parameters<typeof syncTriggers>[2] = { schedules: [], flowTriggers: [] };
+  spec.triggers.forEach((t, idx) => {
+    if (t.type === 'schedule') {
+      const next = nextTick(t.cron, t.timezone, now);
+      if (next !== null) out.schedules.push({ key: `${t.cron}|${t.timezone ?? 'UTC'}`, cron: t.cron, timezone: t.timezone ?? null, missed: t.missed, params: t.params, nextFireAt: next });
+    } else if (t.type === 'flow') {
+      out.flowTriggers.push({ idx, sourceFlowId: t.flow, on: t.on, task: null, asset: null, inputs: t.inputs });
+    } else if (t.type === 'asset') {
+      const [task, asset] = t.asset.split('/') as [string, string];
+      out.flowTriggers.push({ idx, sourceFlowId: t.flow, on: 'asset', task, asset, inputs: t.inputs });
+    }
+  });
+  return out;
 }

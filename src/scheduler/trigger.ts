@@ -1,9 +1,8 @@
-/** Starting a run: check the inputs against the flow, copy asset inputs into the store, record the run. */
+/** Starting a run: check the inputs against the flow, bring asset inputs into the store, record the run. */
 import { existsSync, statSync } from 'node:fs';
 import type { AssetStore } from '../assets/store.js';
 import { newId } from '../ids.js';
-import type { Db } from '../store/db.js';
-import { createRun, type NewAsset } from '../store/runs.js';
+import { createRun, type AssetRow, type DbOrTx, type NewAsset, type NewRun } from '../store/runs.js';
 import type { FlowSpec } from './spec.js';
 
 export class InputError extends Error {
@@ -16,27 +15,35 @@ export class InputError extends Error {
 export interface TriggerRequest {
   spec: FlowSpec;
   revision: number;
-  /** Asset inputs: name → a file on this machine. */
+  /** Asset inputs from files on this machine: name → path (copied into the asset store). */
   files?: Record<string, string>;
+  /** Asset inputs that are assets already stored (an upload, an upstream output): shared, not copied. */
+  assets?: Record<string, AssetRow[]>;
   /** Non-asset inputs: name → value. */
   params?: Record<string, unknown>;
+  /** Who started it: manual, cli, api, webhook, schedule, backfill, flow. */
   trigger?: string;
+  logicalTime?: number;
+  dedupeKey?: string;
+  backfillId?: string;
 }
 
-export async function triggerRun(db: Db, assets: AssetStore, req: TriggerRequest): Promise<string> {
+/** Check a trigger request and build the run to record (asset files are imported here). */
+export async function prepareRun(assets: AssetStore, req: TriggerRequest): Promise<NewRun> {
   const { spec } = req;
   const files = req.files ?? {};
+  const given = req.assets ?? {};
   const params: Record<string, unknown> = {};
   const problems: string[] = [];
-  for (const name of [...Object.keys(files), ...Object.keys(req.params ?? {})]) {
+  for (const name of new Set([...Object.keys(files), ...Object.keys(given), ...Object.keys(req.params ?? {})])) {
     if (!(name in spec.inputs)) problems.push(`unknown input "${name}"; flow ${spec.id} declares: ${Object.keys(spec.inputs).join(', ') || 'none'}`);
   }
   for (const [name, input] of Object.entries(spec.inputs)) {
     if (input.type === 'asset') {
       const file = files[name];
-      if (file === undefined) {
-        if (input.required) problems.push(`missing asset input "${name}" (give it with --input ${name}=PATH)`);
-      } else if (!existsSync(file) || !statSync(file).isFile()) {
+      if (file === undefined && !given[name]?.length) {
+        if (input.required) problems.push(`missing asset input "${name}"`);
+      } else if (file !== undefined && (!existsSync(file) || !statSync(file).isFile())) {
         problems.push(`input "${name}": file not found: ${file}`);
       }
       if (req.params && name in req.params) problems.push(`input "${name}" is an asset: give a file, not a value`);
@@ -46,7 +53,8 @@ export async function triggerRun(db: Db, assets: AssetStore, req: TriggerRequest
         if (input.required) problems.push(`missing ${input.type} input "${name}"`);
         continue;
       }
-      if (input.type === 'number' && Number.isNaN(Number(value))) problems.push(`input "${name}" must be a number, got ${JSON.stringify(value)}`);
+      if (typeof value === 'object') problems.push(`input "${name}" must be a ${input.type}, got ${JSON.stringify(value)}`);
+      else if (input.type === 'number' && (value === '' || Number.isNaN(Number(value)))) problems.push(`input "${name}" must be a number, got ${JSON.stringify(value)}`);
       else if (input.type === 'boolean' && !['true', 'false', true, false].includes(value as string)) problems.push(`input "${name}" must be true or false`);
       else params[name] = input.type === 'number' ? Number(value) : input.type === 'boolean' ? String(value) === 'true' : String(value);
     }
@@ -60,6 +68,27 @@ export async function triggerRun(db: Db, assets: AssetStore, req: TriggerRequest
     const stored = await assets.importFile(location, file);
     inputs.push({ id: newId('a'), name, location, mediaType: 'application/octet-stream', ...stored });
   }
-  await createRun(db, { id: runId, flowId: spec.id, revision: req.revision, params, trigger: req.trigger ?? 'manual', taskIds: spec.tasks.map((t) => t.id), inputs });
-  return runId;
+  for (const [name, list] of Object.entries(given)) {
+    list.forEach((a, i) => inputs.push({ id: newId('a'), name, location: a.location, size: a.size, sha256: a.sha256, mediaType: a.mediaType, order: list.length > 1 ? i : undefined }));
+  }
+  return {
+    id: runId,
+    flowId: spec.id,
+    revision: req.revision,
+    params,
+    trigger: req.trigger ?? 'manual',
+    taskIds: spec.tasks.map((t) => t.id),
+    inputs,
+    logicalTime: req.logicalTime,
+    dedupeKey: req.dedupeKey,
+    backfillId: req.backfillId,
+    skipAbove: spec.concurrency?.policy === 'skip' ? spec.concurrency.max : undefined,
+  };
+}
+
+/** Validate, import and record a run; returns its id. */
+export async function triggerRun(db: DbOrTx, assets: AssetStore, req: TriggerRequest): Promise<string> {
+  const run = await prepareRun(assets, req);
+  if (!(await createRun(db, run)).length) throw new InputError(`flow ${run.flowId} already has a run for ${run.dedupeKey}`);
+  return run.id;
 }

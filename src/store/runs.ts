@@ -1,15 +1,18 @@
 /** Runs, task runs and their assets: creating runs, planning tasks, finishing runs. */
-import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/sqlite-core';
 import type { Partition } from '../runtime/protocol.js';
 import type { Db } from './db.js';
 import { insertEvents, type EventRow, type NewEvent } from './events.js';
-import { assets, instances, runs, taskRuns, type RunState } from './schema.js';
+import { assets, backfills, instances, runs, taskRuns, type RunState } from './schema.js';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 export type DbOrTx = Db | Tx;
 
 export interface NewAsset {
   id: string;
+  /** For run inputs given as several assets (an upstream fan-out): their order. */
+  order?: number;
   name: string;
   location: string;
   size: number;
@@ -21,18 +24,52 @@ export type RunRow = typeof runs.$inferSelect;
 export type TaskRunRow = typeof taskRuns.$inferSelect;
 export type AssetRow = typeof assets.$inferSelect;
 
-export async function createRun(
-  db: Db,
-  run: { id: string; flowId: string; revision: number; params: Record<string, unknown>; trigger: string; taskIds: string[]; inputs: NewAsset[] },
-): Promise<EventRow[]> {
+export interface NewRun {
+  id: string;
+  flowId: string;
+  revision: number;
+  params: Record<string, unknown>;
+  trigger: string;
+  taskIds: string[];
+  inputs: NewAsset[];
+  logicalTime?: number | null;
+  /** A run with a key already taken by this flow is not created (see runs.dedupeKey). */
+  dedupeKey?: string | null;
+  backfillId?: string | null;
+  /** The flow's run limit: with the `skip` policy, a run triggered at the limit is recorded as skipped. */
+  skipAbove?: number;
+}
+
+/** Record a new run (queued, or skipped at its flow's limit). Returns its events; none when its dedupe key was taken. */
+export async function createRun(db: DbOrTx, run: NewRun): Promise<EventRow[]> {
   return db.transaction(async (tx) => {
     const now = Date.now();
-    await tx.insert(runs).values({ id: run.id, flowId: run.flowId, revision: run.revision, state: 'queued', params: run.params, trigger: run.trigger, createdAt: now });
-    await tx.insert(taskRuns).values(run.taskIds.map((taskId) => ({ id: `${run.id}.${taskId}`, runId: run.id, taskId, state: 'pending' as const })));
-    if (run.inputs.length) {
-      await tx.insert(assets).values(run.inputs.map((a) => ({ ...a, runId: run.id, taskId: null, instanceIdx: null, createdAt: now })));
+    let state: RunState = 'queued';
+    let error: string | null = null;
+    if (run.skipAbove !== undefined) {
+      const [row] = await tx.select({ n: count() }).from(runs).where(and(eq(runs.flowId, run.flowId), inArray(runs.state, ['queued', 'running'])));
+      if ((row?.n ?? 0) >= run.skipAbove) {
+        state = 'skipped';
+        error = `flow ${run.flowId} already has ${row!.n} active run(s) (concurrency max ${run.skipAbove}, policy skip)`;
+      }
     }
-    return insertEvents(tx, [{ runId: run.id, type: 'run-created', data: { flowId: run.flowId, revision: run.revision, trigger: run.trigger } }]);
+    const created = await tx
+      .insert(runs)
+      .values({
+        id: run.id, flowId: run.flowId, revision: run.revision, state, error, params: run.params, trigger: run.trigger, createdAt: now,
+        finishedAt: state === 'skipped' ? now : null, logicalTime: run.logicalTime ?? null, dedupeKey: run.dedupeKey ?? null, backfillId: run.backfillId ?? null,
+      })
+      .onConflictDoNothing()
+      .returning({ id: runs.id });
+    if (!created.length) return [];
+    await tx.insert(taskRuns).values(run.taskIds.map((taskId) => ({ id: `${run.id}.${taskId}`, runId: run.id, taskId, state: state === 'skipped' ? ('skipped' as const) : ('pending' as const) })));
+    if (run.inputs.length) {
+      await tx.insert(assets).values(run.inputs.map(({ order, ...a }) => ({ ...a, runId: run.id, taskId: null, instanceIdx: order ?? null, createdAt: now })));
+    }
+    const data = { flowId: run.flowId, revision: run.revision, trigger: run.trigger, ...(run.logicalTime != null ? { logicalTime: run.logicalTime } : {}) };
+    const ev: NewEvent[] = [{ runId: run.id, type: 'run-created', data }];
+    if (state === 'skipped') ev.push({ runId: run.id, type: 'run-skipped', data: { error } });
+    return insertEvents(tx, ev);
   });
 }
 
@@ -53,11 +90,41 @@ export async function getTaskRun(db: Db, taskRunId: string): Promise<TaskRunRow 
   return db.query.taskRuns.findFirst({ where: eq(taskRuns.id, taskRunId) });
 }
 
-export async function startRun(db: Db, runId: string): Promise<EventRow[]> {
+/**
+ * queued → running, in one statement so that limits hold with several servers: at most `flowMax`
+ * running runs of the flow (oldest queued first), and at most its backfill's concurrency.
+ */
+export async function startRun(db: Db, runId: string, gate: { flowMax?: number } = {}): Promise<EventRow[]> {
   return db.transaction(async (tx) => {
-    const rows = await tx.update(runs).set({ state: 'running', startedAt: Date.now() }).where(and(eq(runs.id, runId), eq(runs.state, 'queued'))).returning({ id: runs.id });
+    const r = alias(runs, 'r');
+    const conds = [eq(runs.id, runId), eq(runs.state, 'queued')];
+    if (gate.flowMax !== undefined) {
+      conds.push(sql`(SELECT count(*) FROM ${r} WHERE ${r.flowId} = ${runs.flowId} AND ${r.state} = 'running') < ${gate.flowMax}`);
+      conds.push(sql`NOT EXISTS (SELECT 1 FROM ${r} WHERE ${r.flowId} = ${runs.flowId} AND ${r.state} = 'queued' AND (${r.createdAt}, ${r.id}) < (${runs.createdAt}, ${runs.id}))`);
+    }
+    conds.push(sql`(${runs.backfillId} IS NULL OR (
+      (SELECT count(*) FROM ${r} WHERE ${r.backfillId} = ${runs.backfillId} AND ${r.state} = 'running') < (SELECT ${backfills.concurrency} FROM ${backfills} WHERE ${backfills.id} = ${runs.backfillId})
+      AND NOT EXISTS (SELECT 1 FROM ${r} WHERE ${r.backfillId} = ${runs.backfillId} AND ${r.state} = 'queued' AND ${r.logicalTime} < ${runs.logicalTime})))`);
+    const rows = await tx.update(runs).set({ state: 'running', startedAt: Date.now() }).where(and(...conds)).returning({ id: runs.id });
     return rows.length ? insertEvents(tx, [{ runId, type: 'run-started' }]) : [];
   });
+}
+
+/** Queued runs that may start once a run of this flow (or of their backfill) ends: the oldest first. */
+export async function queuedRunIds(db: Db, flowId: string, limit: number): Promise<string[]> {
+  const rows = await db
+    .select({ id: runs.id })
+    .from(runs)
+    .where(and(eq(runs.flowId, flowId), eq(runs.state, 'queued')))
+    .orderBy(asc(runs.logicalTime), asc(runs.createdAt), asc(runs.id))
+    .limit(limit);
+  return rows.map((r) => r.id);
+}
+
+/** The longest-running run of a flow (for the cancel-oldest policy). */
+export async function oldestRunningRun(db: Db, flowId: string): Promise<string | undefined> {
+  const [row] = await db.select({ id: runs.id }).from(runs).where(and(eq(runs.flowId, flowId), eq(runs.state, 'running'))).orderBy(asc(runs.startedAt), asc(runs.id)).limit(1);
+  return row?.id;
 }
 
 export async function finishRun(db: Db, runId: string, state: Extract<RunState, 'succeeded' | 'failed' | 'cancelled'>, error: string | null): Promise<EventRow[]> {
@@ -73,7 +140,7 @@ export async function finishRun(db: Db, runId: string, state: Extract<RunState, 
 
 /** The flow inputs given to a run (assets with no producing task). */
 export async function runInputAssets(db: Db, runId: string): Promise<AssetRow[]> {
-  return db.select().from(assets).where(and(eq(assets.runId, runId), isNull(assets.taskId)));
+  return db.select().from(assets).where(and(eq(assets.runId, runId), isNull(assets.taskId))).orderBy(asc(assets.name), asc(assets.instanceIdx));
 }
 
 /** Every output of the given tasks in a run, ordered by task (as listed), instance, then name. */

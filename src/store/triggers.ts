@@ -1,0 +1,116 @@
+/** Schedules, backfills and flow-to-flow triggers: the rows that make runs start without a caller. */
+import { and, asc, eq, gt, inArray, lte, notInArray, sql } from 'drizzle-orm';
+import type { Db } from './db.js';
+import type { DbOrTx } from './runs.js';
+import { backfills, cursors, events, flowTriggers, runs, schedules } from './schema.js';
+
+export type ScheduleRow = typeof schedules.$inferSelect;
+export type FlowTriggerRow = typeof flowTriggers.$inferSelect;
+export type BackfillRow = typeof backfills.$inferSelect;
+
+export interface ScheduleDef {
+  key: string;
+  cron: string;
+  timezone: string | null;
+  missed: 'skip' | 'catch-up';
+  params: Record<string, unknown>;
+  /** Used only for a schedule that is new: an existing one keeps its place. */
+  nextFireAt: number;
+}
+
+/** Make a flow's schedule and flow-trigger rows match its current revision (inside its save). */
+export async function syncTriggers(tx: DbOrTx, flowId: string, defs: { schedules: ScheduleDef[]; flowTriggers: Omit<FlowTriggerRow, 'targetFlowId'>[] }): Promise<void> {
+  const keys = defs.schedules.map((s) => s.key);
+  await tx.delete(schedules).where(and(eq(schedules.flowId, flowId), keys.length ? notInArray(schedules.key, keys) : undefined));
+  for (const s of defs.schedules) {
+    await tx
+      .insert(schedules)
+      .values({ flowId, ...s })
+      .onConflictDoUpdate({ target: [schedules.flowId, schedules.key], set: { missed: s.missed, params: s.params } });
+  }
+  await tx.delete(flowTriggers).where(eq(flowTriggers.targetFlowId, flowId));
+  if (defs.flowTriggers.length) await tx.insert(flowTriggers).values(defs.flowTriggers.map((t) => ({ ...t, targetFlowId: flowId })));
+}
+
+export async function dueSchedules(db: Db, now: number): Promise<ScheduleRow[]> {
+  return db.select().from(schedules).where(lte(schedules.nextFireAt, now)).orderBy(asc(schedules.nextFireAt)).limit(100);
+}
+
+export async function nextScheduleTime(db: Db): Promise<number | undefined> {
+  const [row] = await db.select({ t: sql<number>`min(${schedules.nextFireAt})` }).from(schedules);
+  return row?.t ?? undefined;
+}
+
+export async function flowSchedules(db: Db, flowId: string): Promise<ScheduleRow[]> {
+  return db.select().from(schedules).where(eq(schedules.flowId, flowId));
+}
+
+/**
+ * Move a schedule from the tick it was due at to the next one, and run `create` (the runs for the
+ * fired ticks) in the same transaction. Only one caller wins a tick: the others find it moved.
+ */
+export async function advanceSchedule(db: Db, s: ScheduleRow, next: number, fired: number | null, create: (tx: DbOrTx) => Promise<void>): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const moved = await tx
+      .update(schedules)
+      .set({ nextFireAt: next, ...(fired !== null ? { lastFireAt: fired } : {}) })
+      .where(and(eq(schedules.flowId, s.flowId), eq(schedules.key, s.key), eq(schedules.nextFireAt, s.nextFireAt)))
+      .returning({ key: schedules.key });
+    if (!moved.length) return false;
+    await create(tx);
+    return true;
+  });
+}
+
+export async function createBackfill(tx: DbOrTx, b: typeof backfills.$inferInsert): Promise<void> {
+  await tx.insert(backfills).values(b);
+}
+
+export async function getBackfill(db: Db, id: string): Promise<BackfillRow | undefined> {
+  return db.query.backfills.findFirst({ where: eq(backfills.id, id) });
+}
+
+/** A backfill's runs counted by state. */
+export async function backfillProgress(db: Db, id: string): Promise<Record<string, number>> {
+  const rows = await db.select({ state: runs.state, n: sql<number>`count(*)` }).from(runs).where(eq(runs.backfillId, id)).groupBy(runs.state);
+  return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+}
+
+export async function triggersFrom(db: Db, sourceFlowId: string): Promise<FlowTriggerRow[]> {
+  return db.select().from(flowTriggers).where(eq(flowTriggers.sourceFlowId, sourceFlowId));
+}
+
+export async function flowTriggersOf(db: Db, targetFlowId: string): Promise<FlowTriggerRow[]> {
+  return db.select().from(flowTriggers).where(eq(flowTriggers.targetFlowId, targetFlowId)).orderBy(asc(flowTriggers.idx));
+}
+
+/** Events after a consumer's cursor that may fire flow triggers, with the flow of their run. */
+export async function eventsAfterCursor(db: Db, name: string, types: string[], limit: number) {
+  const [cur] = await db.select().from(cursors).where(eq(cursors.name, name));
+  const after = cur?.eventId ?? 0;
+  const rows = await db
+    .select({ id: events.id, runId: events.runId, taskId: events.taskId, type: events.type, flowId: runs.flowId })
+    .from(events)
+    .innerJoin(runs, eq(runs.id, events.runId))
+    .where(and(gt(events.id, after), inArray(events.type, types)))
+    .orderBy(asc(events.id))
+    .limit(limit);
+  return { after, rows };
+}
+
+/** The newest event id (a new consumer starts here rather than replaying history). */
+export async function lastEventId(db: Db): Promise<number> {
+  const [row] = await db.select({ id: sql<number>`coalesce(max(${events.id}), 0)` }).from(events);
+  return row?.id ?? 0;
+}
+
+export async function moveCursor(db: DbOrTx, name: string, eventId: number): Promise<void> {
+  await db
+    .insert(cursors)
+    .values({ name, eventId })
+    .onConflictDoUpdate({ target: cursors.name, set: { eventId: sql`max(${cursors.eventId}, excluded.event_id)` } });
+}
+
+export async function hasCursor(db: Db, name: string): Promise<boolean> {
+  return (await db.select().from(cursors).where(eq(cursors.name, name))).length > 0;
+}

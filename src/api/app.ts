@@ -1,12 +1,57 @@
-/** The HTTP API. Web-standard Request/Response only, so the same app runs on Node and on Workers. */
+/**
+ * The HTTP API. Web-standard Request/Response only, so the same app runs on Node and on Workers.
+ * `/healthz` is open; everything under `/api/v1` and `/metrics` needs the bearer token when one is set.
+ */
 import { OpenAPIHono } from '@hono/zod-openapi';
+import { bearerAuth } from 'hono/bearer-auth';
+import type { ScheduleLoop } from '../scheduler/schedules.js';
 import type { Tutti } from '../tutti.js';
+import { DEFAULT_MAX_UPLOAD, type Api, type ApiOptions } from './context.js';
+import { errorResponse, onError, validationHook } from './errors.js';
+import { componentRoutes } from './routes/components.js';
+import { docsRoutes } from './routes/docs.js';
+import { eventRoutes } from './routes/events.js';
+import { flowRoutes } from './routes/flows.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { runRoutes } from './routes/runs.js';
 
-export function createApp(tutti: Tutti) {
-  const app = new OpenAPIHono();
+export function createApp(tutti: Tutti, opts: ApiOptions & { schedules?: ScheduleLoop } = {}) {
+  const api: Api = { tutti, schedules: opts.schedules, maxUploadBytes: opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD };
+  const app = new OpenAPIHono({ defaultHook: validationHook });
+  app.onError(onError);
+  app.notFound((c) => errorResponse(c, 404, 'not_found', `no route ${c.req.method} ${c.req.path}`));
+
   app.get('/healthz', async (c) => {
     await tutti.database.client.execute('SELECT 1');
     return c.json({ ok: true, workers: tutti.pool.size });
   });
+
+  if (opts.token) {
+    const unauthorized = (message: string) => ({ message: { error: { code: 'unauthorized', message } } });
+    const auth = bearerAuth({
+      token: opts.token,
+      noAuthenticationHeader: unauthorized('this server needs a bearer token: Authorization: Bearer <TUTTI_API_TOKEN>'),
+      invalidAuthenticationHeader: unauthorized('the Authorization header must be "Bearer <token>"'),
+      invalidToken: unauthorized('wrong bearer token'),
+    });
+    app.use('/api/v1/*', auth);
+    app.use('/metrics', auth);
+  }
+
+  const v1 = new OpenAPIHono({ defaultHook: validationHook });
+  v1.route('/', componentRoutes(api));
+  v1.route('/', flowRoutes(api));
+  v1.route('/', runRoutes(api));
+  v1.route('/', eventRoutes(api));
+  v1.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Tutti API', version: '1', description: 'Flows of WebAssembly components: upload components, save flows, trigger and follow runs.' },
+    servers: [{ url: '/api/v1' }],
+    security: opts.token ? [{ bearer: [] }] : [],
+  });
+  v1.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  v1.route('/', docsRoutes());
+  app.route('/api/v1', v1);
+  app.route('/', metricsRoutes(api));
   return app;
 }

@@ -1,6 +1,6 @@
 /** The `tutti` command. */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { FlowError, flowJsonSchema } from '../flow/index.js';
+import { FlowError, flowJsonSchema, parseSize } from '../flow/index.js';
 import { ComponentRejected } from '../runtime/component.js';
 import { InputError } from '../scheduler/trigger.js';
 import { DatabaseUnavailable } from '../store/db.js';
@@ -50,7 +50,13 @@ program
     if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('--port must be 0-65535');
     return n;
   }, 8080)
-  .option('--host <host>', 'address to bind', '127.0.0.1')
+  .option('--host <host>', 'address to bind (without a token, keep it local)', '127.0.0.1')
+  .option('--token <token>', 'bearer token every API call must carry (default: $TUTTI_API_TOKEN)')
+  .option('--max-upload <size>', 'largest upload accepted, e.g. 512MiB', (v: string) => {
+    const n = parseSize(v);
+    if (n === null || n < 1) throw new InvalidArgumentError('--max-upload must be a size such as 256MiB');
+    return n;
+  })
   .addOption(homeOption())
   .addOption(dbOption())
   .addOption(workersOption())

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt } from 'drizzle-orm';
+import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
 import { events } from './schema.js';
 
@@ -25,4 +25,19 @@ export async function insertEvents(tx: Tx | Db, list: NewEvent[]): Promise<Event
 
 export async function runEvents(db: Db, runId: string, afterId = 0): Promise<EventRow[]> {
   return db.select().from(events).where(and(eq(events.runId, runId), gt(events.id, afterId))).orderBy(asc(events.id));
+}
+
+/** Events after `afterId`, of one run or of all, oldest first. */
+export async function eventsAfter(db: Db, q: { runId?: string; afterId: number; limit: number }): Promise<EventRow[]> {
+  return db
+    .select()
+    .from(events)
+    .where(and(q.runId ? eq(events.runId, q.runId) : undefined, gt(events.id, q.afterId)))
+    .orderBy(asc(events.id))
+    .limit(q.limit);
+}
+
+export async function latestEventId(db: Db): Promise<number> {
+  const [row] = await db.select({ id: sql<number>`coalesce(max(${events.id}), 0)` }).from(events);
+  return row?.id ?? 0;
 }

@@ -1,6 +1,5 @@
 /** Runs, task runs and their assets: creating runs, planning tasks, finishing runs. */
 import { and, asc, count, eq, inArray, isNull, sql } from 'drizzle-orm';
-import { alias } from 'drizzle-orm/sqlite-core';
 import type { Partition } from '../runtime/protocol.js';
 import type { Db } from './db.js';
 import { insertEvents, type EventRow, type NewEvent } from './events.js';
@@ -96,15 +95,15 @@ export async function getTaskRun(db: Db, taskRunId: string): Promise<TaskRunRow 
  */
 export async function startRun(db: Db, runId: string, gate: { flowMax?: number } = {}): Promise<EventRow[]> {
   return db.transaction(async (tx) => {
-    const r = alias(runs, 'r');
+    // Correlated subqueries over a second copy of runs ("r"); drizzle's alias() does not render in sql``.
     const conds = [eq(runs.id, runId), eq(runs.state, 'queued')];
     if (gate.flowMax !== undefined) {
-      conds.push(sql`(SELECT count(*) FROM ${r} WHERE ${r.flowId} = ${runs.flowId} AND ${r.state} = 'running') < ${gate.flowMax}`);
-      conds.push(sql`NOT EXISTS (SELECT 1 FROM ${r} WHERE ${r.flowId} = ${runs.flowId} AND ${r.state} = 'queued' AND (${r.createdAt}, ${r.id}) < (${runs.createdAt}, ${runs.id}))`);
+      conds.push(sql`(SELECT count(*) FROM runs r WHERE r.flow_id = ${runs.flowId} AND r.state = 'running') < ${gate.flowMax}`);
+      conds.push(sql`NOT EXISTS (SELECT 1 FROM runs r WHERE r.flow_id = ${runs.flowId} AND r.state = 'queued' AND (r.created_at, r.id) < (${runs.createdAt}, ${runs.id}))`);
     }
     conds.push(sql`(${runs.backfillId} IS NULL OR (
-      (SELECT count(*) FROM ${r} WHERE ${r.backfillId} = ${runs.backfillId} AND ${r.state} = 'running') < (SELECT ${backfills.concurrency} FROM ${backfills} WHERE ${backfills.id} = ${runs.backfillId})
-      AND NOT EXISTS (SELECT 1 FROM ${r} WHERE ${r.backfillId} = ${runs.backfillId} AND ${r.state} = 'queued' AND ${r.logicalTime} < ${runs.logicalTime})))`);
+      (SELECT count(*) FROM runs r WHERE r.backfill_id = ${runs.backfillId} AND r.state = 'running') < (SELECT ${backfills.concurrency} FROM ${backfills} WHERE ${backfills.id} = ${runs.backfillId})
+      AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.backfill_id = ${runs.backfillId} AND r.state = 'queued' AND r.logical_time < ${runs.logicalTime})))`);
     const rows = await tx.update(runs).set({ state: 'running', startedAt: Date.now() }).where(and(...conds)).returning({ id: runs.id });
     return rows.length ? insertEvents(tx, [{ runId, type: 'run-started' }]) : [];
   });

@@ -1,31 +1,53 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createApp } from '../../api/app.js';
+import { Reactor } from '../../scheduler/reactions.js';
+import { ScheduleLoop } from '../../scheduler/schedules.js';
 import { openTutti, type TuttiOptions } from '../../tutti.js';
 
 export interface ServeOptions extends TuttiOptions {
   port: number;
   host: string;
+  token?: string;
+  maxUpload?: number;
 }
 
-/** HTTP API + scheduler + in-process workers until SIGINT/SIGTERM. */
+const LOCAL = new Set(['127.0.0.1', 'localhost', '::1']);
+
+/** HTTP API + scheduler + schedules + flow triggers + in-process workers until SIGINT/SIGTERM. */
 export async function serveCommand(opts: ServeOptions): Promise<number> {
+  const token = opts.token ?? process.env.TUTTI_API_TOKEN ?? undefined;
+  if (!token && !LOCAL.has(opts.host)) {
+    process.stderr.write(`tutti: warning: serving on ${opts.host} without a token: anyone who can reach it can run code here (set TUTTI_API_TOKEN or --token)\n`);
+  }
   const tutti = await openTutti(opts);
+  const log = (msg: string) => process.stderr.write(`tutti: ${msg}\n`);
+  const onRun = (id: string) => tutti.engine.notify(id);
+  const schedules = new ScheduleLoop({ db: tutti.database.db, assets: tutti.assets, onRun, log });
+  const reactor = new Reactor({ db: tutti.database.db, assets: tutti.assets, onRun, log });
+  const offReactor = tutti.engine.onEvent(() => reactor.wake());
   await tutti.engine.start();
-  const app = createApp(tutti);
+  await reactor.start();
+  schedules.start();
+  const app = createApp(tutti, { token: token || undefined, maxUploadBytes: opts.maxUpload, schedules });
   const server = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
   });
   const { port } = server.address() as AddressInfo;
-  process.stderr.write(`tutti serving on http://${opts.host}:${port} (db ${tutti.database.url}, ${tutti.pool.size} workers)\n`);
+  process.stderr.write(`tutti serving on http://${opts.host}:${port} (db ${tutti.database.url}, ${tutti.pool.size} workers${token ? ', token required' : ''})\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
   process.stderr.write('tutti: shutting down\n');
+  // Open SSE streams would keep close() waiting forever.
+  (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
   await new Promise((r) => server.close(r));
+  offReactor();
+  await schedules.stop();
+  await reactor.stop();
   await tutti.close();
   return 0;
 }

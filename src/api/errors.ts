@@ -1,0 +1,53 @@
+/** Every error leaves the API as `{error: {code, message, details}}`; a client's mistake is a 4xx. */
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { FlowError, formatPath } from '../flow/index.js';
+import { ComponentRejected } from '../runtime/component.js';
+import { NotFound } from '../scheduler/backfills.js';
+import { InputError } from '../scheduler/trigger.js';
+import { RunStateError } from '../store/run-control.js';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);
+
+export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string, details?: unknown) {
+  return c.json({ error: { code, message, ...(details !== undefined ? { details } : {}) } }, status);
+}
+
+export function onError(err: Error, c: Context) {
+  if (err instanceof ApiError) return errorResponse(c, err.status, err.code, err.message, err.details);
+  if (err instanceof FlowError) {
+    return errorResponse(c, 400, 'invalid_flow', err.message, err.issues.map((i) => ({ path: formatPath(i.path), message: i.message, line: i.line, column: i.column })));
+  }
+  if (err instanceof InputError) return errorResponse(c, 400, 'invalid_input', err.message, err.message.split('\n'));
+  if (err instanceof ComponentRejected) return errorResponse(c, 400, 'invalid_component', err.message);
+  if (err instanceof RunStateError) return errorResponse(c, err.state === 'missing' ? 404 : 409, err.state === 'missing' ? 'not_found' : 'conflict', err.message);
+  if (err instanceof NotFound) return errorResponse(c, 404, 'not_found', err.message);
+  if (err instanceof HTTPException) {
+    const status = err.status as ContentfulStatusCode;
+    const code = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : status === 401 ? 'unauthorized' : 'bad_request';
+    return errorResponse(c, status, code, err.message || 'bad request');
+  }
+  if (err instanceof SyntaxError) return errorResponse(c, 400, 'malformed_body', `the body is not valid: ${err.message}`);
+  console.error('tutti: internal error on', c.req.method, c.req.path, err);
+  return errorResponse(c, 500, 'internal', 'internal error (logged on the server)');
+}
+
+/** zod-openapi's hook: a request that fails its schema gets every problem with its place. */
+export function validationHook(result: { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] }; target?: string }, c: Context) {
+  if (result.success) return undefined;
+  const issues = result.error!.issues.map((i) => ({ in: result.target, path: i.path.map(String).join('.'), message: i.message }));
+  return errorResponse(c, 400, 'invalid_request', issues.map((i) => `${i.in ?? 'request'}${i.path ? ` ${i.path}` : ''}: ${i.message}`).join('; '), issues);
+}

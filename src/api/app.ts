@@ -27,11 +27,11 @@ export function createApp(tutti: Tutti, opts: ApiOptions & { schedules?: Schedul
   });
 
   if (opts.token) {
-    const unauthorized = (message: string) => ({ message: { error: { code: 'unauthorized', message } } });
+    const unauthorized = (message: string, code = 'unauthorized') => ({ message: { error: { code, message } } });
     const auth = bearerAuth({
       token: opts.token,
       noAuthenticationHeader: unauthorized('this server needs a bearer token: Authorization: Bearer <TUTTI_API_TOKEN>'),
-      invalidAuthenticationHeader: unauthorized('the Authorization header must be "Bearer <token>"'),
+      invalidAuthenticationHeader: unauthorized('the Authorization header must be "Bearer <token>"', 'invalid_request'),
       invalidToken: unauthorized('wrong bearer token'),
     });
     app.use('/api/v1/*', auth);

@@ -24,6 +24,8 @@ export interface TriggerRequest {
   /** Who started it: manual, cli, api, webhook, schedule, backfill, flow. */
   trigger?: string;
   logicalTime?: number;
+  /** How the caller gives an asset input, for the "missing" message; {name} is replaced. */
+  assetHint?: string;
   dedupeKey?: string;
   backfillId?: string;
 }
@@ -42,7 +44,7 @@ export async function prepareRun(assets: AssetStore, req: TriggerRequest): Promi
     if (input.type === 'asset') {
       const file = files[name];
       if (file === undefined && !given[name]?.length) {
-        if (input.required) problems.push(`missing asset input "${name}"`);
+        if (input.required) problems.push(`missing asset input "${name}"${req.assetHint ? ` (${req.assetHint.replaceAll('{name}', name)})` : ''}`);
       } else if (file !== undefined && (!existsSync(file) || !statSync(file).isFile())) {
         problems.push(`input "${name}": file not found: ${file}`);
       }

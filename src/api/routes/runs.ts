@@ -126,7 +126,10 @@ export function runRoutes(api: Api) {
     const found = await getFlow(db, flowId);
     if (!found) throw notFound(`flow ${flowId}`);
     const spec = found.current.spec as FlowSpec;
-    const req: TriggerRequest = { spec, revision: found.flow.revision, trigger: how, params: {}, assets: {}, files: {} };
+    const req: TriggerRequest = {
+      spec, revision: found.flow.revision, trigger: how, params: {}, assets: {}, files: {},
+      assetHint: 'upload it as a multipart file part named "{name}", or give {"assets": {"{name}": "<asset id>"}}',
+    };
     const type = mediaType(c);
     let temp: string | undefined;
     try {

@@ -21,7 +21,7 @@ export async function runCommand(flowFile: string, opts: RunOptions): Promise<nu
   const tutti = await openTutti(opts);
   try {
     const { spec, revision } = await registerFlow(tutti.database.db, tutti.registry, parsed, flowFile);
-    const runId = await triggerRun(tutti.database.db, tutti.assets, { spec, revision, files, params, trigger: 'cli' });
+    const runId = await triggerRun(tutti.database.db, tutti.assets, { spec, revision, files, params, trigger: 'cli', assetHint: 'give it with --input {name}=PATH' });
     process.stderr.write(`run ${runId} of ${spec.id} (revision ${revision})\n`);
     const progress = new RunProgress(spec.tasks.map((t) => t.id));
     const off = tutti.engine.onEvent((e) => e.runId === runId && progress.event(e));

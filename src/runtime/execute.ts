@@ -18,7 +18,7 @@ type Instantiate = (
 
 const bindings = new Map<string, Promise<Instantiate>>();
 
-function loadBindings(url: string): Promise<Instantiate> {
+export function loadBindings(url: string): Promise<Instantiate> {
   let p = bindings.get(url);
   if (!p) {
     p = import(url).then((m: { instantiate: Instantiate }) => m.instantiate);

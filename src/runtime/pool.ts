@@ -2,13 +2,18 @@
  * A fixed set of worker threads that run instances. A timed-out instance is stopped by terminating
  * its worker (the only way to stop a wasm loop), and the worker is replaced; the process and the
  * other instances carry on.
+ *
+ * Short instances are handed to a worker a few at a time: a worker then goes from one to the next
+ * without waiting for this thread, which may be busy committing outcomes. Each worker says through
+ * shared memory which job it started and finished, and when, so every instance still gets its own
+ * full timeout, measured from its own start.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Failure } from './failures.js';
 import { MemoryCapError } from './memory-cap.js';
-import type { PreparedComponent } from './component.js';
-import type { FromWorker, InstanceJob, InstanceResult, ToWorker } from './protocol.js';
+import type { CompiledModules, PreparedComponent } from './component.js';
+import { CELL, type FromWorker, type InstanceJob, type InstanceResult, type ToWorker } from './protocol.js';
 
 export type JobSpec = Omit<InstanceJob, 'jobId' | 'modulesKey' | 'moduleUrl' | 'contract'>;
 
@@ -24,15 +29,27 @@ interface Slot {
   worker: Worker;
   /** Keys of the module sets this worker already holds. */
   modules: Set<string>;
-  current?: Pending;
+  /** Jobs handed to this worker, in the order it runs them; the first is running or about to. */
+  jobs: Pending[];
+  /** Written by the worker: CELL.started / CELL.finished job ids, CELL.startedAt (ms since `epoch`). */
+  cells: Int32Array;
   timer?: NodeJS.Timeout;
 }
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
+/**
+ * Most expected work queued behind a running instance in one worker. Instances shorter than the
+ * main thread's usual pauses gain from queueing; longer ones would only unbalance the workers.
+ */
+const MAX_BACKLOG_MS = 8;
+const MAX_QUEUED = 8;
 
 export class WorkerPool {
   private readonly slots: Slot[] = [];
   private readonly queue: Pending[] = [];
+  /** Recent run time per module set, to tell short instances from long ones. */
+  private readonly runMs = new Map<string, number>();
+  private readonly epoch = Date.now();
   private nextJob = 1;
   private closed = false;
 
@@ -69,7 +86,10 @@ export class WorkerPool {
     });
   }
 
-  /** Stop one job: drop it if it waits, or stop its worker (the only way to stop wasm) if it runs. */
+  /**
+   * Stop one job: drop it if it waits here, tell its worker to skip it if it waits there, or stop
+   * the worker (the only way to stop wasm) if it runs.
+   */
   private cancel(p: Pending): void {
     const i = this.queue.indexOf(p);
     if (i >= 0) {
@@ -77,8 +97,33 @@ export class WorkerPool {
       p.resolve(fail(cancelled));
       return;
     }
-    const slot = this.slots.find((s) => s.current === p);
-    if (slot) this.replace(slot, cancelled);
+    const slot = this.slots.find((s) => s.jobs.includes(p));
+    if (!slot) return;
+    if (slot.jobs[0] === p) {
+      this.replace(slot, cancelled);
+      return;
+    }
+    slot.jobs.splice(slot.jobs.indexOf(p), 1);
+    this.post(slot, { type: 'skip', jobId: p.job.jobId });
+    p.resolve(fail(cancelled));
+  }
+
+  /**
+   * Give every worker a component's compiled modules and bindings before its instances arrive, so
+   * the first instance in each worker does not pay for them. Best effort: errors surface on `run`.
+   */
+  async preload(component: PreparedComponent, memoryBytes: number): Promise<void> {
+    let compiled: CompiledModules;
+    try {
+      compiled = await component.compile(memoryBytes);
+    } catch {
+      return;
+    }
+    for (const slot of this.slots) {
+      if (slot.modules.has(compiled.key)) continue;
+      slot.modules.add(compiled.key);
+      this.post(slot, { type: 'load', modules: { [compiled.key]: compiled.modules }, moduleUrl: component.moduleUrl });
+    }
   }
 
   async close(): Promise<void> {
@@ -86,7 +131,8 @@ export class WorkerPool {
     for (const p of this.queue.splice(0)) p.resolve(fail({ kind: 'lost', message: 'worker pool closed', retryable: true }));
     await Promise.all(
       this.slots.map(async (s) => {
-        if (s.current) this.finish(s, fail({ kind: 'lost', message: 'worker pool closed', retryable: true }));
+        clearTimeout(s.timer);
+        for (const p of s.jobs.splice(0)) p.resolve(fail({ kind: 'lost', message: 'worker pool closed', retryable: true }));
         await s.worker.terminate();
       }),
     );
@@ -95,11 +141,21 @@ export class WorkerPool {
   private spawn(): Slot {
     // JS heap limits keep a runaway host-side allocation inside the worker; wasm memory is capped separately.
     const worker = new Worker(WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: 512 }, stdout: false, stderr: false });
-    const slot: Slot = { worker, modules: new Set() };
+    const slot: Slot = { worker, modules: new Set(), jobs: [], cells: new Int32Array(new SharedArrayBuffer(4 * 3)) };
     worker.on('message', (msg: FromWorker) => {
-      if (!slot.current || msg.jobId !== slot.current.job.jobId) return;
-      if (msg.type === 'progress') slot.current.onProgress?.(msg.fraction);
-      else this.finish(slot, msg.result);
+      const head = slot.jobs[0];
+      if (!head || msg.jobId !== head.job.jobId) return;
+      if (msg.type === 'progress') {
+        head.onProgress?.(msg.fraction);
+        return;
+      }
+      const key = head.job.modulesKey;
+      const prev = this.runMs.get(key);
+      this.runMs.set(key, prev === undefined ? msg.ms : prev * 0.8 + msg.ms * 0.2);
+      slot.jobs.shift();
+      this.arm(slot);
+      head.resolve(msg.result);
+      this.dispatch();
     });
     worker.on('error', (err) => {
       const oom = (err as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
@@ -113,51 +169,103 @@ export class WorkerPool {
       if (!this.closed && this.slots.includes(slot)) this.replace(slot, { kind: 'internal', message: 'worker exited', retryable: true });
     });
     worker.unref();
+    this.post(slot, { type: 'init', cells: slot.cells, epoch: this.epoch });
     return slot;
   }
 
+  private post(slot: Slot, msg: ToWorker): void {
+    slot.worker.postMessage(msg);
+  }
+
+  /**
+   * Stop a worker: the job it was running gets `failure`, jobs it never started go back to the
+   * queue, and a job it finished without its result reaching us is reported lost (retryable).
+   */
   private replace(slot: Slot, failure: Failure): void {
     const i = this.slots.indexOf(slot);
     if (i < 0) return;
-    if (slot.current) this.finish(slot, fail(failure));
+    clearTimeout(slot.timer);
     this.slots.splice(i, 1);
     void slot.worker.terminate();
-    if (!this.closed) {
-      this.slots.push(this.spawn());
-      this.dispatch();
+    const started = Atomics.load(slot.cells, CELL.started);
+    const finished = Atomics.load(slot.cells, CELL.finished);
+    const requeue: Pending[] = [];
+    for (const [k, p] of slot.jobs.splice(0).entries()) {
+      const id = p.job.jobId;
+      if (id <= finished) p.resolve(fail({ kind: 'lost', message: 'the worker stopped before reporting', retryable: true }));
+      // With nothing running, the head was about to start: blame it, or a job that kills its worker would go round forever.
+      else if (id === started || k === 0) p.resolve(fail(failure));
+      else requeue.push(p);
     }
-  }
-
-  private finish(slot: Slot, result: InstanceResult): void {
-    const p = slot.current;
-    if (!p) return;
-    clearTimeout(slot.timer);
-    slot.current = undefined;
-    slot.timer = undefined;
-    slot.worker.unref();
-    p.resolve(result);
+    if (this.closed) {
+      for (const p of requeue) p.resolve(fail({ kind: 'lost', message: 'worker pool closed', retryable: true }));
+      return;
+    }
+    this.queue.unshift(...requeue);
+    this.slots.push(this.spawn());
     this.dispatch();
   }
 
+  /** Time the job at the head of a worker from the moment the worker started it. */
+  private arm(slot: Slot): void {
+    clearTimeout(slot.timer);
+    slot.timer = undefined;
+    const head = slot.jobs[0];
+    if (!head) {
+      slot.worker.unref();
+      return;
+    }
+    if (head.timeoutMs === undefined) return;
+    const ms = head.timeoutMs;
+    const startedAt = Atomics.load(slot.cells, CELL.started) === head.job.jobId ? this.epoch + Atomics.load(slot.cells, CELL.startedAt) : Date.now();
+    slot.timer = setTimeout(
+      () => {
+        if (slot.jobs[0] !== head) return;
+        // Finished, and its result is on the way: the next head is timed when it arrives.
+        if (Atomics.load(slot.cells, CELL.finished) >= head.job.jobId) return;
+        const started = Atomics.load(slot.cells, CELL.started) === head.job.jobId;
+        if (started && Date.now() >= this.epoch + Atomics.load(slot.cells, CELL.startedAt) + ms) {
+          this.replace(slot, { kind: 'timed-out', message: `timed out after ${ms} ms`, retryable: true });
+        } else {
+          this.arm(slot);
+        }
+      },
+      Math.max(0, startedAt + ms - Date.now()),
+    );
+  }
+
   private dispatch(): void {
-    for (const slot of this.slots) {
-      if (slot.current) continue;
-      const p = this.queue.shift();
-      if (!p) return;
-      slot.current = p;
-      const msg: ToWorker = { type: 'run', job: p.job };
-      if (!slot.modules.has(p.job.modulesKey)) {
-        msg.coreModules = p.modules;
+    if (!this.queue.length) return;
+    // Idle workers first, then short backlogs.
+    for (const slot of [...this.slots].sort((a, b) => a.jobs.length - b.jobs.length)) {
+      const batch: Pending[] = [];
+      let backlog = slot.jobs.reduce((ms, p) => ms + this.expectedMs(p), 0);
+      while (this.queue.length && slot.jobs.length + batch.length < MAX_QUEUED) {
+        const next = this.queue[0]!;
+        const busy = slot.jobs.length + batch.length > 0;
+        if (busy && backlog + this.expectedMs(next) > MAX_BACKLOG_MS) break;
+        backlog += this.expectedMs(next);
+        batch.push(this.queue.shift()!);
+      }
+      if (!batch.length) continue;
+      const modules: Record<string, Record<string, WebAssembly.Module>> = {};
+      for (const p of batch) {
+        if (slot.modules.has(p.job.modulesKey)) continue;
+        modules[p.job.modulesKey] = p.modules;
         slot.modules.add(p.job.modulesKey);
       }
-      if (p.timeoutMs !== undefined) {
-        const ms = p.timeoutMs;
-        slot.timer = setTimeout(() => this.replace(slot, { kind: 'timed-out', message: `timed out after ${ms} ms`, retryable: true }), ms);
-      }
+      const wasIdle = slot.jobs.length === 0;
+      slot.jobs.push(...batch);
       // A busy worker keeps the process alive; an idle one must not.
       slot.worker.ref();
-      slot.worker.postMessage(msg);
+      this.post(slot, { type: 'run', jobs: batch.map((p) => p.job), modules });
+      if (wasIdle) this.arm(slot);
+      if (!this.queue.length) return;
     }
+  }
+
+  private expectedMs(p: Pending): number {
+    return this.runMs.get(p.job.modulesKey) ?? Infinity;
   }
 }
 

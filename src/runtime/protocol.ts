@@ -45,7 +45,7 @@ export interface InstanceJob {
   params: { name: string; value: string }[];
   env: [string, string][];
   args: string[];
-  /** Outputs are written to `<outputDir>/<outputStem><name>.tmp`, and renamed into place on commit. */
+  /** Outputs are written to `<outputDir>/<outputStem><name>`, their final place; the stem is unique per attempt. */
   outputDir: string;
   outputStem: string;
   /** Host directory mounted at /scratch, private to this attempt; absent unless the flow grants it. */
@@ -66,8 +66,20 @@ export type InstanceResult =
   | { ok: true; outputs: OutputFile[]; log: string; plan?: Partition[] }
   | { ok: false; failure: Failure; log: string };
 
-export type ToWorker = { type: 'run'; job: InstanceJob; coreModules?: Record<string, WebAssembly.Module> };
+export type ToWorker =
+  /** Sent once: the shared cells where the worker reports progress through its jobs. */
+  | { type: 'init'; cells: Int32Array; epoch: number }
+  /** Compiled modules (by key) and bindings to have ready before instances need them. */
+  | { type: 'load'; modules: Record<string, Record<string, WebAssembly.Module>>; moduleUrl: string }
+  /** Jobs to run one after the other, with any module sets the worker does not hold yet. */
+  | { type: 'run'; jobs: InstanceJob[]; modules: Record<string, Record<string, WebAssembly.Module>> }
+  /** A job given earlier that was cancelled before it started. */
+  | { type: 'skip'; jobId: number };
+
+/** Indices into the worker's shared cells (Int32). */
+export const CELL = { started: 0, finished: 1, startedAt: 2 } as const;
 
 export type FromWorker =
   | { type: 'progress'; jobId: number; fraction: number }
-  | { type: 'done'; jobId: number; result: InstanceResult };
+  /** `ms`: how long the job ran, which tells the pool how many of its kind to queue in one worker. */
+  | { type: 'done'; jobId: number; result: InstanceResult; ms: number };

@@ -9,8 +9,8 @@ import type { ByteSink, ByteSource } from './wasi/streams.js';
 const OUTPUT_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
 
 /**
- * The outputs of one attempt, written next to where they will live (`<dir>/<stem><name>.tmp`), so
- * committing one is a rename in the same directory. Every write counts against one shared cap.
+ * The outputs of one attempt, written where they will live (`<dir>/<stem><name>`, a name no other
+ * attempt uses), so committing them moves no file. Every write counts against one shared cap.
  */
 export class Outputs {
   private readonly files = new Map<string, { fd: number; hash: Hash; size: number; path: string }>();
@@ -34,7 +34,7 @@ export class Outputs {
     }
     let f = this.files.get(name);
     if (!f) {
-      const p = path.join(this.dir, `${this.stem}${name}.tmp`);
+      const p = path.join(this.dir, `${this.stem}${name}`);
       let fd: number;
       try {
         fd = openSync(p, 'w');
@@ -120,6 +120,12 @@ export class CappedLog {
   }
 }
 
+/**
+ * One read buffer per thread: a worker runs one instance at a time, and the bindings copy every
+ * read into guest memory before the next. Allocating it per instance cost more than a no-op task.
+ */
+let readBuffer: Uint8Array | undefined;
+
 /** Random access to the inputs of one instance; file descriptors opened on first use. */
 export class InputReader {
   private readonly fds = new Map<number, number>();
@@ -154,7 +160,7 @@ export class InputReader {
   stream(slices: Slice[]): ByteSource {
     let i = 0;
     let pos = 0;
-    const scratch = new Uint8Array(1 << 20);
+    const scratch = (readBuffer ??= new Uint8Array(1 << 20));
     return {
       read: (max) => {
         while (i < slices.length) {

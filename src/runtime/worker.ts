@@ -1,18 +1,51 @@
-/** Worker-thread entry: runs instances one at a time, keeping compiled modules between them. */
+/** Worker-thread entry: runs instances one at a time, in the order given, keeping compiled modules between them. */
 import { parentPort } from 'node:worker_threads';
-import { execute } from './execute.js';
-import type { FromWorker, ToWorker } from './protocol.js';
+import { execute, loadBindings } from './execute.js';
+import { CELL, type FromWorker, type InstanceJob, type ToWorker } from './protocol.js';
 
 const port = parentPort!;
 const modules = new Map<string, Record<string, WebAssembly.Module>>();
+const queue: InstanceJob[] = [];
+let cells: Int32Array = new Int32Array(3);
+let epoch = Date.now();
+let draining = false;
 
-port.on('message', async (msg: ToWorker) => {
-  const { job } = msg;
-  if (msg.coreModules) modules.set(job.modulesKey, msg.coreModules);
-  const send = (m: FromWorker) => port.postMessage(m);
-  const compiled = modules.get(job.modulesKey);
-  const result = compiled
-    ? await execute(job, compiled, (fraction) => send({ type: 'progress', jobId: job.jobId, fraction }))
-    : ({ ok: false, failure: { kind: 'internal', message: `worker has no modules for ${job.modulesKey}`, retryable: true }, log: '' } as const);
-  send({ type: 'done', jobId: job.jobId, result });
+const send = (m: FromWorker) => port.postMessage(m);
+
+port.on('message', (msg: ToWorker) => {
+  if (msg.type === 'init') {
+    cells = msg.cells;
+    epoch = msg.epoch;
+    return;
+  }
+  if (msg.type === 'skip') {
+    // Too late when it already ran: then its result is simply not awaited any more.
+    const i = queue.findIndex((j) => j.jobId === msg.jobId);
+    if (i >= 0) queue.splice(i, 1);
+    return;
+  }
+  for (const [key, set] of Object.entries(msg.modules)) modules.set(key, set);
+  if (msg.type === 'load') {
+    void loadBindings(msg.moduleUrl).catch(() => {});
+    return;
+  }
+  queue.push(...msg.jobs);
+  if (!draining) void drain();
 });
+
+async function drain(): Promise<void> {
+  draining = true;
+  for (let job = queue.shift(); job; job = queue.shift()) {
+    const t0 = performance.now();
+    Atomics.store(cells, CELL.startedAt, Date.now() - epoch);
+    Atomics.store(cells, CELL.started, job.jobId);
+    const compiled = modules.get(job.modulesKey);
+    const jobId = job.jobId;
+    const result = compiled
+      ? await execute(job, compiled, (fraction) => send({ type: 'progress', jobId, fraction }))
+      : ({ ok: false, failure: { kind: 'internal', message: `worker has no modules for ${job.modulesKey}`, retryable: true }, log: '' } as const);
+    Atomics.store(cells, CELL.finished, jobId);
+    send({ type: 'done', jobId, result, ms: performance.now() - t0 });
+  }
+  draining = false;
+}

@@ -253,7 +253,7 @@ export class Engine {
     if (!component.info.hasPlan && component.info.manifest) {
       plan = splitByManifest(inputs.map((a) => ({ size: a.size, path: this.o.assets.localPath(a.location) })), component.info.manifest);
     } else if (component.info.hasPlan) {
-      const result = await this.o.pool.run(component, this.jobSpec(run, task, inputs, 'plan', { index: 0, count: 0, slices: [] }, new Map(), 'plan', '.a0'), {
+      const result = await this.o.pool.run(component, this.jobSpec(run, task, inputs, 'plan', { index: 0, count: 0, slices: [] }, new Map(), 'plan.a0', '.plan-'), {
         timeoutMs: task.timeout ?? this.defaults.timeoutMs,
       });
       let problem = result.ok ? undefined : `${result.failure.kind}: ${result.failure.message}`;
@@ -275,8 +275,13 @@ export class Engine {
     this.publish(await planTaskRun(db, { runId: run.id, taskRunId, taskId: task.id, inputs: inputs.map((a) => a.id), ...plan, concurrency: task.concurrency }));
   }
 
-  /** What a worker needs to run one call of a task's component. */
-  private jobSpec(run: RunRow, task: TaskSpec, inputs: AssetRow[], call: 'run' | 'plan', partition: Partition, secrets: Map<string, string>, stem: string, attempt: string): JobSpec {
+  /**
+   * What a worker needs to run one call of a task's component. `attemptName` is unique per attempt;
+   * outputs are written at `<task dir>/<outputStem><name>`.
+   */
+  private jobSpec(
+    run: RunRow, task: TaskSpec, inputs: AssetRow[], call: 'run' | 'plan', partition: Partition, secrets: Map<string, string>, attemptName: string, outputStem: string,
+  ): JobSpec {
     const params = { ...stringParams(run.params, task), ...Object.fromEntries(Object.entries(task.params).map(([k, v]) => [k, String(v)])) };
     return {
       call,
@@ -300,8 +305,8 @@ export class Engine {
       ],
       args: [task.id, ...Object.entries(params).map(([k, v]) => `--${k}=${v}`)],
       outputDir: this.o.assets.localPath(taskDir(run.id, task.id)),
-      outputStem: `.${stem}${attempt.slice(1)}-`,
-      scratchDir: task.scratch ? this.o.assets.scratchDir(`${run.id}.${task.id}.${stem}${attempt}`) : undefined,
+      outputStem,
+      scratchDir: task.scratch ? this.o.assets.scratchDir(`${run.id}.${task.id}.${attemptName}`) : undefined,
       allowedHosts: task.network?.allow,
       limits: {
         outputBytes: task.outputLimit ?? this.defaults.outputBytes,
@@ -383,7 +388,8 @@ export class Engine {
         return;
       }
       const partition = inst.partition as Partition;
-      const spec = this.jobSpec(run, task, ctx.inputs, 'run', partition, secrets, `${inst.idx}-`, `.a${inst.attempt}`);
+      const stem = outputStem(inst.idx, inst.attempt);
+      const spec = this.jobSpec(run, task, ctx.inputs, 'run', partition, secrets, `${inst.idx}-.a${inst.attempt}`, stem);
       spec.env.push(['TUTTI_ATTEMPT', String(inst.attempt)]);
       let result;
       const abort = new AbortController();
@@ -407,7 +413,7 @@ export class Engine {
         const outputs: NewAsset[] = result.outputs.map((o) => ({
           id: newId('a'),
           name: o.name,
-          location: `${taskDir(run.id, task.id)}/${inst.idx}-${o.name}`,
+          location: `${taskDir(run.id, task.id)}/${stem}${o.name}`,
           size: o.size,
           sha256: o.sha256,
           mediaType: 'application/octet-stream',
@@ -441,13 +447,10 @@ export class Engine {
         await new Promise((r) => setTimeout(r, 1));
       }
       const group = this.pending.splice(0);
-      const produced = new Map(group.map((g) => [g.success, g.produced]));
       try {
-        const { events, won } = await completeInstances(this.o.db.db, group.map((g) => g.success), async (winners) => {
-          await Promise.all(winners.flatMap((w) => w.outputs.map((o, i) => this.o.assets.adopt(o.location, produced.get(w)![i]!))));
-        });
+        const { events, won } = await completeInstances(this.o.db.db, group.map((g) => g.success));
         const counted = new Set(won);
-        // A result that lost its lease is dropped, and so are its files.
+        // A result that lost its lease is dropped, and so are its files (no other attempt writes to them).
         for (const g of group) if (!counted.has(g.success)) for (const f of g.produced) await rm(f, { force: true });
         this.publish(events);
         for (const g of group) g.resolve();
@@ -473,6 +476,16 @@ interface TaskContext {
   inputs: AssetRow[];
   secrets: Map<string, string>;
   component: PreparedComponent;
+}
+
+/**
+ * Where an attempt's outputs go in its task directory: `<idx>-<name>` for a first attempt (the usual
+ * case), `<idx>.<attempt>-<name>` for later ones. Every attempt writes its own files, straight
+ * into place: nothing is renamed at commit, and an attempt that loses its lease cannot touch the
+ * files of the one that won. Indices are digits, so the `<idx>-` and `<idx>.` prefixes never collide.
+ */
+function outputStem(idx: number, attempt: number): string {
+  return attempt <= 1 ? `${idx}-` : `${idx}.${attempt}-`;
 }
 
 /** Where a task run's outputs live in the asset store. */

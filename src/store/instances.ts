@@ -89,14 +89,9 @@ export interface Success {
 /**
  * Commit successful attempts, many at once: instances, attempt records, output assets, task run
  * counts and events in one transaction (one fsync for the whole batch). Only attempts that still
- * hold their lease count; `adopt` moves exactly their output files into place inside the
- * transaction. Returns the events written and the successes that counted.
+ * hold their lease count. Returns the events written and the successes that counted.
  */
-export async function completeInstances(
-  db: Db,
-  batch: Success[],
-  adopt: (won: Success[]) => Promise<void>,
-): Promise<{ events: EventRow[]; won: Success[] }> {
+export async function completeInstances(db: Db, batch: Success[]): Promise<{ events: EventRow[]; won: Success[] }> {
   if (!batch.length) return { events: [], won: [] };
   return db.transaction(async (tx) => {
     const now = Date.now();
@@ -120,7 +115,6 @@ export async function completeInstances(
       winners.push(...chunk.filter((b) => ids.has(b.record.instance.id)));
     }
     if (!winners.length) return { events: [], won: [] };
-    await adopt(winners);
     for (let i = 0; i < winners.length; i += 100) {
       const chunk = winners.slice(i, i + 100);
       await tx.insert(attempts).values(

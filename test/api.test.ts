@@ -74,6 +74,14 @@ describe('HTTP API', () => {
     assert.equal(events.at(-1), 'run-succeeded');
     assert.ok(events.includes('task-planned') && events.includes('instances-succeeded'));
 
+    // The stream of all runs, replayed from the start, holds this run's events too.
+    const abort = new AbortController();
+    const all = await s.fetch('/api/v1/events?after=0', { signal: abort.signal });
+    let seen = '';
+    const reader = all.body!.getReader();
+    while (!seen.includes(`"runId":"${run.id}","taskId":null,"type":"run-succeeded"`)) seen += new TextDecoder().decode((await reader.read()).value);
+    abort.abort();
+
     const detail = (await s.json('GET', `/api/v1/runs/${run.id}`)).body;
     assert.equal(detail.state, 'succeeded');
     assert.deepEqual(detail.tasks.map((t: any) => [t.taskId, t.state, t.instanceCount, t.instances.succeeded]), [['count', 'succeeded', 1, 1], ['total', 'succeeded', 1, 1]]);
@@ -185,6 +193,16 @@ describe('HTTP API', () => {
     assert.match(b.error, /concurrency max 1, policy skip/);
     assert.equal((await waitRun(s, a.id)).state, 'succeeded');
 
+    await saveFlow(s, 'id: newest-wins\nconcurrency: { max: 1, policy: cancel-oldest }\ntasks:\n  - id: nap\n    component: sleep@1.0.0\n    env: { SLEEP_MS: "60000" }\n');
+    const old = (await s.json('POST', '/api/v1/flows/newest-wins/runs', {})).body;
+    await waitRun(s, old.id, ['running']);
+    const young = (await s.json('POST', '/api/v1/flows/newest-wins/runs', {})).body;
+    const oldDone = await waitRun(s, old.id);
+    assert.equal(oldDone.state, 'cancelled');
+    assert.match(oldDone.error, new RegExp(`to make room for run ${young.id}`));
+    await waitRun(s, young.id, ['running']);
+    assert.equal((await s.json('POST', `/api/v1/runs/${young.id}/cancel`)).status, 200);
+
     await saveFlow(s, 'id: in-line\nconcurrency: { max: 1 }\ntasks:\n  - id: nap\n    component: sleep@1.0.0\n    env: { SLEEP_MS: "500" }\n');
     const ids = [];
     for (let i = 0; i < 3; i++) ids.push((await s.json('POST', '/api/v1/flows/in-line/runs', {})).body.id);
@@ -198,6 +216,7 @@ describe('HTTP API', () => {
     await saveFlow(s, 'id: hook\ninputs:\n  body: { type: asset }\n  who: { type: string, default: nobody }\ntriggers:\n  - { type: webhook, input: body }\ntasks:\n  - id: count\n    component: wordcount@1.0.0\n    inputs: [body]\n');
     await saveFlow(s, 'id: after-hook\ninputs:\n  n: { type: asset }\ntriggers:\n  - { type: flow, flow: hook, inputs: { n: count/stdout } }\ntasks:\n  - id: copy\n    component: sleep@1.0.0\n    inputs: [n]\n    env: { SLEEP_MS: "1" }\n');
     const payload = JSON.stringify({ who: 'ci', extra: [1, 2, 3] }, null, 1);
+    await saveFlow(s, 'id: on-asset\ninputs:\n  n: { type: asset }\ntriggers:\n  - { type: asset, flow: hook, asset: count/stdout, inputs: { n: count/stdout } }\ntasks:\n  - id: copy\n    component: sleep@1.0.0\n    inputs: [n]\n    env: { SLEEP_MS: "1" }\n');
     const res = await s.fetch('/api/v1/flows/hook/webhook', { method: 'POST', headers: { 'content-type': 'application/json' }, body: payload });
     assert.equal(res.status, 201);
     const up = (await res.json()) as any;
@@ -210,6 +229,9 @@ describe('HTTP API', () => {
     assert.equal(down.trigger, 'flow');
     await waitRun(s, down.id);
     assert.equal(await download(s, down.id, 'copy'), words);
+    const onAsset = await eventually(async () => (await s.json('GET', '/api/v1/runs?flow=on-asset')).body.items[0], 20_000, 'asset-triggered run');
+    await waitRun(s, onAsset.id);
+    assert.equal(await download(s, onAsset.id, 'copy'), words, 'the materialized asset is the input');
     assert.equal((await s.json('POST', '/api/v1/flows/wc-none/webhook', {})).status, 404);
     assert.equal((await s.fetch('/api/v1/flows/after-hook/webhook', { method: 'POST' })).status, 404);
   });

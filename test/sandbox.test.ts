@@ -43,7 +43,7 @@ const cases: Case[] = [
       assert.doesNotMatch(text, new RegExp(HOST_SECRET));
       assert.doesNotMatch(text, /^(PATH|HOME|TUTTI_PLANTED)=/m);
       const names = text.split('args:')[0]!.trim().split('\n').map((l) => l.split('=')[0]).sort();
-      assert.deepEqual(names, ['GIVEN', 'TUTTI_ATTEMPT', 'TUTTI_PARTITION_COUNT', 'TUTTI_PARTITION_INDEX', 'TUTTI_TASK']);
+      assert.deepEqual(names, ['GIVEN', 'TUTTI_ATTEMPT', 'TUTTI_PARTITION_COUNT', 'TUTTI_PARTITION_INDEX', 'TUTTI_RUN_ID', 'TUTTI_TASK']);
     },
   },
   { name: 'opens a TCP socket', task: `component: ${module('adv-tcp')}`, kind: 'sandbox-violation', message: /sandbox violation: wasi:sockets\/tcp-create-socket#createTcpSocket is not granted/ },

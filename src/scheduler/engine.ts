@@ -60,6 +60,8 @@ export class Engine {
   private running = false;
   private timer?: NodeJS.Timeout;
   private readonly idle = new Set<() => void>();
+  /** Components (digest:memory cap) already handed to the workers. */
+  private readonly warmed = new Set<string>();
   /** Running instances by run, to stop them when their run is cancelled. */
   private readonly aborts = new Map<string, Set<AbortController>>();
 
@@ -199,6 +201,7 @@ export class Engine {
     if (!run || !['queued', 'running'].includes(run.state)) return;
     const spec = await this.spec(run.flowId, run.revision);
     if (run.state === 'queued' && !(await this.startQueued(run, spec))) return;
+    this.warm(spec);
     const trs = new Map((await getTaskRuns(db, runId)).map((t) => [t.taskId, t]));
     for (const task of spec.tasks) {
       const tr = trs.get(task.id);
@@ -218,6 +221,23 @@ export class Engine {
       const failed = spec.tasks.map((t) => trs.get(t.id)!).find((t) => t.state === 'failed');
       const skipped = all.some((t) => t.state === 'skipped');
       this.publish(await finishRun(db, runId, failed || skipped ? 'failed' : 'succeeded', failed ? `task "${failed.taskId}" failed: ${failed.error}` : null));
+    }
+  }
+
+  /**
+   * Compile every component a running flow uses and hand it to the workers now, while upstream
+   * tasks run, so a downstream task does not start by compiling (a JS component takes ~150 ms)
+   * and no worker's first instance waits for modules and bindings.
+   */
+  private warm(spec: FlowSpec): void {
+    for (const task of spec.tasks) {
+      const key = `${task.digest}:${task.memory ?? this.defaults.memoryBytes}`;
+      if (this.warmed.has(key)) continue;
+      this.warmed.add(key);
+      void this.o.registry
+        .get(task.digest)
+        .then((c) => this.o.pool.preload(c, task.memory ?? this.defaults.memoryBytes))
+        .catch(() => this.warmed.delete(key));
     }
   }
 

@@ -23,6 +23,8 @@ interface Pending {
   timeoutMs?: number;
   onProgress?: (fraction: number) => void;
   resolve: (r: InstanceResult) => void;
+  /** When it became the first job of its worker (Date.now()). */
+  headSince?: number;
 }
 
 interface Slot {
@@ -206,7 +208,10 @@ export class WorkerPool {
     this.dispatch();
   }
 
-  /** Time the job at the head of a worker from the moment the worker started it. */
+  /**
+   * Time the job at the head of a worker from the moment the worker started it, or, until it says
+   * it has, from the moment the job became the head: a worker that never gets to it still times out.
+   */
   private arm(slot: Slot): void {
     clearTimeout(slot.timer);
     slot.timer = undefined;
@@ -217,20 +222,17 @@ export class WorkerPool {
     }
     if (head.timeoutMs === undefined) return;
     const ms = head.timeoutMs;
-    const startedAt = Atomics.load(slot.cells, CELL.started) === head.job.jobId ? this.epoch + Atomics.load(slot.cells, CELL.startedAt) : Date.now();
+    head.headSince ??= Date.now();
+    const startedAt = () => (Atomics.load(slot.cells, CELL.started) === head.job.jobId ? this.epoch + Atomics.load(slot.cells, CELL.startedAt) : head.headSince!);
     slot.timer = setTimeout(
       () => {
         if (slot.jobs[0] !== head) return;
         // Finished, and its result is on the way: the next head is timed when it arrives.
         if (Atomics.load(slot.cells, CELL.finished) >= head.job.jobId) return;
-        const started = Atomics.load(slot.cells, CELL.started) === head.job.jobId;
-        if (started && Date.now() >= this.epoch + Atomics.load(slot.cells, CELL.startedAt) + ms) {
-          this.replace(slot, { kind: 'timed-out', message: `timed out after ${ms} ms`, retryable: true });
-        } else {
-          this.arm(slot);
-        }
+        if (Date.now() >= startedAt() + ms) this.replace(slot, { kind: 'timed-out', message: `timed out after ${ms} ms`, retryable: true });
+        else this.arm(slot);
       },
-      Math.max(0, startedAt + ms - Date.now()),
+      Math.max(0, startedAt() + ms - Date.now()),
     );
   }
 

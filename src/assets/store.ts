@@ -17,8 +17,6 @@ export interface AssetStore {
   importFile(location: string, source: string): Promise<StoredAsset>;
   /** Write bytes at a location (idempotent for content-addressed locations). */
   write(location: string, bytes: Uint8Array): Promise<void>;
-  /** Move a file an instance produced into the store. Same filesystem, so this is a rename. */
-  adopt(location: string, producedPath: string): Promise<void>;
   /** Make sure the directory of a location prefix exists (once per task run, not per output). */
   prepareDir(prefix: string): Promise<void>;
   /** Path on this machine for in-process readers (workers read inputs by path). */
@@ -56,10 +54,6 @@ export class LocalAssetStore implements AssetStore {
     const tmp = `${dest}.tmp-${randomUUID()}`;
     await writeFile(tmp, bytes);
     await rename(tmp, dest);
-  }
-
-  async adopt(location: string, producedPath: string): Promise<void> {
-    await rename(producedPath, this.localPath(location));
   }
 
   async prepareDir(prefix: string): Promise<void> {

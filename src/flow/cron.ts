@@ -32,6 +32,13 @@ export function nextTick(expr: string, timezone: string | undefined, after: numb
   return cron(expr, timezone).nextRun(new Date(after))?.getTime() ?? null;
 }
 
+/** The latest `n` ticks at or before `at`, oldest first. */
+export function latestTicks(expr: string, timezone: string | undefined, at: number, n: number): number[] {
+  const c = cron(expr, timezone);
+  const out = c.previousRuns(n, new Date(at + 1)).map((d) => d.getTime());
+  return out.filter((t) => t <= at).sort((a, b) => a - b);
+}
+
 /** Ticks in [from, to), at most `limit`. */
 export function ticksBetween(expr: string, timezone: string | undefined, from: number, to: number, limit: number): number[] {
   const c = cron(expr, timezone);

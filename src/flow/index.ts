@@ -3,4 +3,4 @@ export { parseFlow, loadFlowFile, isComponentPath, type ParsedFlow } from './par
 export { FlowError, formatPath, type FlowIssue } from './errors.js';
 export { validateDag, topologicalOrder } from './validate.js';
 export { parseDuration, parseSize } from './units.js';
-export { cronProblem, timezoneProblem, nextTick, ticksBetween } from './cron.js';
+export { cronProblem, timezoneProblem, nextTick, ticksBetween, latestTicks } from './cron.js';

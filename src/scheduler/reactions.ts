@@ -8,7 +8,8 @@ import type { AssetStore } from '../assets/store.js';
 import type { Db } from '../store/db.js';
 import { getFlow } from '../store/flows.js';
 import { createRun, taskOutputAssets, type AssetRow, type DbOrTx, type NewRun } from '../store/runs.js';
-import { eventsAfterCursor, hasCursor, lastEventId, moveCursor, triggersFrom, type FlowTriggerRow } from '../store/triggers.js';
+import { latestEventId } from '../store/events.js';
+import { eventsAfterCursor, hasCursor, moveCursor, triggersFrom, type FlowTriggerRow } from '../store/triggers.js';
 import type { FlowSpec } from './spec.js';
 import { InputError, prepareRun } from './trigger.js';
 
@@ -33,7 +34,7 @@ export class Reactor {
 
   async start(): Promise<void> {
     // A new database (or one from before flow triggers) starts at its newest event, not its history.
-    if (!(await hasCursor(this.o.db, CURSOR))) await moveCursor(this.o.db, CURSOR, await lastEventId(this.o.db));
+    if (!(await hasCursor(this.o.db, CURSOR))) await moveCursor(this.o.db, CURSOR, await latestEventId(this.o.db));
     this.running = true;
     this.timer = setInterval(() => this.wake(), POLL_MS);
     this.timer.unref();
@@ -68,8 +69,10 @@ export class Reactor {
     if (!rows.length) return false;
     const created: string[] = [];
     const fire: { runId: string; trigger: FlowTriggerRow; key: string }[] = [];
+    const bySource = new Map<string, FlowTriggerRow[]>();
     for (const e of rows) {
-      for (const t of await triggersFrom(this.o.db, e.flowId)) {
+      if (!bySource.has(e.flowId)) bySource.set(e.flowId, await triggersFrom(this.o.db, e.flowId));
+      for (const t of bySource.get(e.flowId)!) {
         if (matches(t, e)) fire.push({ runId: e.runId, trigger: t, key: `flow:${e.runId}:${t.idx}` });
       }
     }

@@ -4,7 +4,7 @@
  * database each tick fires once, and a crash between the two loses nothing.
  */
 import type { AssetStore } from '../assets/store.js';
-import { nextTick } from '../flow/index.js';
+import { latestTicks, nextTick } from '../flow/index.js';
 import type { Db } from '../store/db.js';
 import { getFlow } from '../store/flows.js';
 import { createRun } from '../store/runs.js';
@@ -76,16 +76,11 @@ export class ScheduleLoop {
 
   private async fire(s: ScheduleRow, now: number): Promise<void> {
     const tz = s.timezone ?? undefined;
-    const due: number[] = [];
-    let missed = 0;
-    for (let t: number | null = s.nextFireAt; t !== null && t <= now; t = nextTick(s.cron, tz, t)) {
-      if (now - t <= LATE_GRACE_MS || s.missed === 'catch-up') due.push(t);
-      else missed++;
-      if (due.length > MAX_CATCH_UP) {
-        due.shift();
-        missed++;
-      }
-    }
+    // Only the newest ticks can fire (the late ones, or at most MAX_CATCH_UP): after a long
+    // downtime the ticks before them are never walked one by one.
+    const recent = latestTicks(s.cron, tz, now, MAX_CATCH_UP).filter((t) => t >= s.nextFireAt);
+    const due = recent.filter((t) => s.missed === 'catch-up' || now - t <= LATE_GRACE_MS);
+    const missed = due.length < recent.length || (recent[0] ?? now) > s.nextFireAt;
     const next = nextTick(s.cron, tz, Math.max(now, s.nextFireAt));
     const found = await getFlow(this.o.db, s.flowId);
     const created: string[] = [];
@@ -107,7 +102,7 @@ export class ScheduleLoop {
       }
     });
     if (!moved) return;
-    if (missed) this.o.log?.(`flow ${s.flowId}: schedule "${s.cron}" skipped ${missed} missed tick(s) (missed: ${s.missed})`);
+    if (missed) this.o.log?.(`flow ${s.flowId}: schedule "${s.cron}" passed over ticks missed since ${new Date(s.nextFireAt).toISOString()} (missed: ${s.missed}, at most ${MAX_CATCH_UP} caught up)`);
     for (const id of created) this.o.onRun(id);
   }
 }

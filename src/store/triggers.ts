@@ -98,12 +98,6 @@ export async function eventsAfterCursor(db: Db, name: string, types: string[], l
   return { after, rows };
 }
 
-/** The newest event id (a new consumer starts here rather than replaying history). */
-export async function lastEventId(db: Db): Promise<number> {
-  const [row] = await db.select({ id: sql<number>`coalesce(max(${events.id}), 0)` }).from(events);
-  return row?.id ?? 0;
-}
-
 export async function moveCursor(db: DbOrTx, name: string, eventId: number): Promise<void> {
   await db
     .insert(cursors)

@@ -6,9 +6,10 @@ import { componentVersionsOf, findComponentVersion, getComponent, listComponents
 import { readBody, requireMediaType } from '../body.js';
 import type { Api } from '../context.js';
 import { ApiError, notFound, validationHook } from '../errors.js';
-import { ComponentSchema, ErrorSchema } from '../schemas.js';
+import { err, json } from '../openapi.js';
+import { ComponentSchema } from '../schemas.js';
 
-const errors = { 400: { description: 'bad input', content: { 'application/json': { schema: ErrorSchema } } } };
+const errors = { 400: err('bad input') };
 const Name = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'must be 1-63 characters of a-z, 0-9, ".", "_" or "-"');
 const Version = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}$/, 'must be 1-63 characters of letters, digits, ".", "_", "+" or "-"');
 const Ref = z.string().openapi({ param: { name: 'ref', in: 'path' }, description: 'a digest (64 hex digits) or name@version', example: 'sum@1.0.0' });
@@ -47,10 +48,10 @@ export function componentRoutes(api: Api) {
         body: { content: { 'application/wasm': { schema: z.string().openapi({ format: 'binary' }) } }, required: true },
       },
       responses: {
-        200: { description: 'already known (same bytes, same label)', content: { 'application/json': { schema: ComponentSchema } } },
-        201: { description: 'stored', content: { 'application/json': { schema: ComponentSchema } } },
-        409: { description: 'name@version already has other bytes', content: { 'application/json': { schema: ErrorSchema } } },
-        413: { description: 'larger than the upload limit', content: { 'application/json': { schema: ErrorSchema } } },
+        200: { description: 'already known (same bytes, same label)', ...json(ComponentSchema) },
+        201: { description: 'stored', ...json(ComponentSchema) },
+        409: err('name@version already has other bytes'),
+        413: err('larger than the upload limit'),
         ...errors,
       },
     }),
@@ -81,7 +82,7 @@ export function componentRoutes(api: Api) {
       path: '/components',
       summary: 'List components',
       tags: ['components'],
-      responses: { 200: { description: 'every component, newest first', content: { 'application/json': { schema: z.object({ items: z.array(ComponentSchema) }) } } } },
+      responses: { 200: { description: 'every component, newest first', ...json(z.object({ items: z.array(ComponentSchema) })) } },
     }),
     async (c) => c.json({ items: (await listComponents(db)).map((r) => toJson(r, r.versions)) }, 200),
   );
@@ -93,7 +94,7 @@ export function componentRoutes(api: Api) {
       summary: 'Inspect a component',
       tags: ['components'],
       request: { params: z.object({ ref: Ref }) },
-      responses: { 200: { description: 'contract, exports, imports, scaling manifest', content: { 'application/json': { schema: ComponentSchema } } }, 404: { description: 'unknown', content: { 'application/json': { schema: ErrorSchema } } } },
+      responses: { 200: { description: 'contract, exports, imports, scaling manifest', ...json(ComponentSchema) }, 404: err('unknown') },
     }),
     async (c) => {
       const row = await resolve(c.req.valid('param').ref);
@@ -108,7 +109,7 @@ export function componentRoutes(api: Api) {
       summary: 'Download a component\'s bytes',
       tags: ['components'],
       request: { params: z.object({ ref: Ref }) },
-      responses: { 200: { description: 'the .wasm', content: { 'application/wasm': { schema: z.string().openapi({ format: 'binary' }) } } }, 404: { description: 'unknown', content: { 'application/json': { schema: ErrorSchema } } } },
+      responses: { 200: { description: 'the .wasm', content: { 'application/wasm': { schema: z.string().openapi({ format: 'binary' }) } } }, 404: err('unknown') },
     }),
     async (c) => {
       const row = await resolve(c.req.valid('param').ref);

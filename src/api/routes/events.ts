@@ -10,7 +10,7 @@ import { eventsAfter, latestEventId } from '../../store/events.js';
 import { getRun } from '../../store/runs.js';
 import type { Api } from '../context.js';
 import { notFound, validationHook } from '../errors.js';
-import { ErrorSchema } from '../schemas.js';
+import { err } from '../openapi.js';
 
 const RUN_END = new Set(['run-succeeded', 'run-failed', 'run-cancelled', 'run-skipped']);
 const POLL_MS = 1000;
@@ -72,7 +72,7 @@ export function eventRoutes(api: Api) {
   };
 
   app.openapi(
-    createRoute({ method: 'get', path: '/runs/{id}/events', summary: 'A run\'s events, live (SSE); the stream ends when the run does', tags: ['events'], request: { params: z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' } }) }), query: z.object({ after: After }) }, responses: { 200: { description: 'event stream', ...sse }, 404: { description: 'no such run', content: { 'application/json': { schema: ErrorSchema } } } } }),
+    createRoute({ method: 'get', path: '/runs/{id}/events', summary: 'A run\'s events, live (SSE); the stream ends when the run does', tags: ['events'], request: { params: z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' } }) }), query: z.object({ after: After }) }, responses: { 200: { description: 'event stream', ...sse }, 404: err('no such run') } }),
     async (c) => {
       const id = c.req.valid('param').id;
       if (!(await getRun(db, id))) throw notFound(`run ${id}`);

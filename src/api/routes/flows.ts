@@ -5,15 +5,14 @@ import { startBackfill } from '../../scheduler/backfills.js';
 import { registerFlow } from '../../scheduler/flows.js';
 import type { FlowSpec } from '../../scheduler/spec.js';
 import { deleteFlow, getFlow, getFlowRevision, listFlowRevisions, listFlows } from '../../store/flows.js';
-import { backfillProgress, flowSchedules, getBackfill } from '../../store/triggers.js';
+import { backfillProgress, flowSchedules, getBackfill, type BackfillRow } from '../../store/triggers.js';
 import { readBody, requireMediaType } from '../body.js';
 import { MAX_FLOW_BYTES, type Api } from '../context.js';
 import { ApiError, notFound, validationHook } from '../errors.js';
-import { BackfillBodySchema, BackfillSchema, ErrorSchema, FlowSchemaOut, FlowSummarySchema } from '../schemas.js';
+import { err, json } from '../openapi.js';
+import { BackfillBodySchema, BackfillSchema, FlowSchemaOut, FlowSummarySchema } from '../schemas.js';
 
 const FLOW_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'application/json'];
-const json = (schema: z.ZodType) => ({ content: { 'application/json': { schema } } });
-const err = (description: string) => ({ description, ...json(ErrorSchema) });
 const FlowId = z.string().openapi({ param: { name: 'id', in: 'path' }, example: 'word-count' });
 const flowDoc = {
   // Plain schema objects, not zod: the body is parsed here (YAML or JSON), not by the JSON validator.
@@ -25,6 +24,9 @@ const Saved = z.object({ id: z.string(), revision: z.number().int(), created: z.
 export function flowRoutes(api: Api) {
   const app = new OpenAPIHono({ defaultHook: validationHook });
   const { db } = api.tutti.database;
+  const backfillJson = async (b: BackfillRow): Promise<z.infer<typeof BackfillSchema>> => ({
+    id: b.id, flowId: b.flowId, cron: b.cron, from: b.from, to: b.to, concurrency: b.concurrency, runs: b.runCount, progress: await backfillProgress(db, b.id),
+  });
 
   const save = async (c: Parameters<Parameters<typeof app.openapi>[1]>[0], expectId?: string) => {
     requireMediaType(c, FLOW_TYPES);
@@ -113,8 +115,7 @@ export function flowRoutes(api: Api) {
       const id = c.req.valid('param').id;
       const { id: backfillId, runIds } = await startBackfill(db, api.tutti.assets, { flowId: id, from: Date.parse(body.from), to: Date.parse(body.to), concurrency: body.concurrency, trigger: body.trigger });
       for (const r of runIds) api.tutti.engine.notify(r);
-      const b = (await getBackfill(db, backfillId))!;
-      return c.json({ id: b.id, flowId: b.flowId, cron: b.cron, from: b.from, to: b.to, concurrency: b.concurrency, runs: b.runCount, progress: await backfillProgress(db, b.id) }, 201);
+      return c.json(await backfillJson((await getBackfill(db, backfillId))!), 201);
     },
   );
 
@@ -123,7 +124,7 @@ export function flowRoutes(api: Api) {
     async (c) => {
       const b = await getBackfill(db, c.req.valid('param').id);
       if (!b) throw notFound(`backfill ${c.req.valid('param').id}`);
-      return c.json({ id: b.id, flowId: b.flowId, cron: b.cron, from: b.from, to: b.to, concurrency: b.concurrency, runs: b.runCount, progress: await backfillProgress(db, b.id) }, 200);
+      return c.json(await backfillJson(b), 200);
     },
   );
 

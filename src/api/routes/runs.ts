@@ -17,10 +17,9 @@ import { runStates, type RunState } from '../../store/schema.js';
 import { mediaType, readBody } from '../body.js';
 import type { Api } from '../context.js';
 import { ApiError, notFound, validationHook } from '../errors.js';
-import { AssetSchema, AttemptSchema, ErrorSchema, InstanceSchema, Limit, RunDetailSchema, RunSchema, TriggerBodySchema } from '../schemas.js';
+import { err, json } from '../openapi.js';
+import { AssetSchema, AttemptSchema, InstanceSchema, Limit, RunDetailSchema, RunSchema, TriggerBodySchema } from '../schemas.js';
 
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
-const err = (description: string) => ({ description, ...json(ErrorSchema) });
 const RunId = z.string().openapi({ param: { name: 'id', in: 'path' } });
 const FlowId = z.string().openapi({ param: { name: 'id', in: 'path' } });
 const TaskId = z.string().openapi({ param: { name: 'task', in: 'path' } });
@@ -158,9 +157,9 @@ export function runRoutes(api: Api) {
           req.files![hook.input] = file;
         }
       } else if (type === 'multipart/form-data') {
-        const length = Number(c.req.header('content-length') ?? 0);
-        if (length > api.maxUploadBytes) throw new ApiError(413, 'payload_too_large', `the body is larger than the server's limit of ${api.maxUploadBytes} bytes`);
-        const form = await c.req.formData().catch((e: Error) => {
+        // Read under the upload limit first (chunked bodies have no Content-Length to check), then parse.
+        const bytes = await readBody(c, api.maxUploadBytes);
+        const form = await new Response(bytes, { headers: { 'content-type': c.req.header('content-type')! } }).formData().catch((e: Error) => {
           throw new ApiError(400, 'malformed_body', `the multipart body cannot be read: ${e.message}`);
         });
         temp = await mkdtemp(path.join(tmpdir(), 'tutti-upload-'));

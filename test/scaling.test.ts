@@ -62,6 +62,13 @@ describe('scaling by the runtime dataset', () => {
         assert.ok(asked === 1 ? count.instanceCount === 1 : count.instanceCount! > 1, `per ${per}: ${count.instanceCount}`);
         assert.match(count.policy!, /^manifest \(split lines, .* per instance, at most 100000\)$/);
       }
+      // The benchmark's pipeline: the same counts reduced by a C command task reading them on stdin.
+      const wc = withManifest('wordcount', { split: 'lines', per: '64KiB', max: 100_000 });
+      const runId = await h.run(
+        `id: split-c\ninputs: { text: {} }\ntasks:\n  - { id: count, component: ${wc}, inputs: [text] }\n  - { id: total, component: ${module('add')}, needs: [count] }\n`,
+        { text: input },
+      );
+      assert.deepEqual(await outputText(runId, 'total'), [`${expected}\n`], 'C add');
     });
   }
 

@@ -3,20 +3,22 @@
 #   c     clang + lld (wasm-ld) + wasi-libc + the wasm32 clang runtime (libclang_rt.builtins)
 #   rust  Debian's rustc + its wasm32-wasi std (libstd-rust-dev-wasm32) + lld; call it as
 #         /usr/bin/rustc --target wasm32-wasi (a rustup rustc earlier on PATH has no wasm std)
-# Usage: scripts/setup-toolchains.sh [c] [rust]     (default: both)
+#   chromium  Debian's chromium, for the dashboard's browser tests (/usr/bin/chromium)
+# Usage: scripts/setup-toolchains.sh [c] [rust] [chromium]     (default: c and rust)
 #
 # Idempotent: installs only what is missing, with a single `apt-get update`. Silent when
 # everything is present. Debian/Ubuntu only (apt); uses sudo when not root.
 set -euo pipefail
 
-want_c=0 want_rust=0
+want_c=0 want_rust=0 want_chromium=0
 [ $# -eq 0 ] && set -- c rust
 for arg in "$@"; do
   case "$arg" in
     c) want_c=1 ;;
     rust) want_rust=1 ;;
-    -h|--help) sed -n "2,9p" "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "setup-toolchains: unknown toolchain '$arg' (expected: c, rust)" >&2; exit 2 ;;
+    chromium) want_chromium=1 ;;
+    -h|--help) sed -n "2,10p" "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "setup-toolchains: unknown toolchain '$arg' (expected: c, rust, chromium)" >&2; exit 2 ;;
   esac
 done
 
@@ -53,9 +55,14 @@ missing_rust() {
   [ -x /usr/bin/rust-lld ] || echo lld   # rustc's wasm linker; /usr/bin/rust-lld -> lld-<N>
 }
 
+missing_chromium() {
+  [ -x /usr/bin/chromium ] || echo chromium
+}
+
 need=()
 [ $want_c = 1 ] && mapfile -t -O "${#need[@]}" need < <(missing_c)
 [ $want_rust = 1 ] && mapfile -t -O "${#need[@]}" need < <(missing_rust)
+[ $want_chromium = 1 ] && mapfile -t -O "${#need[@]}" need < <(missing_chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 command -v apt-get >/dev/null 2>&1 ||
@@ -93,12 +100,16 @@ fi
 if [ $want_rust = 1 ] && [ -n "$(missing_rust)" ]; then
   pkgs+=(rustc libstd-rust-dev-wasm32 lld)   # lld is only a Recommends of the wasm32 std
 fi
+if [ $want_chromium = 1 ] && [ -n "$(missing_chromium)" ]; then
+  pkgs+=(chromium)
+fi
 apt apt-get install -y -q --no-install-recommends "${pkgs[@]}"
 
 # Check the result, so a partial install fails here and not in the middle of a build.
 still=()
 [ $want_c = 1 ] && mapfile -t -O "${#still[@]}" still < <(missing_c)
 [ $want_rust = 1 ] && mapfile -t -O "${#still[@]}" still < <(missing_rust)
+[ $want_chromium = 1 ] && mapfile -t -O "${#still[@]}" still < <(missing_chromium)
 [ ${#still[@]} -eq 0 ] || die "still missing after apt-get install ${pkgs[*]}: ${still[*]}"
 
 if [ $want_c = 1 ]; then

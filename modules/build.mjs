@@ -38,6 +38,7 @@ const CJS_PKG = join(ROOT, 'node_modules/@bytecodealliance/componentize-js/packa
 const TARGETS = [
   { name: 'wordcount', kind: 'c', src: 'modules/c/wordcount.c' },
   { name: 'add', kind: 'c', src: 'modules/c/add.c' },
+  { name: 'fib', kind: 'c', src: 'modules/c/fib.c' },
   { name: 'sleep', kind: 'c', src: 'modules/c/sleep.c' },
   { name: 'counter', kind: 'c', src: 'modules/c/counter.c' },
   {

@@ -7,6 +7,7 @@ import { bearerAuth } from 'hono/bearer-auth';
 import type { ScheduleLoop } from '../scheduler/schedules.js';
 import type { Tutti } from '../tutti.js';
 import { DEFAULT_MAX_UPLOAD, type Api, type ApiOptions } from './context.js';
+import { allowOrigins } from './cors.js';
 import { errorResponse, onError, validationHook } from './errors.js';
 import { componentRoutes } from './routes/components.js';
 import { docsRoutes } from './routes/docs.js';
@@ -14,12 +15,17 @@ import { eventRoutes } from './routes/events.js';
 import { flowRoutes } from './routes/flows.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { runRoutes } from './routes/runs.js';
+import { statsRoutes } from './routes/stats.js';
+import { uiRoutes } from './routes/ui.js';
 
 export function createApp(tutti: Tutti, opts: ApiOptions & { schedules?: ScheduleLoop } = {}) {
   const api: Api = { tutti, schedules: opts.schedules, maxUploadBytes: opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD };
   const app = new OpenAPIHono({ defaultHook: validationHook });
   app.onError(onError);
   app.notFound((c) => errorResponse(c, 404, 'not_found', `no route ${c.req.method} ${c.req.path}`));
+
+  // Before auth: a browser's CORS preflight carries no token.
+  allowOrigins(app, opts.corsOrigins ?? []);
 
   app.get('/healthz', async (c) => {
     await tutti.database.client.execute('SELECT 1');
@@ -43,6 +49,7 @@ export function createApp(tutti: Tutti, opts: ApiOptions & { schedules?: Schedul
   v1.route('/', flowRoutes(api));
   v1.route('/', runRoutes(api));
   v1.route('/', eventRoutes(api));
+  v1.route('/', statsRoutes(api));
   v1.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'Tutti API', version: '1', description: 'Flows of WebAssembly components: upload components, save flows, trigger and follow runs.' },
@@ -53,5 +60,6 @@ export function createApp(tutti: Tutti, opts: ApiOptions & { schedules?: Schedul
   v1.route('/', docsRoutes());
   app.route('/api/v1', v1);
   app.route('/', metricsRoutes(api));
+  app.route('/', uiRoutes());
   return app;
 }

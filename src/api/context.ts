@@ -7,6 +7,8 @@ export interface ApiOptions {
   token?: string;
   /** Largest request body accepted (component and asset uploads), bytes. */
   maxUploadBytes?: number;
+  /** Browser origins allowed to call the API (CORS), e.g. where the dashboard is hosted; "*" for any. */
+  corsOrigins?: string[];
 }
 
 export interface Api {

@@ -156,3 +156,18 @@ export const BackfillBodySchema = z
   .openapi('BackfillRequest');
 
 export const Limit = z.coerce.number().int().min(1).max(500).default(50);
+
+export const StatsSchema = z
+  .object({
+    since: z.number().int().openapi({ description: 'start of the first hour counted, ms since the epoch' }),
+    until: z.number().int(),
+    hours: z.array(z.object({ hour: z.number().int(), states: z.record(z.string(), z.number().int()).openapi({ description: 'runs created in that hour by their state now' }) })),
+    succeeded: z.number().int(),
+    failed: z.number().int(),
+    successRate: z.number().nullable().openapi({ description: 'succeeded / (succeeded + failed) over the window; null without finished runs' }),
+    durationMs: z.object({ p50: z.number().nullable(), p95: z.number().nullable(), finished: z.number().int().openapi({ description: 'runs finished in the window' }) }),
+    instancesRunning: z.number().int(),
+    queueDepth: z.number().int(),
+    workers: z.number().int().openapi({ description: 'worker threads of the process that answered' }),
+  })
+  .openapi('Stats');

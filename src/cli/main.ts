@@ -57,6 +57,7 @@ program
     if (n === null || n < 1) throw new InvalidArgumentError('--max-upload must be a size such as 256MiB');
     return n;
   })
+  .option('--cors-origin <origin>', 'a browser origin allowed to call the API, e.g. where the dashboard is hosted (repeatable; "*" for any; also $TUTTI_CORS_ORIGINS, comma-separated)', collect, [])
   .addOption(homeOption())
   .addOption(dbOption())
   .addOption(workersOption())

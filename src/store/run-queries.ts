@@ -84,3 +84,33 @@ export async function getAsset(db: Db, id: string) {
 export async function taskRunOf(db: Db, runId: string, taskId: string) {
   return db.query.taskRuns.findFirst({ where: and(eq(taskRuns.runId, runId), eq(taskRuns.taskId, taskId)) });
 }
+
+/** Runs created since `since`, counted per hour (bucket start, ms) and state: the dashboard's overview. */
+export async function runsPerHour(db: Db, since: number, flowId?: string) {
+  const hour = sql<number>`(${runs.createdAt} / 3600000) * 3600000`;
+  return db
+    .select({ hour, state: runs.state, n: count() })
+    .from(runs)
+    .where(and(gte(runs.createdAt, since), flowId ? eq(runs.flowId, flowId) : undefined))
+    .groupBy(hour, runs.state)
+    .orderBy(hour);
+}
+
+/** Duration percentiles (ms) of runs that finished since `since`, each read as one row at its rank, not the whole set. */
+export async function runDurationPercentiles(db: Db, since: number, ps: number[], flowId?: string) {
+  const where = and(gte(runs.finishedAt, since), sql`${runs.startedAt} IS NOT NULL`, flowId ? eq(runs.flowId, flowId) : undefined);
+  const duration = sql<number>`${runs.finishedAt} - ${runs.startedAt}`;
+  const [total] = await db.select({ n: count() }).from(runs).where(where);
+  const n = total?.n ?? 0;
+  const out: { p: number; ms: number | null }[] = [];
+  for (const p of ps) {
+    if (!n) {
+      out.push({ p, ms: null });
+      continue;
+    }
+    const rank = Math.min(n - 1, Math.max(0, Math.ceil(p * n) - 1));
+    const [row] = await db.select({ d: duration }).from(runs).where(where).orderBy(duration).limit(1).offset(rank);
+    out.push({ p, ms: row?.d ?? null });
+  }
+  return { finished: n, percentiles: out };
+}

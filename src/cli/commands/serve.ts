@@ -10,6 +10,7 @@ export interface ServeOptions extends TuttiOptions {
   host: string;
   token?: string;
   maxUpload?: number;
+  corsOrigin?: string[];
 }
 
 const LOCAL = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -29,7 +30,8 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
   await tutti.engine.start();
   await reactor.start();
   schedules.start();
-  const app = createApp(tutti, { token: token || undefined, maxUploadBytes: opts.maxUpload, schedules });
+  const corsOrigins = [...(opts.corsOrigin ?? []), ...(process.env.TUTTI_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean)];
+  const app = createApp(tutti, { token: token || undefined, maxUploadBytes: opts.maxUpload, schedules, corsOrigins });
   const server = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -37,6 +39,7 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
   });
   const { port } = server.address() as AddressInfo;
   process.stderr.write(`tutti serving on http://${opts.host}:${port} (db ${tutti.database.url}, ${tutti.pool.size} workers${token ? ', token required' : ''})\n`);
+  process.stderr.write(`tutti: dashboard at http://${opts.host}:${port}/ui/\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

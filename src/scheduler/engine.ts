@@ -19,8 +19,8 @@ import { readSecrets } from '../store/secrets.js';
 import { claimInstances, completeInstances, failInstance, releaseLeases, setProgress, type AttemptRecord, type InstanceRow, type Success } from '../store/instances.js';
 import { cancelRun } from '../store/run-control.js';
 import {
-  activeRunIds, assetsByIds, failTaskRunPlanning, finishRun, getRun, getTaskRun, getTaskRuns, oldestRunningRun, planTaskRun, queuedRunIds, runInputAssets,
-  skipTaskRun, startRun, taskOutputAssets, type AssetRow, type NewAsset, type RunRow,
+  activeRunIds, assetsByIds, failTaskRunPlanning, finishRun, getRun, getTaskRun, oldestRunningRun, planTaskRun, queuedRunIds, runInputAssets,
+  skipTaskRun, startRun, taskOutputAssets, taskRunStates, type AssetRow, type NewAsset, type RunRow,
 } from '../store/runs.js';
 import type { ComponentRegistry } from './components.js';
 import { splitByManifest } from './split.js';
@@ -57,6 +57,12 @@ export class Engine {
   private flushing?: Promise<void>;
   private ticking = false;
   private again = false;
+  /**
+   * Whether a claim may find something. Cleared when a claim comes back short; set by anything that
+   * can make instances runnable: planning here, a retry coming due, a notify, the safety poll (for
+   * instances other processes planned). Saves an empty claim statement on every tick.
+   */
+  private claimable = true;
   private running = false;
   private timer?: NodeJS.Timeout;
   private readonly idle = new Set<() => void>();
@@ -77,7 +83,10 @@ export class Engine {
     for (const id of await activeRunIds(this.o.db.db)) this.dirty.add(id);
     this.running = true;
     // Referenced on purpose: a started engine keeps the process alive (a retry may be waiting on a timer).
-    this.timer = setInterval(() => this.wake(), SAFETY_POLL_MS);
+    this.timer = setInterval(() => {
+      this.claimable = true;
+      this.wake();
+    }, SAFETY_POLL_MS);
     this.wake();
   }
 
@@ -96,6 +105,7 @@ export class Engine {
   /** A run was created or changed by someone else: look at it now. */
   notify(runId: string): void {
     this.dirty.add(runId);
+    this.claimable = true;
     this.wake();
   }
 
@@ -202,7 +212,7 @@ export class Engine {
     const spec = await this.spec(run.flowId, run.revision);
     if (run.state === 'queued' && !(await this.startQueued(run, spec))) return;
     this.warm(spec);
-    const trs = new Map((await getTaskRuns(db, runId)).map((t) => [t.taskId, t]));
+    const trs = new Map((await taskRunStates(db, runId)).map((t) => [t.taskId, t]));
     for (const task of spec.tasks) {
       const tr = trs.get(task.id);
       if (!tr || tr.state !== 'pending') continue;
@@ -212,8 +222,9 @@ export class Engine {
         this.publish(await skipTaskRun(db, runId, tr.id, task.id, `upstream task "${blocked.taskId}" ${blocked.state}`));
         tr.state = 'skipped';
       } else if (deps.every((d) => d.state === 'succeeded')) {
-        await this.plan(run, task, tr.id);
-        trs.set(task.id, (await getTaskRun(db, tr.id)) ?? tr);
+        const planned = await this.plan(run, task, tr.id);
+        if (planned) tr.state = planned;
+        else trs.set(task.id, (await getTaskRun(db, tr.id)) ?? tr);
       }
     }
     const all = [...trs.values()];
@@ -261,13 +272,16 @@ export class Engine {
   /** Events written outside the engine (API calls, triggers): tell listeners and look at their runs. */
   report(events: EventRow[]): void {
     for (const e of events) this.dirty.add(e.runId);
+    if (events.length) this.claimable = true;
     this.publish(events);
   }
 
-  private async plan(run: RunRow, task: TaskSpec, taskRunId: string): Promise<void> {
+  /** Plan a ready task run; returns its new state when this call planned it (undefined: look it up). */
+  private async plan(run: RunRow, task: TaskSpec, taskRunId: string): Promise<'running' | 'succeeded' | 'failed' | undefined> {
     const db = this.o.db.db;
-    const given = await runInputAssets(db, run.id);
-    const inputs = [...task.inputs.flatMap((n) => given.filter((a) => a.name === n)), ...(await taskOutputAssets(db, run.id, task.needs))];
+    const given = task.inputs.length ? await runInputAssets(db, run.id) : [];
+    const upstream = task.needs.length ? await taskOutputAssets(db, run.id, task.needs) : [];
+    const inputs = [...task.inputs.flatMap((n) => given.filter((a) => a.name === n)), ...upstream];
     const component = await this.o.registry.get(task.digest);
     let plan: Plan = singlePartition(inputs);
     if (!component.info.hasPlan && component.info.manifest) {
@@ -286,13 +300,24 @@ export class Engine {
         }
       }
       if (problem) {
-        this.publish(await failTaskRunPlanning(db, run.id, taskRunId, task.id, `plan failed: ${problem}`));
-        return;
+        const events = await failTaskRunPlanning(db, run.id, taskRunId, task.id, `plan failed: ${problem}`);
+        this.publish(events);
+        return events.length ? 'failed' : undefined;
       }
     }
     plan = capPartitions(plan, task.maxInstances);
     await this.o.assets.prepareDir(taskDir(run.id, task.id));
-    this.publish(await planTaskRun(db, { runId: run.id, taskRunId, taskId: task.id, inputs: inputs.map((a) => a.id), ...plan, concurrency: task.concurrency }));
+    const events = await planTaskRun(db, { runId: run.id, taskRunId, taskId: task.id, inputs: inputs.map((a) => a.id), ...plan, concurrency: task.concurrency });
+    this.claimable = true;
+    if (!events.length) return undefined;
+    // Its instances need exactly what planning just read: no second look at the store for them.
+    if (!this.contexts.has(taskRunId)) {
+      const ctx = readSecrets(db, Object.values(task.secrets)).then((secrets) => ({ run, task, inputs, secrets, component }));
+      this.contexts.set(taskRunId, ctx);
+      ctx.catch(() => this.contexts.delete(taskRunId));
+    }
+    this.publish(events);
+    return plan.partitions.length ? 'running' : 'succeeded';
   }
 
   /**
@@ -343,10 +368,13 @@ export class Engine {
    */
   private async claim(): Promise<void> {
     // Top up well before the workers run dry: a claim may wait behind a group commit.
-    if (this.inPool >= this.o.pool.size * 8) return;
+    if (this.inPool >= this.o.pool.size * 8 || !this.claimable) return;
     const want = Math.min(512, this.o.pool.size * 32) - this.inPool;
     const leaseMs = this.defaults.timeoutMs + 60_000;
+    this.claimable = false;
     const claimed = await claimInstances(this.o.db.db, this.owner, want, leaseMs);
+    // A full batch may have left more behind.
+    if (claimed.length === want) this.claimable = true;
     for (const inst of claimed) {
       this.inflight++;
       this.inPool++;
@@ -425,6 +453,8 @@ export class Engine {
         aborts.delete(abort);
         if (!aborts.size) this.aborts.delete(inst.runId);
         leavePool();
+        // A task run at its concurrency cap has room again.
+        if (task.concurrency !== undefined) this.claimable = true;
         // A worker is free: top up the queue while this outcome is being committed.
         this.wake();
       }
@@ -486,7 +516,12 @@ export class Engine {
     const retry = failure.retryable && attempt < task.retry.attempts ? Date.now() + backoff(task, attempt) : null;
     const done = await failInstance(this.o.db.db, record, failure, retry);
     if (done) this.publish(done.events);
-    if (retry !== null) setTimeout(() => this.wake(), retry - Date.now() + 5).unref();
+    if (retry !== null) {
+      setTimeout(() => {
+        this.claimable = true;
+        this.wake();
+      }, retry - Date.now() + 5).unref();
+    }
   }
 }
 

@@ -145,13 +145,19 @@ export async function completeInstances(db: Db, batch: Success[]): Promise<{ eve
     }
     for (const [taskRunId, t] of perTaskRun) {
       ev.push({ runId: t.runId, taskId: t.taskId, type: 'instances-succeeded', data: { count: t.n, idxs: t.idxs } });
-      await tx.update(taskRuns).set({ succeededCount: sql`${taskRuns.succeededCount} + ${t.n}` }).where(eq(taskRuns.id, taskRunId));
-      const done = await tx
+      // One statement counts and, when this group completes the task, finishes it; SET sees the old row.
+      const completes = sql`${taskRuns.state} = 'running' AND ${taskRuns.succeededCount} + ${t.n} >= ${taskRuns.instanceCount}`;
+      const [row] = await tx
         .update(taskRuns)
-        .set({ state: 'succeeded', finishedAt: now })
-        .where(and(eq(taskRuns.id, taskRunId), eq(taskRuns.state, 'running'), sql`${taskRuns.succeededCount} >= ${taskRuns.instanceCount}`))
-        .returning({ id: taskRuns.id });
-      if (done.length) ev.push({ runId: t.runId, taskId: t.taskId, type: 'task-succeeded' });
+        .set({
+          succeededCount: sql`${taskRuns.succeededCount} + ${t.n}`,
+          state: sql`CASE WHEN ${completes} THEN 'succeeded' ELSE ${taskRuns.state} END`,
+          finishedAt: sql`CASE WHEN ${completes} THEN ${now} ELSE ${taskRuns.finishedAt} END`,
+        })
+        .where(eq(taskRuns.id, taskRunId))
+        .returning({ state: taskRuns.state, succeeded: taskRuns.succeededCount, count: taskRuns.instanceCount });
+      // It finished now only if the count crossed the total in this very update.
+      if (row?.state === 'succeeded' && row.count !== null && row.succeeded - t.n < row.count) ev.push({ runId: t.runId, taskId: t.taskId, type: 'task-succeeded' });
     }
     const events: EventRow[] = [];
     for (let i = 0; i < ev.length; i += 200) events.push(...(await insertEvents(tx, ev.slice(i, i + 200))));

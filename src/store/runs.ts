@@ -85,6 +85,11 @@ export async function getTaskRuns(db: Db, runId: string): Promise<TaskRunRow[]> 
   return db.select().from(taskRuns).where(eq(taskRuns.runId, runId));
 }
 
+/** Just what deciding the next step of a run needs: cheap to read on every step of a long run. */
+export async function taskRunStates(db: Db, runId: string) {
+  return db.select({ id: taskRuns.id, taskId: taskRuns.taskId, state: taskRuns.state, error: taskRuns.error }).from(taskRuns).where(eq(taskRuns.runId, runId));
+}
+
 export async function getTaskRun(db: Db, taskRunId: string): Promise<TaskRunRow | undefined> {
   return db.query.taskRuns.findFirst({ where: eq(taskRuns.id, taskRunId) });
 }

@@ -1,0 +1,176 @@
+/**
+ * Orchestration workloads (issue 6) against a real `tutti serve` on 127.0.0.1, over its public
+ * HTTP API only: runs are triggered with POST and seen to end on the global SSE stream, as a
+ * client would. Prints one JSON line last (the shape bench/peers/run.mjs shares with the peers).
+ *
+ *   node dist/bench/orchestration-child.js [--quick] [--db-mode default]
+ *
+ * 1. 40 tasks in sequence, fib(10) each   2. 10 tasks in sequence, fib(33) each, vs the compute alone
+ * 3. trigger → completion latency, one task, one run at a time   4. runs/s with 64 runs in flight
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { packageRoot } from '../src/paths.js';
+import { median } from './lib.js';
+import { computeMs } from './fib-compute.js';
+
+const quick = process.argv.includes('--quick');
+const workers = os.availableParallelism();
+const notes: string[] = [];
+
+interface Client {
+  url: string;
+  json(method: string, pathname: string, body?: unknown, type?: string): Promise<any>;
+  /** Trigger a run of `flow`; resolves with its final state when its end reaches the SSE stream. */
+  run(flow: string): Promise<{ id: string; state: string; ms: number }>;
+  close(): Promise<void>;
+}
+
+async function startTutti(home: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [path.join(packageRoot, 'bin/tutti.mjs'), 'serve', '--port', '0', '--home', home, '--workers', String(workers)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d;
+      const m = /serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', () => reject(new Error(`tutti serve exited: ${stderr}`)));
+  });
+  return {
+    url,
+    stop: () =>
+      new Promise<void>((r) => {
+        child.on('exit', () => r());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+const RUN_END = new Set(['run-succeeded', 'run-failed', 'run-cancelled', 'run-skipped']);
+
+async function connect(url: string): Promise<Client> {
+  const api = `${url}/api/v1`;
+  const waiting = new Map<string, (state: string) => void>();
+  const ended = new Map<string, string>(); // ends seen before their trigger's response arrived
+  const abort = new AbortController();
+  const res = await fetch(`${api}/events`, { signal: abort.signal });
+  if (!res.ok || !res.body) throw new Error(`SSE: ${res.status}`);
+  // Read the stream in the background; one event per blank-line-separated block.
+  void (async () => {
+    const decoder = new TextDecoder();
+    let buf = '';
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += decoder.decode(chunk, { stream: true });
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const type = /^event: (.+)$/m.exec(block)?.[1];
+          if (!type || !RUN_END.has(type)) continue;
+          const runId = (JSON.parse(/^data: (.+)$/m.exec(block)![1]!) as { runId: string }).runId;
+          const w = waiting.get(runId);
+          if (w) {
+            waiting.delete(runId);
+            w(type.slice(4));
+          } else ended.set(runId, type.slice(4));
+        }
+      }
+    } catch {
+      // aborted at close
+    }
+  })();
+  const json = async (method: string, pathname: string, body?: unknown, type = 'application/json') => {
+    const r = await fetch(api + pathname, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': type },
+      body: body === undefined ? undefined : type === 'application/json' ? JSON.stringify(body) : (body as Uint8Array | string),
+    });
+    const text = await r.text();
+    if (r.status >= 400) throw new Error(`${method} ${pathname}: ${r.status} ${text}`);
+    return text ? JSON.parse(text) : undefined;
+  };
+  return {
+    url,
+    json,
+    async run(flow) {
+      const t0 = performance.now();
+      const { id } = (await json('POST', `/flows/${flow}/runs`, { params: {} })) as { id: string };
+      const state = ended.get(id) ?? (await new Promise<string>((r) => waiting.set(id, r)));
+      ended.delete(id);
+      return { id, state, ms: performance.now() - t0 };
+    },
+    async close() {
+      abort.abort();
+    },
+  };
+}
+
+function chain(id: string, n: number, fibN: number): string {
+  const tasks = Array.from({ length: n }, (_, i) => `  - { id: t${i + 1}, component: fib@1, params: { n: ${fibN} }${i ? `, needs: [t${i}]` : ''} }`);
+  return `id: ${id}\ntasks:\n${tasks.join('\n')}\n`;
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+}
+
+const home = mkdtempSync(path.join(os.tmpdir(), 'tutti-orch-'));
+const server = await startTutti(home);
+const client = await connect(server.url);
+try {
+  await client.json('POST', '/components?name=fib&version=1', readFileSync(path.join(packageRoot, 'modules/dist/fib.wasm')), 'application/wasm');
+  await client.json('POST', '/flows', chain('seq40', 40, 10), 'application/yaml');
+  await client.json('POST', '/flows', chain('seq10', 10, 33), 'application/yaml');
+  await client.json('POST', '/flows', chain('one', 1, 1), 'application/yaml');
+  const ok = <R extends { state: string; id: string }>(r: R): R => {
+    if (r.state !== 'succeeded') throw new Error(`run ${r.id} ${r.state}`);
+    return r;
+  };
+
+  // 1. 40 light tasks in sequence
+  ok(await client.run('seq40'));
+  const w1runs: number[] = [];
+  for (let i = 0; i < (quick ? 3 : 10); i++) w1runs.push(ok(await client.run('seq40')).ms);
+  const w1 = { runsMs: w1runs, medianMs: median(w1runs), minMs: Math.min(...w1runs), maxMs: Math.max(...w1runs) };
+
+  // 2. 10 long tasks in sequence, against fib(33) computed by the same component without Tutti around it
+  const w2total = ok(await client.run('seq10')).ms;
+  const compute = 10 * (await computeMs(33, quick ? 3 : 5));
+  const w2 = { totalMs: w2total, computeMs: compute, overheadPct: ((w2total - compute) / compute) * 100 };
+
+  // 3. trigger latency, one run at a time
+  for (let i = 0; i < 50; i++) ok(await client.run('one'));
+  const lat: number[] = [];
+  for (let i = 0; i < (quick ? 100 : 1000); i++) lat.push(ok(await client.run('one')).ms);
+  const w3 = { n: lat.length, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99) };
+
+  // 4. throughput: 64 runs in flight for a fixed time
+  const seconds = quick ? 3 : 10;
+  const end = performance.now() + seconds * 1000;
+  let completed = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (performance.now() < end) {
+        ok(await client.run('one'));
+        completed++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - t0) / 1000;
+  const w4 = { seconds: elapsed, completed, runsPerS: completed / elapsed };
+
+  notes.push(`tutti serve with ${workers} workers, embedded libSQL file (WAL, synchronous FULL: every commit fsynced); fib in a C wasm component; triggers over HTTP, ends seen on the SSE stream`);
+  process.stdout.write(`${JSON.stringify({ system: 'tutti', w1, w2, w3, w4, notes })}\n`);
+} finally {
+  await client.close();
+  await server.stop();
+  rmSync(home, { recursive: true, force: true });
+}

@@ -1,6 +1,6 @@
 // Hash routes, so the folder works from any static host with no server-side rewrites.
 import { loadConnection, saveConnection } from './api.js';
-import { clearStatus, showError } from './dom.js';
+import { clearStatus, fill, showError } from './dom.js';
 import { overviewPage } from './pages/overview.js';
 import { flowsPage } from './pages/flows.js';
 import { flowPage } from './pages/flow.js';
@@ -37,7 +37,7 @@ async function render() {
     try {
       const el = await page(m, q, signal);
       if (signal.aborted) return;
-      main.replaceChildren(...(Array.isArray(el) ? el : [el]));
+      fill(main, el);
     } catch (e) {
       if (!signal.aborted) showError(e);
     } finally {

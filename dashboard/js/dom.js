@@ -56,3 +56,10 @@ export function notify(text) {
   setTimeout(() => s.textContent === text && (s.textContent = ''), 4000);
 }
 export const clearStatus = () => (document.getElementById('status').textContent = '');
+
+/** replaceChildren that skips null/false like h() does, so conditional parts never render as "null". */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}

@@ -1,7 +1,7 @@
 import { download, events, get, getText, postJson } from '../api.js';
 import { componentName, componentsByDigest } from '../components.js';
 import { dag, flowGraph } from '../dag.js';
-import { badge, bytes, duration, h, notify, showError, span, time } from '../dom.js';
+import { badge, bytes, duration, fill, h, notify, showError, span, time } from '../dom.js';
 import { gantt } from '../gantt.js';
 
 const LIVE = new Set(['queued', 'running']);
@@ -34,7 +34,7 @@ export async function runPage(id, q, signal) {
     const actions = [];
     if (LIVE.has(run.state)) actions.push(h('button', { id: 'cancel', class: 'ghost', onclick: () => act('cancel') }, 'Cancel'));
     if (run.state === 'failed' || run.state === 'cancelled') actions.push(h('button', { id: 'retry', onclick: () => act('retry') }, 'Retry failed part'));
-    header.replaceChildren(
+    fill(header, 
       h('h1', {}, 'Run ', h('span', { class: 'mono' }, run.id), h('span', { id: 'run-state' }, badge(run.state)), ...actions),
       h('dl', { class: 'kv panel' },
         h('dt', {}, 'flow'), h('dd', {}, h('a', { href: `#/flows/${run.flowId}` }, run.flowId), ` revision ${run.revision}`),
@@ -51,7 +51,7 @@ export async function runPage(id, q, signal) {
   const counts = (t) => Object.entries(t.instances).map(([s, n]) => `${n} ${s}`).join(', ');
   const renderTasks = () => {
     graph.update(new Map(run.tasks.map((t) => [t.taskId, { state: t.state, selected: t.taskId === selected, sub: `${t.instanceCount ?? 0} inst · ${t.state}` }])));
-    taskTable.replaceChildren(h('table', { class: 'tasks' },
+    fill(taskTable, h('table', { class: 'tasks' },
       h('thead', {}, h('tr', {}, h('th', {}, 'task'), h('th', {}, 'state'), h('th', {}, 'instances'), h('th', { class: 'hide-sm' }, 'policy'), h('th', {}, 'duration'))),
       h('tbody', {}, run.tasks.map((t) => h('tr', { 'data-task': t.taskId, 'data-state': t.state },
         h('td', {}, h('a', { href: `#/runs/${id}?task=${encodeURIComponent(t.taskId)}`, onclick: (e) => (e.preventDefault(), pick(t.taskId)) }, t.taskId)),
@@ -85,7 +85,7 @@ export async function runPage(id, q, signal) {
     const total = ins.reduce((a, x) => a + x.size, 0);
     taskPanel.hidden = false;
     taskPanel.dataset.task = selected;
-    taskPanel.replaceChildren(
+    fill(taskPanel, 
       h('h2', {}, `Task ${selected} `, badge(t.state)),
       h('dl', { class: 'kv' },
         h('dt', {}, 'instances'), h('dd', { 'data-instance-count': t.instanceCount ?? 0 }, `${t.instanceCount ?? '–'}`, h('span', { class: 'muted' }, t.instanceCount ? ` (${counts(t)})` : '')),
@@ -97,7 +97,7 @@ export async function runPage(id, q, signal) {
       (t.instanceCount ?? 0) > items.length ? h('p', { class: 'hint' }, `The first ${items.length} of ${t.instanceCount} instances.`) : null,
       h('div', { class: 'scroll' }, h('table', { class: 'instances' },
         h('thead', {}, h('tr', {}, h('th', {}, '#'), h('th', {}, 'state'), h('th', {}, 'attempt'), h('th', {}, 'duration'), h('th', {}, 'failure'), h('th', {}, ''))),
-        h('tbody', {}, items.slice(0, 100).map((i) => h('tr', { 'data-instance-row': i.idx, 'data-state': i.state },
+        h('tbody', {}, items.slice(0, 50).map((i) => h('tr', { 'data-instance-row': i.idx, 'data-state': i.state },
           h('td', {}, String(i.idx)), h('td', {}, badge(i.state)), h('td', {}, String(i.attempt)),
           h('td', {}, i.startedAt ? span(i.startedAt, i.finishedAt) : '–'),
           h('td', {}, i.errorKind ? h('span', { class: 'error', title: i.error ?? '' }, i.errorKind) : '–'),
@@ -118,7 +118,7 @@ export async function runPage(id, q, signal) {
       };
       const tabs = h('div', { class: 'tabs' }, inst.attempts.map((a) => h('button', { 'data-attempt': a.attempt, onclick: () => show(a.attempt) }, `attempt ${a.attempt}: ${a.outcome}${a.errorKind ? ` (${a.errorKind})` : ''} · ${duration(a.finishedAt - a.startedAt)}`)));
       logPanel.hidden = false;
-      logPanel.replaceChildren(h('h2', {}, `Log of ${selected} #${idx} `, badge(inst.state)), inst.error ? h('p', { class: 'error' }, inst.error) : null, tabs, pre);
+      fill(logPanel, h('h2', {}, `Log of ${selected} #${idx} `, badge(inst.state)), inst.error ? h('p', { class: 'error' }, inst.error) : null, tabs, pre);
       if (inst.attempts.length) await show(inst.attempts.at(-1).attempt);
       else pre.textContent = 'No finished attempt yet.';
       logPanel.scrollIntoView({ behavior: 'smooth', block: 'start' });
@@ -128,7 +128,7 @@ export async function runPage(id, q, signal) {
   };
 
   const renderAssets = () => {
-    assetPanel.replaceChildren(h('h2', {}, 'Assets'), assets.length ? h('div', { class: 'scroll' }, h('table', {},
+    fill(assetPanel, h('h2', {}, 'Assets'), assets.length ? h('div', { class: 'scroll' }, h('table', {},
       h('thead', {}, h('tr', {}, h('th', {}, 'name'), h('th', {}, 'from'), h('th', {}, 'size'), h('th', { class: 'hide-sm' }, 'sha256'), h('th', {}, ''))),
       h('tbody', {}, assets.slice(0, 200).map((a) => h('tr', { 'data-asset': a.id },
         h('td', {}, a.name), h('td', {}, a.taskId === null ? 'run input' : `${a.taskId} #${a.instanceIdx}`), h('td', {}, bytes(a.size)),

@@ -6,6 +6,7 @@ import { InputError } from '../scheduler/trigger.js';
 import { DatabaseUnavailable } from '../store/db.js';
 import { inspectCommand } from './commands/inspect.js';
 import { manifestSet, manifestShow } from './commands/manifest.js';
+import { languageList, newTaskCommand } from './commands/new.js';
 import { runCommand } from './commands/run.js';
 import { secretDelete, secretList, secretSet } from './commands/secret.js';
 import { serveCommand } from './commands/serve.js';
@@ -93,6 +94,17 @@ manifest
   .argument('<component>', '.wasm file')
   .action((file: string) => {
     exitCode = manifestShow(file);
+  });
+
+const scaffold = program.command('new').description('scaffold a project');
+scaffold
+  .command('task')
+  .description('a buildable task project (source, build script, README, sample flow) in a new directory')
+  .argument('<name>', 'directory to create; its last part names the task')
+  .requiredOption('-l, --lang <language>', 'ts | c | c-typed | assemblyscript | rust | rust-cargo-component | go-tinygo | python-componentize-py')
+  .addHelpText('after', `\nLanguages:\n${languageList()}`)
+  .action((name: string, o) => {
+    exitCode = newTaskCommand(name, o);
   });
 
 const secret = program.command('secret').description('secrets tasks receive as environment variables (flow field `secrets`)');

@@ -24,7 +24,7 @@ const size = statSync(textFile).size;
 const dir = mkdtempSync(path.join(tmpdir(), 'tutti-bench-'));
 const wasm = path.join(dir, 'wc.wasm');
 // The component's policy: a lines split per `partMiB` (128 MiB is Hadoop's default block size).
-writeFileSync(wasm, embedManifest(readFileSync(path.join(packageRoot, 'modules/dist/wordcount.wasm')), { split: 'lines', per: partMiB * 2 ** 20, max: 1024 }));
+writeFileSync(wasm, embedManifest(readFileSync(path.join(packageRoot, 'modules/dist/wordcount.wasm')), { split: 'lines', per: Math.round(partMiB * 2 ** 20), max: 1024 }));
 const tutti = await openTutti({ home: path.join(dir, 'home'), workers });
 try {
   const yaml = `id: wc\ninputs: { text: {} }\ntasks:\n  - { id: count, component: ${wasm}, inputs: [text], memory: 64MiB }\n  - { id: total, component: ${path.join(packageRoot, 'modules/dist/add.wasm')}, needs: [count] }\n`;

@@ -1,10 +1,10 @@
 /**
  * The dashboard in a real browser (Debian's chromium via playwright-core) against a real `tutti serve`:
  * once served by the API at /ui, once from a second static server on another origin (CORS). Any browser
- * console error fails the test. Writes the README's screenshots to docs/screenshots/.
+ * console error fails the test. With TUTTI_SCREENSHOTS=1 it rewrites the README's screenshots in docs/screenshots/.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -17,7 +17,8 @@ import { startServer, type Server } from './server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'dashboard-test-token';
-const SHOTS = path.join(packageRoot, 'docs', 'screenshots');
+// The README's pictures are refreshed on request (TUTTI_SCREENSHOTS=1), so a test run leaves the tree clean.
+const SHOTS = process.env.TUTTI_SCREENSHOTS ? path.join(packageRoot, 'docs', 'screenshots') : tempDir('tutti-shots-');
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' };
 
 /** Any static host will do: this one only maps files of dashboard/ to URLs. */
@@ -80,6 +81,8 @@ describe('dashboard', { skip: !existsSync(CHROMIUM) && 'chromium is not installe
     await browser?.close();
     await api?.stop();
     await new Promise((r) => other?.server.close(r));
+    rmSync(dir, { recursive: true, force: true });
+    if (!process.env.TUTTI_SCREENSHOTS) rmSync(SHOTS, { recursive: true, force: true });
   });
 
   let runId = '';

@@ -21,7 +21,7 @@ export async function bench({ scope, quick, log }) {
   const redis = scope.spawn('redis-server', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no'], { logDir: dir });
   const died = watchExit(redis);
   died.catch(() => {});
-  const cli = (...args) => execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8' }).trim();
+  const cli = (...args) => execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
   await Promise.race([died, waitFor('redis-server', () => cli('ping') === 'PONG')]);
   const persistence = `appendonly=${cli('config', 'get', 'appendonly').split('\n')[1]}, save="${cli('config', 'get', 'save').split('\n')[1]}"`;
   log(`redis-server ${redisVersion} on :${port} (${persistence})`);

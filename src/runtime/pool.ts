@@ -156,7 +156,7 @@ export class WorkerPool {
       this.runMs.set(key, prev === undefined ? msg.ms : prev * 0.8 + msg.ms * 0.2);
       slot.jobs.shift();
       this.arm(slot);
-      head.resolve(msg.result);
+      head.resolve({ ...msg.result, ms: msg.ms });
       this.dispatch();
     });
     worker.on('error', (err) => {

@@ -62,9 +62,10 @@ export interface OutputFile {
   path: string;
 }
 
+/** `ms`, set by the pool for a job a worker ran: how long it ran (its queueing time excluded). */
 export type InstanceResult =
-  | { ok: true; outputs: OutputFile[]; log: string; plan?: Partition[] }
-  | { ok: false; failure: Failure; log: string };
+  | { ok: true; outputs: OutputFile[]; log: string; plan?: Partition[]; ms?: number }
+  | { ok: false; failure: Failure; log: string; ms?: number };
 
 export type ToWorker =
   /** Sent once: the shared cells where the worker reports progress through its jobs. */

@@ -458,6 +458,8 @@ export class Engine {
         // A worker is free: top up the queue while this outcome is being committed.
         this.wake();
       }
+      // Claimed in batches, an instance may wait in a worker's queue: its attempt starts when it ran.
+      if (result.ms !== undefined) record.startedAt = Math.max(record.startedAt, Date.now() - Math.ceil(result.ms));
       record.log = redact(result.log, task, secrets);
       if (result.ok) {
         const outputs: NewAsset[] = result.outputs.map((o) => ({

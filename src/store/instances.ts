@@ -99,9 +99,10 @@ export async function completeInstances(db: Db, batch: Success[]): Promise<{ eve
     for (let i = 0; i < batch.length; i += 200) {
       const chunk = batch.slice(i, i + 200);
       const keys = sql.join(chunk.map((b) => sql`(${b.record.instance.id}, ${b.record.instance.attempt}, ${b.record.worker})`), sql`, `);
+      const startedAt = sql.join([sql`CASE ${instances.id}`, ...chunk.map((b) => sql`WHEN ${b.record.instance.id} THEN ${b.record.startedAt}`), sql`END`], sql` `);
       const rows = await tx
         .update(instances)
-        .set({ state: 'succeeded', progress: 1, finishedAt: now, leaseOwner: null, leaseExpiresAt: null, errorKind: null, error: null })
+        .set({ state: 'succeeded', progress: 1, startedAt, finishedAt: now, leaseOwner: null, leaseExpiresAt: null, errorKind: null, error: null })
         // `id IN (…)` lets SQLite use the primary key; the row-value test alone scans the table.
         .where(
           and(
@@ -183,7 +184,7 @@ export async function failInstance(
         .set(
           retryAt !== null
             ? { state: 'pending', availableAt: retryAt, leaseOwner: null, leaseExpiresAt: null, errorKind: failure.kind, error: failure.message }
-            : { state: 'failed', finishedAt: now, leaseOwner: null, leaseExpiresAt: null, errorKind: failure.kind, error: failure.message },
+            : { state: 'failed', startedAt: a.startedAt, finishedAt: now, leaseOwner: null, leaseExpiresAt: null, errorKind: failure.kind, error: failure.message },
         )
         .where(stillLeased(a))
         .returning({ id: instances.id });

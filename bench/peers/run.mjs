@@ -136,7 +136,7 @@ function report(results, failed, opts, m) {
   out.push('');
 
   out.push('### 2. 10 long tasks in sequence (fib(33) each)');
-  out.push('Pure compute: 10 × fib(33) timed in the process (and language) that runs the system\'s steps, outside the orchestrator.');
+  out.push('Pure compute: 10 × fib(33) timed in the process (and language) that runs the system\'s steps, outside the orchestrator (peers: lowest of 3 timings, one before and two after the run).');
   out.push(table(['system', 'total ms', 'pure compute ms', 'overhead %', 'vs Tutti (total)'], results.map((r) => [name(r), fmt(r.w2?.totalMs), fmt(r.w2?.computeMs), fmt(r.w2?.overheadPct), ratio(r, (p, t) => p.w2.totalMs / t.w2.totalMs)])));
   out.push('');
 

@@ -70,28 +70,43 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
     interrupted = true;
     process.stderr.write(`\nbench:peers: ${sig}, stopping ${current ? current.spawnargs.slice(1).join(' ') : ''}\n`);
-    // The child stops its own servers on SIGTERM; on Ctrl-C the terminal has signalled it too.
-    if (current && current.exitCode === null) current.kill('SIGTERM');
-    else process.exit(130);
+    // The child stops its own servers on SIGTERM; a second signal kills its whole process group.
+    if (current && current.exitCode === null) {
+      if (current.interrupted) killGroup(current, 'SIGKILL');
+      else current.kill('SIGTERM');
+      current.interrupted = true;
+    } else process.exit(130);
   });
+}
+
+/** Each system runs in its own process group, so whatever it leaves behind can still be killed. */
+function killGroup(child, sig) {
+  try {
+    process.kill(-child.pid, sig);
+  } catch {
+    /* the group is already gone */
+  }
 }
 
 /** Run one system in a fresh Node process; its last stdout line is the result. */
 function runSystem(args, timeoutMs) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    // detached: a process group of its own (Ctrl-C reaches it through the handler above).
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
     current = child;
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     const timer = setTimeout(() => {
       process.stderr.write(`bench:peers: ${args[0]} still running after ${timeoutMs / 1000} s, stopping it\n`);
       child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 20_000).unref();
+      setTimeout(() => killGroup(child, 'SIGKILL'), 20_000).unref();
     }, timeoutMs);
     child.on('error', reject);
     child.on('exit', (code, sig) => {
       clearTimeout(timer);
       current = undefined;
+      // A server the system failed to stop (it was killed, or crashed) must not outlive it.
+      killGroup(child, 'SIGKILL');
       const last = out.trim().split('\n').at(-1);
       if (code === 0 && last) {
         try {

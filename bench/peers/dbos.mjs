@@ -83,7 +83,7 @@ export async function bench({ scope, quick, log }) {
   return {
     ...result,
     notes: [
-      `@dbos-inc/dbos-sdk ${installedVersion('@dbos-inc/dbos-sdk')} on ${pgVersion} (Debian), fresh cluster, default postgresql.conf`,
+      `@dbos-inc/dbos-sdk ${installedVersion('@dbos-inc/dbos-sdk')} on ${pgVersion}, fresh cluster, default postgresql.conf`,
       `durability: default; every step checkpoint is a committed PostgreSQL transaction, WAL fsynced (${settings})`,
       'one workflow, one DBOS.runStep per step; triggered by an HTTP call to the app process, which answers when the workflow returns',
       'steps run in the DBOS app process (a separate Node process from the client), as DBOS runs them in-process',

@@ -131,6 +131,7 @@ const table = (headers, rows) => [headers, headers.map(() => '---'), ...rows].ma
 /** "2.3× faster" when Tutti wins; `better` > 1 means Tutti did better on this metric. */
 function vsTutti(better) {
   if (!Number.isFinite(better) || better <= 0) return '–';
+  if (Math.abs(better - 1) < 0.05) return 'on par (within 5%)';
   return better >= 1 ? `Tutti ${fmt(better, 1)}× faster` : `Tutti ${fmt(1 / better, 1)}× slower`;
 }
 

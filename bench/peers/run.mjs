@@ -1,7 +1,7 @@
 /**
  * npm run bench:peers — Tutti and its peers (Restate, DBOS Transact, BullMQ) on workloads 1–4 of
  * issue 6, side by side on this machine in one run. Installs what the peers need (bench/peers/setup.sh
- * for the Debian servers, npm ci here for their packages), then runs each system in its own fresh
+ * for the Debian servers, npm install here for their packages), then runs each system in its own fresh
  * process, one after the other (never two at once: they would share the same 2 cores), prints one
  * markdown table per workload and writes bench/results/peers.json (peers-quick.json with --quick).
  *
@@ -51,7 +51,7 @@ function setupServers(only) {
   if (servers.length) execFileSync('bash', [path.join(peersDir, 'setup.sh'), ...servers], { stdio: 'inherit' });
 }
 
-/** npm ci into bench/peers on first use, or when an installed version differs from the pinned one. */
+/** npm install into bench/peers on first use, or when an installed version differs from the pinned one. */
 function setupPackages() {
   const pinned = JSON.parse(readFileSync(path.join(peersDir, 'package.json'), 'utf8')).dependencies;
   const stale = Object.entries(pinned).filter(([name, version]) => {
@@ -59,9 +59,12 @@ function setupPackages() {
     return !existsSync(f) || JSON.parse(readFileSync(f, 'utf8')).version !== version;
   });
   if (!stale.length) return;
-  process.stderr.write(`bench:peers: installing ${stale.map(([n, v]) => `${n}@${v}`).join(', ')} into bench/peers (npm ci)\n`);
-  // The lock serialises npm runs of everyone sharing this checkout.
-  execFileSync('flock', ['/tmp/tutti-npm.lock', 'npm', 'ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: peersDir, stdio: 'inherit' });
+  process.stderr.write(`bench:peers: installing ${stale.map(([n, v]) => `${n}@${v}`).join(', ')} into bench/peers (npm install)\n`);
+  // `npm install`, not `npm ci`: npm 11 rejects this package-lock.json in `ci` (it wants entries for
+  // msgpackr-extract's other-platform binaries that `install` never writes); the exact pins in
+  // package.json and the committed lock still decide every version. The flock serialises npm runs
+  // of everyone sharing this checkout.
+  execFileSync('flock', ['/tmp/tutti-npm.lock', 'npm', 'install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: peersDir, stdio: 'inherit' });
 }
 
 let current; // the system's process running now, stopped on Ctrl-C

@@ -13,6 +13,7 @@ import { notFound, validationHook } from '../errors.js';
 import { err } from '../openapi.js';
 
 const RUN_END = new Set(['run-succeeded', 'run-failed', 'run-cancelled', 'run-skipped']);
+const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'skipped']);
 const POLL_MS = 1000;
 const PING_MS = 15_000;
 const After = z.coerce.number().int().min(0).optional().openapi({ description: 'replay events after this id (default: a run\'s whole history; for all runs, only new events)' });
@@ -45,8 +46,9 @@ export function eventRoutes(api: Api) {
             if (runId && RUN_END.has(e.type)) ended = true;
           }
           if (rows.length) quietSince = Date.now();
-          // A run's stream ends with the run; the client reconnects (Last-Event-ID) if it retries.
-          if (ended && rows.length < 500 && (await getRun(db, runId!))?.state !== 'queued') break;
+          // A run's stream ends with the run. An end event in the replay may be one a retry has since
+          // undone: only the run's state now says whether it is over.
+          if (ended && rows.length < 500 && FINAL.has((await getRun(db, runId!))?.state ?? 'succeeded')) break;
           if (rows.length === 500) continue;
           if (Date.now() - quietSince > PING_MS) {
             await s.write(': ping\n\n');

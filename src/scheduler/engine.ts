@@ -371,8 +371,15 @@ export class Engine {
     if (this.inPool >= this.o.pool.size * 8 || !this.claimable) return;
     const want = Math.min(512, this.o.pool.size * 32) - this.inPool;
     const leaseMs = this.defaults.timeoutMs + 60_000;
+    // Cleared before the claim, so instances planned while it runs set it again and are not missed.
     this.claimable = false;
-    const claimed = await claimInstances(this.o.db.db, this.owner, want, leaseMs);
+    let claimed: InstanceRow[];
+    try {
+      claimed = await claimInstances(this.o.db.db, this.owner, want, leaseMs);
+    } catch (e) {
+      this.claimable = true; // the retried tick must claim again
+      throw e;
+    }
     // A full batch may have left more behind.
     if (claimed.length === want) this.claimable = true;
     for (const inst of claimed) {

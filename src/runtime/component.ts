@@ -47,7 +47,7 @@ export class ComponentRejected extends Error {
   }
 }
 
-const TRANSPILE_FORMAT = 3; // bump when transpile options change, to invalidate disk caches
+const TRANSPILE_FORMAT = 4; // bump when transpile options or validation change, to invalidate disk caches
 
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -85,6 +85,30 @@ export function exportedSignatures(wit: string): Map<string, string> {
   return out;
 }
 
+/**
+ * Everything the component's root world imports, as `componentWit` prints it: interfaces by path
+ * (`acme:db/query@1.0.0`) and bare world-level names (`lookup` in `import lookup: func(…)`).
+ * jco lists only the imports some core module calls; a host must still satisfy the rest to
+ * instantiate the component, so validation needs the declared ones.
+ */
+export function declaredImports(wit: string): string[] {
+  const world = /^world [^{]*\{\n([\s\S]*?)^\}/m.exec(wit)?.[1] ?? '';
+  // Two-space indent: the world's own items, not lines inside an inline `interface { … }`.
+  return [...world.matchAll(/^ {2}import (?:([^\s;]+);|%?([a-z][a-z0-9-]*): )/gm)].map((m) => m[1] ?? m[2]!);
+}
+
+/** `tutti:task/{host, types}, wasi:cli/{…}, …`: the grantable interfaces, grouped by package. */
+function describeGrantable(): string {
+  const byPackage = new Map<string, string[]>();
+  for (const iface of grantableInterfaces) {
+    const [pkg, name] = iface.split('/') as [string, string];
+    byPackage.set(pkg, [...(byPackage.get(pkg) ?? []), name]);
+  }
+  // Tutti's own interfaces first: they are what a typed task is built against.
+  const ordered = [...byPackage].filter(([p]) => p.startsWith('tutti:')).concat([...byPackage].filter(([p]) => !p.startsWith('tutti:')));
+  return ordered.map(([pkg, names]) => `${pkg}/{${names.join(', ')}}`).join(', ');
+}
+
 /** Decide the contract from what jco saw the component import and export, and its WIT signatures. */
 export function classify(imports: string[], exports: [string, string][], wit: string, digest: string, size: number, manifest: ScalingManifest | null = null): ComponentInfo {
   // jco lists a command's wasi:cli/run instance twice (also as plain "run"); keep the real name.
@@ -93,12 +117,16 @@ export function classify(imports: string[], exports: [string, string][], wit: st
   const isCommand = exportNames.some((n) => stripVersion(n) === 'wasi:cli/run');
   const runFn = exports.some(([n, kind]) => n === 'run' && kind === 'function');
   const planFn = exports.some(([n, kind]) => n === 'plan' && kind === 'function');
-  const unsupported = imports.filter((i) => !grantableInterfaces.includes(stripVersion(i)));
+  // jco's names carry no version; the WIT's do, and say more, so they win.
+  const declared = new Map<string, string>();
+  for (const i of [...declaredImports(wit), ...imports]) if (!declared.has(stripVersion(i))) declared.set(stripVersion(i), i);
+  const unsupported = [...declared].filter(([bare]) => !grantableInterfaces.includes(bare)).map(([, i]) => i);
   if (unsupported.length) {
+    const names = unsupported.length === 1 ? unsupported[0]! : `${unsupported.slice(0, -1).join(', ')} and ${unsupported[unsupported.length - 1]}`;
     throw new ComponentRejected(
       'unsupported-import',
-      `the component imports ${unsupported.map((i) => `"${i}"`).join(', ')}, which Tutti cannot provide to a task. ` +
-        'Tasks may import tutti:task/host and the WASI 0.2 cli, io, clocks, random, filesystem, sockets and http interfaces.',
+      `the component imports ${names}, which Tutti cannot provide (a task may import only: ${describeGrantable()}). ` +
+        'Drop the import from its world: build against wit/task.wit (world task or planned-task), or as a wasi:cli/command program.',
     );
   }
   const signatures = exportedSignatures(wit);

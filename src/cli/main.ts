@@ -4,6 +4,7 @@ import { FlowError, flowJsonSchema, parseSize } from '../flow/index.js';
 import { ComponentRejected } from '../runtime/component.js';
 import { InputError } from '../scheduler/trigger.js';
 import { DatabaseUnavailable } from '../store/db.js';
+import { deployCloudflare } from './commands/deploy.js';
 import { inspectCommand } from './commands/inspect.js';
 import { manifestSet, manifestShow } from './commands/manifest.js';
 import { languageList, newTaskCommand } from './commands/new.js';
@@ -133,6 +134,20 @@ secret
   .addOption(dbOption())
   .action(async (name: string, o) => {
     exitCode = await secretDelete(name, o);
+  });
+
+program
+  .command('deploy')
+  .description('build and deploy Tutti on another platform')
+  .command('cloudflare')
+  .description('precompile the components of the given flows into a Workers bundle and deploy it with wrangler (see wrangler.toml)')
+  .argument('<flow...>', 'flow files whose tasks the Worker runs')
+  .option('--dry-run', 'build and bundle (wrangler deploy --dry-run) without deploying')
+  .option('--out <dir>', 'build directory: the bundle goes to <dir>/bundle, a dry run\'s upload to <dir>/dist', '.tutti/edge')
+  .option('--config <file>', 'wrangler configuration', 'wrangler.toml')
+  .addOption(homeOption())
+  .action(async (flows: string[], o) => {
+    exitCode = await deployCloudflare(flows, o);
   });
 
 program

@@ -10,8 +10,12 @@ import { openDatabase, type Database } from './store/db.js';
 
 export interface TuttiOptions extends HomeOptions {
   dbAuthToken?: string;
-  /** Worker threads running instances; default: the CPU count. */
+  /** Worker threads running instances; default: the CPU count; 0: none (remote workers run them). */
   workers?: number;
+  /** Asset directory; default `<home>/assets`. Servers sharing a database must share it. */
+  assets?: string;
+  /** How long a lease lasts without a heartbeat (EngineOptions.leaseMs). */
+  lease?: number;
   /** Instance bounds for tasks that set none. */
   defaults?: EngineOptions['defaults'];
 }
@@ -23,16 +27,18 @@ export interface Tutti {
   registry: ComponentRegistry;
   pool: WorkerPool;
   engine: Engine;
-  close(): Promise<void>;
+  /** Stop; running instances get `graceMs` to finish (default: all the time they need), the rest are handed back. */
+  close(graceMs?: number): Promise<void>;
 }
 
 export async function openTutti(opts: TuttiOptions = {}): Promise<Tutti> {
   const home = homeDir(opts);
   const database = await openDatabase(databaseUrl(opts), { authToken: opts.dbAuthToken });
-  const assets = new LocalAssetStore(path.join(home, 'assets'));
+  const assets = new LocalAssetStore(path.resolve(opts.assets ?? path.join(home, 'assets')));
   const registry = new ComponentRegistry(database.db, assets, new ComponentCache(componentCacheDir(opts)));
-  const pool = new WorkerPool(opts.workers);
-  const engine = new Engine({ db: database, assets, registry, pool, defaults: opts.defaults });
+  // With no workers of its own, a server still needs one thread to call tasks' `plan` exports.
+  const pool = new WorkerPool(opts.workers === 0 ? 1 : opts.workers);
+  const engine = new Engine({ db: database, assets, registry, pool, defaults: opts.defaults, leaseMs: opts.lease, runInstances: opts.workers !== 0 });
   return {
     home,
     database,
@@ -40,8 +46,8 @@ export async function openTutti(opts: TuttiOptions = {}): Promise<Tutti> {
     registry,
     pool,
     engine,
-    async close() {
-      await engine.stop();
+    async close(graceMs?: number) {
+      await engine.stop(graceMs);
       await pool.close();
       database.close();
     },

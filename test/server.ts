@@ -75,3 +75,35 @@ export async function eventually<T>(check: () => Promise<T | undefined>, ms = 20
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  stderr(): string;
+  /** SIGTERM and wait for exit; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** A real `tutti worker` child process pulling from `server`. */
+export async function startWorker(server: { url: string }, opts: { token?: string; args?: string[] } = {}): Promise<WorkerProcess> {
+  const args = [path.join(packageRoot, 'bin/tutti.mjs'), 'worker', '--server', server.url, '--cache-dir', tempDir('tutti-worker-'), ...(opts.args ?? [])];
+  if (opts.token) args.push('--token', opts.token);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d;
+      if (/pulling from/.test(stderr)) resolve();
+    });
+    child.on('exit', () => reject(new Error(`worker exited: ${stderr}`)));
+  });
+  return {
+    child,
+    stderr: () => stderr,
+    stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+      const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      return exit;
+    },
+  };
+}

@@ -17,6 +17,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { runRoutes } from './routes/runs.js';
 import { statsRoutes } from './routes/stats.js';
 import { uiRoutes } from './routes/ui.js';
+import { workerRoutes } from './routes/workers.js';
 
 export function createApp(tutti: Tutti, opts: ApiOptions & { schedules?: ScheduleLoop } = {}) {
   const api: Api = { tutti, schedules: opts.schedules, maxUploadBytes: opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD };
@@ -50,6 +51,7 @@ export function createApp(tutti: Tutti, opts: ApiOptions & { schedules?: Schedul
   v1.route('/', runRoutes(api));
   v1.route('/', eventRoutes(api));
   v1.route('/', statsRoutes(api));
+  v1.route('/', workerRoutes(api));
   v1.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'Tutti API', version: '1', description: 'Flows of WebAssembly components: upload components, save flows, trigger and follow runs.' },

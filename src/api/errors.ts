@@ -5,6 +5,8 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { FlowError, formatPath } from '../flow/index.js';
 import { ComponentRejected } from '../runtime/component.js';
 import { NotFound } from '../scheduler/backfills.js';
+import { LEASE_LOST } from '../runtime/remote/protocol.js';
+import { LeaseLost, RemoteReportError } from '../scheduler/engine.js';
 import { InputError } from '../scheduler/trigger.js';
 import { RunStateError } from '../store/run-control.js';
 
@@ -35,6 +37,8 @@ export function onError(err: Error, c: Context) {
   if (err instanceof ComponentRejected) return errorResponse(c, 400, 'invalid_component', err.message);
   if (err instanceof RunStateError) return errorResponse(c, err.state === 'missing' ? 404 : 409, err.state === 'missing' ? 'not_found' : 'conflict', err.message);
   if (err instanceof NotFound) return errorResponse(c, 404, 'not_found', err.message);
+  if (err instanceof LeaseLost) return errorResponse(c, 409, LEASE_LOST, err.message);
+  if (err instanceof RemoteReportError) return errorResponse(c, 400, 'invalid_report', err.message);
   if (err instanceof HTTPException) {
     const status = err.status as ContentfulStatusCode;
     const code = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : status === 401 ? 'unauthorized' : 'bad_request';

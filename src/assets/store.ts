@@ -3,8 +3,10 @@
  * same rows work with any backend; this one is a local directory.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 
 export interface StoredAsset {
@@ -17,6 +19,10 @@ export interface AssetStore {
   importFile(location: string, source: string): Promise<StoredAsset>;
   /** Write bytes at a location (idempotent for content-addressed locations). */
   write(location: string, bytes: Uint8Array): Promise<void>;
+  /** Stream bytes to a location, hashing them on the way; the file appears whole or not at all. */
+  writeStream(location: string, body: ReadableStream<Uint8Array>): Promise<StoredAsset>;
+  /** Delete the files in directory `dir` whose names start with `namePrefix` (an abandoned attempt's outputs). */
+  removeMatching(dir: string, namePrefix: string): Promise<number>;
   /** Make sure the directory of a location prefix exists (once per task run, not per output). */
   prepareDir(prefix: string): Promise<void>;
   /** Path on this machine for in-process readers (workers read inputs by path). */
@@ -54,6 +60,42 @@ export class LocalAssetStore implements AssetStore {
     const tmp = `${dest}.tmp-${randomUUID()}`;
     await writeFile(tmp, bytes);
     await rename(tmp, dest);
+  }
+
+  async writeStream(location: string, body: ReadableStream<Uint8Array>): Promise<StoredAsset> {
+    const dest = this.localPath(location);
+    await mkdir(path.dirname(dest), { recursive: true });
+    const tmp = `${dest}.tmp-${randomUUID()}`;
+    const hash = createHash('sha256');
+    let size = 0;
+    const count = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(Readable.fromWeb(body as Parameters<typeof Readable.fromWeb>[0]), count, createWriteStream(tmp));
+      await rename(tmp, dest);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+    return { size, sha256: hash.digest('hex') };
+  }
+
+  async removeMatching(dir: string, namePrefix: string): Promise<number> {
+    const full = this.localPath(dir);
+    let names: string[];
+    try {
+      names = await readdir(full);
+    } catch {
+      return 0;
+    }
+    const doomed = names.filter((n) => n.startsWith(namePrefix));
+    for (const n of doomed) await rm(path.join(full, n), { force: true });
+    return doomed.length;
   }
 
   async prepareDir(prefix: string): Promise<void> {

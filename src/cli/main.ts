@@ -1,9 +1,10 @@
 /** The `tutti` command. */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { FlowError, flowJsonSchema, parseSize } from '../flow/index.js';
+import { FlowError, flowJsonSchema, parseDuration, parseSize } from '../flow/index.js';
 import { ComponentRejected } from '../runtime/component.js';
 import { InputError } from '../scheduler/trigger.js';
 import { DatabaseUnavailable } from '../store/db.js';
+import { WriterLockHeld } from '../store/writer-lock.js';
 import { deployCloudflare } from './commands/deploy.js';
 import { inspectCommand } from './commands/inspect.js';
 import { manifestSet, manifestShow } from './commands/manifest.js';
@@ -11,6 +12,7 @@ import { languageList, newTaskCommand } from './commands/new.js';
 import { runCommand } from './commands/run.js';
 import { secretDelete, secretList, secretSet } from './commands/secret.js';
 import { serveCommand } from './commands/serve.js';
+import { workerCommand } from './commands/worker.js';
 import { UsageError } from './errors.js';
 
 function int(name: string) {
@@ -22,6 +24,22 @@ function int(name: string) {
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
+
+function duration(name: string, min = 0) {
+  return (v: string) => {
+    const ms = parseDuration(v);
+    if (ms === null || ms < min) throw new InvalidArgumentError(`${name} must be a duration such as 30s or 500ms${min ? ` (at least ${min} ms)` : ''}`);
+    return ms;
+  };
+}
+
+function size(name: string) {
+  return (v: string) => {
+    const n = parseSize(v);
+    if (n === null || n < 1) throw new InvalidArgumentError(`${name} must be a size such as 256MiB`);
+    return n;
+  };
+}
 
 const program = new Command('tutti').description('A workflow orchestrator whose tasks are WebAssembly components').showHelpAfterError();
 
@@ -54,17 +72,33 @@ program
   }, 8080)
   .option('--host <host>', 'address to bind (without a token, keep it local)', '127.0.0.1')
   .option('--token <token>', 'bearer token every API call must carry (default: $TUTTI_API_TOKEN)')
-  .option('--max-upload <size>', 'largest upload accepted, e.g. 512MiB', (v: string) => {
-    const n = parseSize(v);
-    if (n === null || n < 1) throw new InvalidArgumentError('--max-upload must be a size such as 256MiB');
-    return n;
-  })
+  .option('--max-upload <size>', 'largest upload accepted, e.g. 512MiB', size('--max-upload'))
   .option('--cors-origin <origin>', 'a browser origin allowed to call the API, e.g. where the dashboard is hosted (repeatable; "*" for any; also $TUTTI_CORS_ORIGINS, comma-separated)', collect, [])
+  .option('--assets <dir>', 'asset directory (default <home>/assets); servers sharing a database must share it too, e.g. an NFS mount')
+  .option('--lease <duration>', 'how long an attempt stays leased without a heartbeat: a dead worker\'s attempts run again this long after it stopped', duration('--lease', 1000), 30_000)
+  .option('--grace <duration>', 'on SIGTERM, how long running instances get to finish before they are handed back', duration('--grace'), 30_000)
   .addOption(homeOption())
   .addOption(dbOption())
-  .addOption(workersOption())
+  .addOption(new Option('--workers <n>', 'worker threads running instances (default: CPU count; 0: none, remote workers run them)').argParser((v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('--workers must be 0 or a positive integer');
+    return n;
+  }))
   .action(async (o) => {
     exitCode = await serveCommand(o);
+  });
+
+program
+  .command('worker')
+  .description('run instances for a server, on this machine: leases them over HTTP, streams outputs back')
+  .requiredOption('--server <url>', 'the server, e.g. http://10.0.0.5:8080')
+  .option('--token <token>', 'the server\'s bearer token (default: $TUTTI_API_TOKEN)')
+  .option('--concurrency <n>', 'instances run at once (default: CPU count)', int('--concurrency'))
+  .option('--cache-dir <dir>', 'components and inputs kept between instances (default: $TUTTI_WORKER_CACHE or .tutti/worker-cache)')
+  .option('--input-cache <size>', 'inputs kept for later instances, e.g. 4GiB', size('--input-cache'), 2 * 1024 ** 3)
+  .option('--grace <duration>', 'on SIGTERM, how long running instances get to finish before they are handed back', duration('--grace'), 30_000)
+  .action(async (o) => {
+    exitCode = await workerCommand(o);
   });
 
 program
@@ -164,7 +198,7 @@ try {
   if (e instanceof FlowError || e instanceof InputError || e instanceof UsageError || e instanceof ComponentRejected) {
     process.stderr.write(`tutti: ${e.message}\n`);
     process.exitCode = 2;
-  } else if (e instanceof DatabaseUnavailable) {
+  } else if (e instanceof DatabaseUnavailable || e instanceof WriterLockHeld) {
     process.stderr.write(`tutti: ${e.message}\n`);
     process.exitCode = 1;
   } else {

@@ -6,7 +6,8 @@ import { InstanceAbort } from './failures.js';
 import type { JobInput, OutputFile, Slice } from './protocol.js';
 import type { ByteSink, ByteSource } from './wasi/streams.js';
 
-const OUTPUT_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
+/** What an output may be called: it becomes part of a file name. */
+export const OUTPUT_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
 
 /**
  * The outputs of one attempt, written where they will live (`<dir>/<stem><name>`, a name no other

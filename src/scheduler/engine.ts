@@ -4,7 +4,7 @@
  * instances are claimed atomically, outcomes are committed once, runs finish when every task has.
  */
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import type { AssetStore } from '../assets/store.js';
 import { newId } from '../ids.js';
 import { DEFAULT_LIMITS } from '../runtime/limits.js';
@@ -12,15 +12,20 @@ import type { PreparedComponent } from '../runtime/component.js';
 import type { JobSpec, WorkerPool } from '../runtime/pool.js';
 import type { Partition } from '../runtime/protocol.js';
 import type { Failure } from '../runtime/failures.js';
+import type { CompleteRequest, FailRequest, RemoteJob } from '../runtime/remote/protocol.js';
+import { OUTPUT_NAME } from '../runtime/sinks.js';
 import type { Database } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import { getFlowRevision } from '../store/flows.js';
 import { readSecrets } from '../store/secrets.js';
-import { claimInstances, completeInstances, failInstance, releaseLeases, setProgress, type AttemptRecord, type InstanceRow, type Success } from '../store/instances.js';
+import {
+  claimInstances, completeInstances, failedAttempts, failInstance, getInstance, releaseLeases, renewLeases, setProgress,
+  type AttemptRecord, type InstanceRow, type ReleasedAttempt, type Success,
+} from '../store/instances.js';
 import { cancelRun } from '../store/run-control.js';
 import {
   activeRunIds, assetsByIds, failTaskRunPlanning, finishRun, getRun, getTaskRun, oldestRunningRun, planTaskRun, queuedRunIds, runInputAssets,
-  skipTaskRun, startRun, taskOutputAssets, taskRunStates, type AssetRow, type NewAsset, type RunRow,
+  skipTaskRun, stalledRunIds, startRun, taskOutputAssets, taskRunStates, type AssetRow, type NewAsset, type RunRow,
 } from '../store/runs.js';
 import type { ComponentRegistry } from './components.js';
 import { splitByManifest } from './split.js';
@@ -34,11 +39,31 @@ export interface EngineOptions {
   pool: WorkerPool;
   /** Bounds for tasks that set none (DEFAULT_LIMITS otherwise). */
   defaults?: Partial<typeof DEFAULT_LIMITS>;
+  /**
+   * How long a lease lasts without a heartbeat: after a server or worker dies, its attempts are
+   * offered again this long after its last heartbeat. Default 30 s.
+   */
+  leaseMs?: number;
+  /** Run instances on this process's workers (false: plan and coordinate only, remote workers run them). */
+  runInstances?: boolean;
 }
+
+/** A result for an attempt that is no longer this worker's: refused, not committed. */
+export class LeaseLost extends Error {
+  constructor(what: string) {
+    super(`${what}: the lease of this attempt has expired or was given to another worker; its result is refused`);
+    this.name = 'LeaseLost';
+  }
+}
+
+/** Stops a running attempt so that it can be handed back, not failed. */
+const SHUTDOWN = Symbol('shutdown');
 
 const TERMINAL_TASK = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
 const RUN_ENDED = new Set(['run-succeeded', 'run-failed', 'run-cancelled']);
 const SAFETY_POLL_MS = 2000;
+/** Most stalled runs one safety poll looks at (a shared database may hold many active runs). */
+const STALLED_BATCH = 200;
 /** Group commit bounds: most outcomes per transaction, and longest wait for more to join. */
 const MAX_GROUP = 512;
 const GROUP_WAIT_MS = 10;
@@ -53,7 +78,7 @@ export class Engine {
   private inflight = 0;
   private inPool = 0;
   private readonly contexts = new Map<string, Promise<TaskContext>>();
-  private readonly pending: { success: Success; produced: string[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private readonly pending: { success: Success; produced: string[]; resolve: (won: boolean) => void; reject: (e: unknown) => void }[] = [];
   private flushing?: Promise<void>;
   private ticking = false;
   private again = false;
@@ -65,6 +90,11 @@ export class Engine {
   private claimable = true;
   private running = false;
   private timer?: NodeJS.Timeout;
+  private maintaining = false;
+  private lastRenew = 0;
+  /** Remote workers waiting in a long poll for something to become claimable. */
+  private readonly waiters = new Set<() => void>();
+  readonly leaseMs: number;
   private readonly idle = new Set<() => void>();
   /** Components (digest:memory cap) already handed to the workers. */
   private readonly warmed = new Set<string>();
@@ -75,26 +105,84 @@ export class Engine {
 
   constructor(private readonly o: EngineOptions) {
     this.defaults = { ...DEFAULT_LIMITS, ...o.defaults };
+    this.leaseMs = o.leaseMs ?? 30_000;
   }
 
   async start(): Promise<void> {
-    // An embedded file has one writer, this process: anything marked running belongs to a dead predecessor.
-    await releaseLeases(this.o.db.db, { all: this.o.db.embedded });
+    // An embedded file has one writer, this process: whatever its workers held belongs to a dead
+    // predecessor. Remote workers' leases (`r-…`) may still be alive; they expire if they are not.
+    await this.released(await releaseLeases(this.o.db.db, this.o.db.embedded ? { allExceptOwnersLike: 'r-%' } : { expired: true }));
     for (const id of await activeRunIds(this.o.db.db)) this.dirty.add(id);
     this.running = true;
     // Referenced on purpose: a started engine keeps the process alive (a retry may be waiting on a timer).
-    this.timer = setInterval(() => {
-      this.claimable = true;
-      this.wake();
-    }, SAFETY_POLL_MS);
+    this.timer = setInterval(() => void this.maintain(), Math.min(SAFETY_POLL_MS, Math.floor(this.leaseMs / 3)));
     this.wake();
   }
 
-  /** Stop claiming; resolve when running instances have been recorded. */
-  async stop(): Promise<void> {
+  /**
+   * Stop claiming and let running instances finish for up to `graceMs`; then stop the rest and hand
+   * their leases back, so another worker runs them at once instead of after the lease expires.
+   */
+  async stop(graceMs = Infinity): Promise<{ released: number }> {
     this.running = false;
     clearInterval(this.timer);
-    while (this.inflight > 0 || this.ticking) await new Promise<void>((r) => this.idle.add(r));
+    this.wakeWaiters();
+    const idle = () => new Promise<void>((r) => this.idle.add(r));
+    if (Number.isFinite(graceMs)) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
+      while ((this.inflight > 0 || this.ticking) && !(await Promise.race([idle().then(() => false), late.then(() => true)])));
+      clearTimeout(timer);
+      for (const set of this.aborts.values()) for (const c of set) c.abort(SHUTDOWN);
+    }
+    while (this.inflight > 0 || this.ticking) await idle();
+    const released = await releaseLeases(this.o.db.db, { owner: this.owner }, 'the server shut down before the instance finished');
+    await this.released(released);
+    return { released: released.length };
+  }
+
+  /**
+   * The safety poll: keep this process's leases alive, offer again the attempts of dead servers and
+   * workers, and pick up runs a dead server left between two steps.
+   */
+  private async maintain(): Promise<void> {
+    if (this.maintaining) return;
+    this.maintaining = true;
+    try {
+      const db = this.o.db.db;
+      const now = Date.now();
+      if (this.inflight > 0 && now - this.lastRenew >= this.leaseMs / 3 - 50) {
+        this.lastRenew = now;
+        await renewLeases(db, this.owner, now + this.leaseMs);
+      }
+      await this.released(await releaseLeases(db, { expired: true }, 'its lease expired: the worker or server holding it stopped or was cut off'));
+      if (!this.o.db.embedded) for (const id of await stalledRunIds(db, STALLED_BATCH)) this.dirty.add(id);
+    } catch (e) {
+      console.error('tutti: lease upkeep failed, retrying:', e);
+    } finally {
+      this.maintaining = false;
+    }
+    this.markClaimable();
+    this.wake();
+  }
+
+  /** Attempts handed back: drop the files they wrote, and look at their runs again. */
+  private async released(lost: ReleasedAttempt[]): Promise<void> {
+    for (const l of lost) {
+      await this.o.assets.removeMatching(taskDir(l.runId, l.taskId), outputStem(l.idx, l.attempt)).catch(() => 0);
+      this.dirty.add(l.runId);
+    }
+    if (lost.length) this.markClaimable();
+  }
+
+  private markClaimable(): void {
+    this.claimable = true;
+    this.wakeWaiters();
+  }
+
+  private wakeWaiters(): void {
+    for (const w of this.waiters) w();
+    this.waiters.clear();
   }
 
   onEvent(fn: (e: EventRow) => void): () => void {
@@ -105,7 +193,7 @@ export class Engine {
   /** A run was created or changed by someone else: look at it now. */
   notify(runId: string): void {
     this.dirty.add(runId);
-    this.claimable = true;
+    this.markClaimable();
     this.wake();
   }
 
@@ -272,7 +360,7 @@ export class Engine {
   /** Events written outside the engine (API calls, triggers): tell listeners and look at their runs. */
   report(events: EventRow[]): void {
     for (const e of events) this.dirty.add(e.runId);
-    if (events.length) this.claimable = true;
+    if (events.length) this.markClaimable();
     this.publish(events);
   }
 
@@ -308,7 +396,7 @@ export class Engine {
     plan = capPartitions(plan, task.maxInstances);
     await this.o.assets.prepareDir(taskDir(run.id, task.id));
     const events = await planTaskRun(db, { runId: run.id, taskRunId, taskId: task.id, inputs: inputs.map((a) => a.id), ...plan, concurrency: task.concurrency });
-    this.claimable = true;
+    this.markClaimable();
     if (!events.length) return undefined;
     // Its instances need exactly what planning just read: no second look at the store for them.
     if (!this.contexts.has(taskRunId)) {
@@ -368,20 +456,21 @@ export class Engine {
    */
   private async claim(): Promise<void> {
     // Top up well before the workers run dry: a claim may wait behind a group commit.
-    if (this.inPool >= this.o.pool.size * 8 || !this.claimable) return;
+    if (this.o.runInstances === false || this.inPool >= this.o.pool.size * 8 || !this.claimable) return;
     const want = Math.min(512, this.o.pool.size * 32) - this.inPool;
-    const leaseMs = this.defaults.timeoutMs + 60_000;
+    const leaseMs = this.leaseMs;
     // Cleared before the claim, so instances planned while it runs set it again and are not missed.
     this.claimable = false;
     let claimed: InstanceRow[];
     try {
       claimed = await claimInstances(this.o.db.db, this.owner, want, leaseMs);
     } catch (e) {
-      this.claimable = true; // the retried tick must claim again
+      this.markClaimable(); // the retried tick must claim again
       throw e;
     }
     // A full batch may have left more behind.
-    if (claimed.length === want) this.claimable = true;
+    if (claimed.length === want) this.markClaimable();
+    if (claimed.length && this.inflight === 0) this.lastRenew = Date.now();
     for (const inst of claimed) {
       this.inflight++;
       this.inPool++;
@@ -391,6 +480,145 @@ export class Engine {
         this.wake();
       });
     }
+  }
+
+  /**
+   * Lease up to `max` attempts to a remote worker, waiting up to `waitMs` for some to become
+   * runnable: a long poll, so an idle worker costs a request per `waitMs`, not a stream of them.
+   */
+  async leaseRemote(worker: string, max: number, waitMs: number, signal?: AbortSignal): Promise<RemoteJob[]> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      if (!this.running || signal?.aborted) return [];
+      const claimed = await claimInstances(this.o.db.db, worker, max, this.leaseMs);
+      if (claimed.length === max) this.markClaimable();
+      const jobs: RemoteJob[] = [];
+      for (const inst of claimed) {
+        const job = await this.remoteJob(inst, worker);
+        if (job) jobs.push(job);
+      }
+      if (jobs.length) return jobs;
+      const left = deadline - Date.now();
+      if (left <= 0) return [];
+      // Woken when something becomes claimable here; work planned by another server shows up at the next safety poll.
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.waiters.delete(done);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.min(left, SAFETY_POLL_MS));
+        this.waiters.add(done);
+        signal?.addEventListener('abort', done, { once: true });
+      });
+    }
+  }
+
+  /** What a remote worker needs to run one attempt; undefined when the attempt failed already. */
+  private async remoteJob(inst: InstanceRow, worker: string): Promise<RemoteJob | undefined> {
+    const record: AttemptRecord = { instance: inst, taskId: '?', worker, startedAt: Date.now(), log: '' };
+    let ctx: TaskContext;
+    try {
+      ctx = await this.context(inst.taskRunId);
+    } catch (e) {
+      const task = { retry: { attempts: 3, backoff: 'exponential', delay: 1000, maxDelay: 60_000 } } as TaskSpec;
+      await this.recordFailure(record, task, { kind: 'internal', message: `cannot prepare the attempt: ${(e as Error).message}`, retryable: true });
+      return undefined;
+    }
+    const { run, task, secrets } = ctx;
+    record.taskId = task.id;
+    const missing = Object.values(task.secrets).filter((n) => !secrets.has(n));
+    if (missing.length) {
+      await this.recordFailure(record, task, missingSecrets(missing));
+      return undefined;
+    }
+    const partition = inst.partition as Partition;
+    const spec = this.jobSpec(run, task, ctx.inputs, 'run', partition, secrets, `${inst.idx}-.a${inst.attempt}`, outputStem(inst.idx, inst.attempt));
+    spec.env.push(['TUTTI_ATTEMPT', String(inst.attempt)]);
+    return {
+      instanceId: inst.id,
+      attempt: inst.attempt,
+      runId: run.id,
+      taskId: task.id,
+      idx: inst.idx,
+      component: task.digest,
+      timeoutMs: task.timeout ?? this.defaults.timeoutMs,
+      partition,
+      inputs: ctx.inputs.map((a, i) => ({ assetId: a.id, name: spec.inputs[i]!.name, size: a.size, sha256: a.sha256, mediaType: a.mediaType })),
+      params: spec.params,
+      env: spec.env,
+      args: spec.args,
+      scratch: task.scratch === true,
+      allowedHosts: spec.allowedHosts,
+      limits: spec.limits,
+    };
+  }
+
+  /** A remote worker's heartbeat: renew what it still holds (and record progress); returns what it lost. */
+  async heartbeatRemote(worker: string, leases: { instanceId: string; attempt: number; progress?: number }[]): Promise<{ instanceId: string; attempt: number }[]> {
+    const db = this.o.db.db;
+    const held = await renewLeases(db, worker, Date.now() + this.leaseMs, leases.map((l) => ({ id: l.instanceId, attempt: l.attempt })));
+    const ok = new Set(held.map((h) => `${h.id}:${h.attempt}`));
+    for (const l of leases) if (l.progress !== undefined && ok.has(`${l.instanceId}:${l.attempt}`)) await setProgress(db, l.instanceId, l.attempt, l.progress);
+    return leases.filter((l) => !ok.has(`${l.instanceId}:${l.attempt}`)).map(({ instanceId, attempt }) => ({ instanceId, attempt }));
+  }
+
+  /** A remote worker gives attempts back unfinished (it is shutting down): offer them again now. */
+  async releaseRemote(worker: string, leases: { instanceId: string; attempt: number }[]): Promise<number> {
+    if (!leases.length) return 0;
+    const released = await releaseLeases(this.o.db.db, { owner: worker, ids: leases.map((l) => l.instanceId) }, 'the worker shut down before the instance finished');
+    await this.released(released);
+    this.wake();
+    return released.length;
+  }
+
+  /** The instance and task of an attempt `worker` still holds; throws LeaseLost otherwise. */
+  private async heldAttempt(worker: string, instanceId: string, attempt: number): Promise<{ inst: InstanceRow; ctx: TaskContext }> {
+    const inst = await getInstance(this.o.db.db, instanceId);
+    if (!inst || inst.state !== 'running' || inst.attempt !== attempt || inst.leaseOwner !== worker) throw new LeaseLost(`instance ${instanceId} attempt ${attempt}`);
+    return { inst, ctx: await this.context(inst.taskRunId) };
+  }
+
+  /**
+   * Store one output of a remote attempt where it will live, checking its digest on the way. Only
+   * the holder of the lease may upload; the output counts once the attempt is reported complete.
+   */
+  async uploadRemoteOutput(worker: string, instanceId: string, attempt: number, name: string, body: ReadableStream<Uint8Array>, sha256?: string) {
+    if (!OUTPUT_NAME.test(name)) throw new RemoteReportError(`invalid output name "${name}": use 1-64 characters of a-z, 0-9, "_", "-" or "."`);
+    const { inst, ctx } = await this.heldAttempt(worker, instanceId, attempt);
+    const location = `${taskDir(inst.runId, ctx.task.id)}/${outputStem(inst.idx, attempt)}${name}`;
+    const stored = await this.o.assets.writeStream(location, body);
+    if (sha256 && stored.sha256 !== sha256) {
+      await rm(this.o.assets.localPath(location), { force: true });
+      throw new RemoteReportError(`output "${name}" arrived with sha256 ${stored.sha256}, not the ${sha256} the worker computed: send it again`);
+    }
+    return stored;
+  }
+
+  /** A remote attempt succeeded: commit its uploaded outputs (once, and only while it holds its lease). */
+  async completeRemote(worker: string, instanceId: string, report: CompleteRequest): Promise<void> {
+    const { inst, ctx } = await this.heldAttempt(worker, instanceId, report.attempt);
+    const dir = taskDir(inst.runId, ctx.task.id);
+    const stem = outputStem(inst.idx, inst.attempt);
+    const outputs: NewAsset[] = [];
+    for (const o of report.outputs) {
+      if (!OUTPUT_NAME.test(o.name)) throw new RemoteReportError(`invalid output name "${o.name}"`);
+      const location = `${dir}/${stem}${o.name}`;
+      const size = (await stat(this.o.assets.localPath(location)).catch(() => undefined))?.size;
+      if (size !== o.size) throw new RemoteReportError(`output "${o.name}" ${size === undefined ? 'was not uploaded' : `has ${size} bytes here, not ${o.size}`}: upload it before reporting the attempt complete`);
+      outputs.push({ id: newId('a'), name: o.name, location, size: o.size, sha256: o.sha256, mediaType: 'application/octet-stream' });
+    }
+    const record: AttemptRecord = { instance: inst, taskId: ctx.task.id, worker, startedAt: Date.now() - Math.ceil(report.ms), log: redact(report.log, ctx.task, ctx.secrets) };
+    if (!(await this.commit({ record, outputs }, outputs.map((o) => this.o.assets.localPath(o.location))))) throw new LeaseLost(`instance ${instanceId} attempt ${report.attempt}`);
+  }
+
+  /** A remote attempt failed: the task's retry policy decides what happens next, as for a local one. */
+  async failRemote(worker: string, instanceId: string, report: FailRequest): Promise<void> {
+    const { inst, ctx } = await this.heldAttempt(worker, instanceId, report.attempt);
+    const record: AttemptRecord = { instance: inst, taskId: ctx.task.id, worker, startedAt: Date.now() - Math.ceil(report.ms), log: redact(report.log, ctx.task, ctx.secrets) };
+    const failure: Failure = { ...report.failure, message: redact(report.failure.message, ctx.task, ctx.secrets) };
+    if (!(await this.recordFailure(record, ctx.task, failure))) throw new LeaseLost(`instance ${instanceId} attempt ${report.attempt}`);
   }
 
   /** What every instance of a task run shares, loaded once (inputs never change once planned). */
@@ -435,11 +663,7 @@ export class Engine {
       const missing = Object.values(task.secrets).filter((n) => !secrets.has(n));
       if (missing.length) {
         leavePool();
-        await this.recordFailure(record, task, {
-          kind: 'missing-secret',
-          message: `secret${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} not set (tutti secret set NAME)`,
-          retryable: false,
-        });
+        await this.recordFailure(record, task, missingSecrets(missing));
         return;
       }
       const partition = inst.partition as Partition;
@@ -461,10 +685,12 @@ export class Engine {
         if (!aborts.size) this.aborts.delete(inst.runId);
         leavePool();
         // A task run at its concurrency cap has room again.
-        if (task.concurrency !== undefined) this.claimable = true;
+        if (task.concurrency !== undefined) this.markClaimable();
         // A worker is free: top up the queue while this outcome is being committed.
         this.wake();
       }
+      // Stopped to be handed back at shutdown: neither a success nor a failure of the task.
+      if (abort.signal.reason === SHUTDOWN) return;
       // Claimed in batches, an instance may wait in a worker's queue: its attempt starts when it ran.
       if (result.ms !== undefined) record.startedAt = Math.max(record.startedAt, Date.now() - Math.ceil(result.ms));
       record.log = redact(result.log, task, secrets);
@@ -488,9 +714,9 @@ export class Engine {
 
   /**
    * Successes are committed in groups: whatever finished while the previous group was being
-   * written goes into the next transaction. Resolves once this one is durable (or lost its lease).
+   * written goes into the next transaction. Resolves once this one is durable (true) or lost its lease.
    */
-  private commit(success: Success, produced: string[]): Promise<void> {
+  private commit(success: Success, produced: string[]): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.pending.push({ success, produced, resolve, reject });
       if (!this.flushing) this.flushing = this.flush();
@@ -512,7 +738,7 @@ export class Engine {
         // A result that lost its lease is dropped, and so are its files (no other attempt writes to them).
         for (const g of group) if (!counted.has(g.success)) for (const f of g.produced) await rm(f, { force: true });
         this.publish(events);
-        for (const g of group) g.resolve();
+        for (const g of group) g.resolve(counted.has(g.success));
       } catch (e) {
         for (const g of group) g.reject(e);
       }
@@ -520,18 +746,33 @@ export class Engine {
     this.flushing = undefined;
   }
 
-  private async recordFailure(record: Parameters<typeof failInstance>[1], task: TaskSpec, failure: Failure): Promise<void> {
-    const attempt = record.instance.attempt;
-    const retry = failure.retryable && attempt < task.retry.attempts ? Date.now() + backoff(task, attempt) : null;
+  /** Returns false when the attempt had lost its lease (nothing recorded). */
+  private async recordFailure(record: Parameters<typeof failInstance>[1], task: TaskSpec, failure: Failure): Promise<boolean> {
+    // Attempts lost with a dead worker or server do not use up the task's retries.
+    const failed = (await failedAttempts(this.o.db.db, record.instance.id)) + 1;
+    const retry = failure.retryable && failed < task.retry.attempts ? Date.now() + backoff(task, failed) : null;
     const done = await failInstance(this.o.db.db, record, failure, retry);
     if (done) this.publish(done.events);
-    if (retry !== null) {
+    if (done && retry !== null) {
       setTimeout(() => {
-        this.claimable = true;
+        this.markClaimable();
         this.wake();
       }, retry - Date.now() + 5).unref();
     }
+    return done !== null;
   }
+}
+
+/** A remote worker's report or upload that cannot be right whoever sends it. */
+export class RemoteReportError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RemoteReportError';
+  }
+}
+
+function missingSecrets(missing: string[]): Failure {
+  return { kind: 'missing-secret', message: `secret${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} not set (tutti secret set NAME)`, retryable: false };
 }
 
 interface TaskContext {

@@ -7,6 +7,7 @@ import { migrate } from 'drizzle-orm/libsql/migrator';
 import { packageRoot } from '../paths.js';
 import * as schema from './schema.js';
 import { serializeWrites } from './serialize.js';
+import { acquireWriterLock, WriterLockHeld } from './writer-lock.js';
 
 export type Db = LibSQLDatabase<typeof schema>;
 
@@ -38,6 +39,7 @@ export async function openDatabase(url: string, opts: { authToken?: string } = {
   try {
     return await open(url, opts);
   } catch (e) {
+    if (e instanceof WriterLockHeld) throw e;
     throw new DatabaseUnavailable(url, e);
   }
 }
@@ -45,11 +47,22 @@ export async function openDatabase(url: string, opts: { authToken?: string } = {
 async function open(url: string, opts: { authToken?: string }): Promise<Database> {
   const isRemote = /^(https?|libsql|wss?):/.test(url);
   let clientUrl = url;
+  let unlock = () => {};
   if (!isRemote) {
     const file = url.startsWith('file:') ? url.slice('file:'.length) : url;
     mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     clientUrl = `file:${file}`;
+    unlock = acquireWriterLock(path.resolve(file));
   }
+  try {
+    return await connect(url, clientUrl, isRemote, opts, unlock);
+  } catch (e) {
+    unlock();
+    throw e;
+  }
+}
+
+async function connect(url: string, clientUrl: string, isRemote: boolean, opts: { authToken?: string }, unlock: () => void): Promise<Database> {
   // The busy timeout covers other processes reading the file; writes of this process are queued.
   const raw = createClient({ url: clientUrl, authToken: opts.authToken, timeout: 5000 } as Parameters<typeof createClient>[0]);
   const client = isRemote ? raw : serializeWrites(raw);
@@ -64,5 +77,11 @@ async function open(url: string, opts: { authToken?: string }): Promise<Database
     client.close();
     throw e;
   }
-  return { db, client, url, embedded: !isRemote, close: () => client.close() };
+  return {
+    db, client, url, embedded: !isRemote,
+    close: () => {
+      client.close();
+      unlock();
+    },
+  };
 }

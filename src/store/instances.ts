@@ -229,28 +229,83 @@ export async function setProgress(db: Db, instanceId: string, attempt: number, f
   await db.update(instances).set({ progress: fraction }).where(and(eq(instances.id, instanceId), eq(instances.attempt, attempt), eq(instances.state, 'running')));
 }
 
+/** An attempt given up on: its instance is pending again, and its output files are garbage. */
+export interface ReleasedAttempt {
+  id: string;
+  runId: string;
+  taskId: string;
+  idx: number;
+  attempt: number;
+}
+
 /**
- * Put running instances back to pending, recording their attempt as lost: every lease when this
- * process is the only writer (it just started, so nobody can be running them), else only expired ones.
+ * Put running instances back to pending, recording their attempt as lost: those whose lease has
+ * expired (a dead server or worker), those of one holder (it is shutting down), or every lease
+ * but those held by `keepOwnersLike` (remote workers outlive a restart of the only server).
  */
-export async function releaseLeases(db: Db, opts: { all: boolean }): Promise<number> {
+export async function releaseLeases(
+  db: Db,
+  which: { expired: true } | { owner: string; ids?: string[] } | { allExceptOwnersLike: string },
+  reason = 'the worker stopped before reporting',
+): Promise<ReleasedAttempt[]> {
   return db.transaction(async (tx) => {
     const now = Date.now();
-    const cond = opts.all
-      ? eq(instances.state, 'running')
-      : and(eq(instances.state, 'running'), lte(instances.leaseExpiresAt, now));
-    const lost = await tx.select().from(instances).where(cond);
-    if (!lost.length) return 0;
-    await tx
-      .insert(attempts)
-      .values(lost.map((i) => ({ instanceId: i.id, attempt: i.attempt, worker: i.leaseOwner ?? '?', outcome: 'lost' as const, errorKind: 'lost', error: 'the worker stopped before reporting', startedAt: i.startedAt ?? now, finishedAt: now })))
-      .onConflictDoNothing();
-    await tx
-      .update(instances)
-      .set({ state: 'pending', leaseOwner: null, leaseExpiresAt: null, availableAt: now })
-      .where(inArray(instances.id, lost.map((i) => i.id)));
-    return lost.length;
+    const running = eq(instances.state, 'running');
+    const cond =
+      'expired' in which
+        ? and(running, lte(instances.leaseExpiresAt, now))
+        : 'owner' in which
+          ? and(running, eq(instances.leaseOwner, which.owner), which.ids ? inArray(instances.id, which.ids) : undefined)
+          : and(running, sql`coalesce(${instances.leaseOwner}, '') NOT LIKE ${which.allExceptOwnersLike}`);
+    const lost = await tx
+      .select({ id: instances.id, runId: instances.runId, taskId: taskRuns.taskId, idx: instances.idx, attempt: instances.attempt, owner: instances.leaseOwner, startedAt: instances.startedAt })
+      .from(instances)
+      .innerJoin(taskRuns, eq(taskRuns.id, instances.taskRunId))
+      .where(cond);
+    if (!lost.length) return [];
+    for (let i = 0; i < lost.length; i += 100) {
+      const chunk = lost.slice(i, i + 100);
+      await tx
+        .insert(attempts)
+        .values(chunk.map((l) => ({ instanceId: l.id, attempt: l.attempt, worker: l.owner ?? '?', outcome: 'lost' as const, errorKind: 'lost', error: reason, startedAt: l.startedAt ?? now, finishedAt: now })))
+        .onConflictDoNothing();
+      // The attempt number stays in the condition: a lease renewed and reported meanwhile is not undone.
+      for (const l of chunk) {
+        await tx
+          .update(instances)
+          .set({ state: 'pending', leaseOwner: null, leaseExpiresAt: null, availableAt: now })
+          .where(and(eq(instances.id, l.id), eq(instances.attempt, l.attempt), running));
+      }
+    }
+    return lost.map(({ id, runId, taskId, idx, attempt }) => ({ id, runId, taskId, idx, attempt }));
   });
+}
+
+/**
+ * Extend leases: every running instance of `owner` (a server's heartbeat for its own workers), or
+ * the listed attempts (a remote worker's). Returns the attempts still held; any other was lost.
+ */
+export async function renewLeases(db: Db, owner: string, until: number, held?: { id: string; attempt: number }[]): Promise<{ id: string; attempt: number }[]> {
+  if (held && !held.length) return [];
+  const rows = await db
+    .update(instances)
+    .set({ leaseExpiresAt: until })
+    .where(and(eq(instances.state, 'running'), eq(instances.leaseOwner, owner), held ? inArray(instances.id, held.map((h) => h.id)) : undefined))
+    .returning({ id: instances.id, attempt: instances.attempt });
+  if (!held) return rows;
+  const now = new Map(rows.map((r) => [r.id, r.attempt]));
+  return held.filter((h) => now.get(h.id) === h.attempt);
+}
+
+export async function getInstance(db: Db, instanceId: string): Promise<InstanceRow | undefined> {
+  const [row] = await db.select().from(instances).where(eq(instances.id, instanceId));
+  return row;
+}
+
+/** Attempts of an instance that failed (lost ones, a dead worker's, do not use up its retries). */
+export async function failedAttempts(db: Db, instanceId: string): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(attempts).where(and(eq(attempts.instanceId, instanceId), eq(attempts.outcome, 'failed')));
+  return row?.n ?? 0;
 }
 
 /** A task run's instances in partition order, a page at a time (a task may have 100,000). */

@@ -1,5 +1,5 @@
 /** Runs, task runs and their assets: creating runs, planning tasks, finishing runs. */
-import { and, asc, count, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, inArray, isNull, notExists, sql } from 'drizzle-orm';
 import type { Partition } from '../runtime/protocol.js';
 import type { Db } from './db.js';
 import { insertEvents, type EventRow, type NewEvent } from './events.js';
@@ -74,6 +74,26 @@ export async function createRun(db: DbOrTx, run: NewRun): Promise<EventRow[]> {
 
 export async function activeRunIds(db: Db): Promise<string[]> {
   const rows = await db.select({ id: runs.id }).from(runs).where(inArray(runs.state, ['queued', 'running'])).orderBy(asc(runs.id));
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Active runs with no instance pending or running: nothing will move them but a scheduler looking
+ * at them. With several servers on one database, a server that died between committing a task's
+ * end and planning the next leaves its runs here; another server picks them up.
+ */
+export async function stalledRunIds(db: Db, limit: number): Promise<string[]> {
+  const busy = db
+    .select({ one: sql`1` })
+    .from(instances)
+    .where(and(eq(instances.runId, runs.id), inArray(instances.state, ['pending', 'running'])));
+  const rows = await db
+    .select({ id: runs.id })
+    .from(runs)
+    .where(and(inArray(runs.state, ['queued', 'running']), notExists(busy)))
+    // Running runs first: a queued one usually waits for its flow's run limit, not for a scheduler.
+    .orderBy(desc(sql`${runs.state} = 'running'`), asc(runs.id))
+    .limit(limit);
   return rows.map((r) => r.id);
 }
 

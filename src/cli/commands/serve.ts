@@ -11,6 +11,8 @@ export interface ServeOptions extends TuttiOptions {
   token?: string;
   maxUpload?: number;
   corsOrigin?: string[];
+  /** On SIGTERM/SIGINT, how long running instances get to finish. */
+  grace?: number;
 }
 
 const LOCAL = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -38,19 +40,25 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
     server.once('error', reject);
   });
   const { port } = server.address() as AddressInfo;
-  process.stderr.write(`tutti serving on http://${opts.host}:${port} (db ${tutti.database.url}, ${tutti.pool.size} workers${token ? ', token required' : ''})\n`);
+  const workers = opts.workers === 0 ? 'no local workers' : `${tutti.pool.size} workers`;
+  process.stderr.write(`tutti serving on http://${opts.host}:${port} (db ${tutti.database.url}, ${workers}${token ? ', token required' : ''})\n`);
   process.stderr.write(`tutti: dashboard at http://${opts.host}:${port}/ui/\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  process.stderr.write('tutti: shutting down\n');
-  // Open SSE streams would keep close() waiting forever.
-  (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-  await new Promise((r) => server.close(r));
-  offReactor();
+  const grace = opts.grace ?? 30_000;
+  process.stderr.write(`tutti: shutting down: no new work; running instances get ${Math.round(grace / 1000)} s to finish, the rest are handed back\n`);
   await schedules.stop();
   await reactor.stop();
+  offReactor();
+  // The engine first: remote workers may still report while local instances finish.
+  const { released } = await tutti.engine.stop(grace);
+  if (released) process.stderr.write(`tutti: handed back ${released} unfinished instance(s); they run again on the next worker\n`);
+  // Open SSE streams and long polls would keep close() waiting forever.
+  (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+  await new Promise((r) => server.close(r));
   await tutti.close();
+  process.stderr.write('tutti: stopped\n');
   return 0;
 }

@@ -1,0 +1,215 @@
+/**
+ * Remote workers, leases and shutdown, through real `tutti serve` and `tutti worker` processes on
+ * 127.0.0.1: a killed worker's attempt runs again elsewhere, a late result is refused, SIGTERM
+ * hands unfinished work back, and a second writer on one database file is refused.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { packageRoot } from '../src/paths.js';
+import { module, tempDir } from './helpers.js';
+import { eventually, startServer, startWorker, type Server, type WorkerProcess } from './server.js';
+
+const bin = path.join(packageRoot, 'bin/tutti.mjs');
+
+async function setup(s: Server, sleepMs: number): Promise<void> {
+  const up = await s.fetch('/api/v1/components?name=sleep&version=1.0.0', { method: 'POST', headers: { 'content-type': 'application/wasm' }, body: readFileSync(module('sleep')) });
+  assert.equal(up.status, 201);
+  const yaml = `id: nap\ninputs:\n  text: { type: asset }\ntasks:\n  - id: nap\n    component: sleep@1.0.0\n    inputs: [text]\n    env: { SLEEP_MS: "${sleepMs}" }\n`;
+  const saved = await s.fetch('/api/v1/flows', { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: yaml });
+  assert.equal(saved.status, 201);
+}
+
+async function trigger(s: Server, text: string): Promise<string> {
+  const form = new FormData();
+  form.set('text', new Blob([text]), 'text.txt');
+  const res = await s.fetch('/api/v1/flows/nap/runs', { method: 'POST', body: form });
+  assert.equal(res.status, 201);
+  return ((await res.json()) as { id: string }).id;
+}
+
+const instance = async (s: Server, runId: string) => (await s.json('GET', `/api/v1/runs/${runId}/tasks/nap/instances/0`)).body;
+
+async function finished(s: Server, runId: string, ms = 60_000) {
+  return eventually(async () => {
+    const { body } = await s.json('GET', `/api/v1/runs/${runId}`);
+    return ['succeeded', 'failed', 'cancelled'].includes(body.state) ? body : undefined;
+  }, ms, `run ${runId} to finish`);
+}
+
+async function output(s: Server, runId: string): Promise<string[]> {
+  const { body } = await s.json('GET', `/api/v1/runs/${runId}/assets`);
+  const outs = body.items.filter((a: { taskId: string | null }) => a.taskId === 'nap');
+  return Promise.all(outs.map(async (a: { url: string }) => (await s.fetch(a.url)).text()));
+}
+
+describe('remote workers', () => {
+  const servers: Server[] = [];
+  const workers: WorkerProcess[] = [];
+  after(async () => {
+    for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+    for (const s of servers) if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
+  });
+
+  it('an attempt on a worker killed with -9 runs again on another worker once its lease expires', async () => {
+    const s = await startServer({ args: ['--workers', '0', '--lease', '2s'] });
+    servers.push(s);
+    await setup(s, 2500);
+    const w1 = await startWorker(s, { args: ['--concurrency', '1'] });
+    workers.push(w1);
+    const text = 'every byte comes back\n'.repeat(5000);
+    const runId = await trigger(s, text);
+    const running = await eventually(async () => {
+      const i = await instance(s, runId);
+      return i?.state === 'running' ? i : undefined;
+    }, 30_000, 'the instance to run on the first worker');
+    assert.equal(running.attempt, 1);
+    w1.child.kill('SIGKILL');
+    const w2 = await startWorker(s, { args: ['--concurrency', '1'] });
+    workers.push(w2);
+    const run = await finished(s, runId);
+    assert.equal(run.state, 'succeeded', run.error ?? '');
+    assert.deepEqual(await output(s, runId), [text], 'one output, with every byte');
+    const attempts = (await instance(s, runId)).attempts;
+    assert.deepEqual(attempts.map((a: { outcome: string }) => a.outcome), ['lost', 'succeeded']);
+    assert.match(attempts[0].error, /lease expired/);
+    assert.match(attempts[0].worker, /^r-/);
+    assert.match(attempts[1].worker, /^r-/);
+    assert.notEqual(attempts[0].worker, attempts[1].worker);
+    // Stopped with SIGTERM while idle, a worker exits 0 at once (its long poll is cut short).
+    const t0 = Date.now();
+    assert.equal(await w2.stop(), 0);
+    assert.ok(Date.now() - t0 < 10_000, 'an idle worker stops without waiting out its long poll');
+    assert.equal(await s.stop(), 0);
+  });
+
+  it('refuses a late result from an attempt whose lease went to another worker, and commits the new one once', async () => {
+    const s = await startServer({ args: ['--workers', '0', '--lease', '1s'] });
+    servers.push(s);
+    await setup(s, 0);
+    const runId = await trigger(s, 'late\n');
+    const lease = async (worker: string) => (await s.json('POST', '/api/v1/workers/lease', { worker, max: 4, waitMs: 10_000 })).body;
+    const first = await lease('r-slow');
+    assert.equal(first.leaseMs, 1000);
+    assert.equal(first.jobs.length, 1);
+    const job = first.jobs[0];
+    assert.equal(job.attempt, 1);
+    assert.deepEqual(job.inputs.map((i: { name: string; size: number }) => [i.name, i.size]), [['text', 5]]);
+    assert.ok(job.env.some(([k, v]: [string, string]) => k === 'SLEEP_MS' && v === '0'));
+    // No heartbeat: the lease expires and the attempt goes to the next worker that asks.
+    const second = await lease('r-fast');
+    assert.equal(second.jobs.length, 1, 'the expired attempt is offered again');
+    assert.equal(second.jobs[0].instanceId, job.instanceId);
+    assert.equal(second.jobs[0].attempt, 2);
+
+    const put = (worker: string, attempt: number, bytes: string, sha?: string) =>
+      s.fetch(`/api/v1/workers/attempts/${job.instanceId}/${attempt}/outputs/stdout?worker=${worker}`, {
+        method: 'PUT', body: bytes, headers: { 'content-type': 'application/octet-stream', ...(sha ? { 'x-tutti-sha256': sha } : {}) },
+      });
+    const stale = await put('r-slow', 1, 'stale\n');
+    assert.equal(stale.status, 409);
+    assert.equal(((await stale.json()) as any).error.code, 'lease_lost');
+    const beat = await s.json('POST', '/api/v1/workers/heartbeat', { worker: 'r-slow', leases: [{ instanceId: job.instanceId, attempt: 1 }] });
+    assert.deepEqual(beat.body.lost, [{ instanceId: job.instanceId, attempt: 1 }]);
+    const late = await s.json('POST', `/api/v1/workers/attempts/${job.instanceId}/complete`, { worker: 'r-slow', attempt: 1, log: '', ms: 5, outputs: [] });
+    assert.equal(late.status, 409);
+
+    const sha = (await import('node:crypto')).createHash('sha256').update('late\n').digest('hex');
+    assert.equal((await put('r-fast', 2, 'garbled', sha)).status, 400, 'bytes that do not match their digest are refused');
+    const good = await put('r-fast', 2, 'late\n', sha);
+    assert.equal(good.status, 200);
+    assert.deepEqual(await good.json(), { size: 5, sha256: sha });
+    const missing = await s.json('POST', `/api/v1/workers/attempts/${job.instanceId}/complete`, { worker: 'r-fast', attempt: 2, log: 'ok', ms: 5, outputs: [{ name: 'other', size: 1, sha256: sha }] });
+    assert.equal(missing.status, 400);
+    assert.match(missing.body.error.message, /"other" was not uploaded/);
+    const done = await s.json('POST', `/api/v1/workers/attempts/${job.instanceId}/complete`, { worker: 'r-fast', attempt: 2, log: 'ok', ms: 5, outputs: [{ name: 'stdout', size: 5, sha256: sha }] });
+    assert.equal(done.status, 204);
+    const again = await s.json('POST', `/api/v1/workers/attempts/${job.instanceId}/complete`, { worker: 'r-fast', attempt: 2, log: 'ok', ms: 5, outputs: [{ name: 'stdout', size: 5, sha256: sha }] });
+    assert.equal(again.status, 409, 'a result counts once');
+
+    const run = await finished(s, runId);
+    assert.equal(run.state, 'succeeded', run.error ?? '');
+    assert.deepEqual(await output(s, runId), ['late\n']);
+    const attempts = (await instance(s, runId)).attempts;
+    assert.deepEqual(attempts.map((a: { worker: string; outcome: string }) => [a.worker, a.outcome]), [['r-slow', 'lost'], ['r-fast', 'succeeded']]);
+    assert.equal(await s.stop(), 0);
+  });
+
+  it('a worker stopped with SIGTERM hands its running attempt back at once, and another worker runs it', async () => {
+    // A lease far longer than the test: only the hand-back can let the second worker in.
+    const s = await startServer({ args: ['--workers', '0', '--lease', '10m'] });
+    servers.push(s);
+    await setup(s, 3000);
+    const w1 = await startWorker(s, { args: ['--concurrency', '1', '--grace', '0s'] });
+    workers.push(w1);
+    const runId = await trigger(s, 'handed back\n');
+    await eventually(async () => ((await instance(s, runId))?.state === 'running' ? true : undefined), 30_000, 'the instance to run');
+    assert.equal(await w1.stop(), 0);
+    assert.match(w1.stderr(), /stopped \(0 succeeded, 0 failed, 0 lost\)/);
+    const w2 = await startWorker(s, { args: ['--concurrency', '1'] });
+    workers.push(w2);
+    const run = await finished(s, runId, 30_000);
+    assert.equal(run.state, 'succeeded', run.error ?? '');
+    const attempts = (await instance(s, runId)).attempts;
+    assert.deepEqual(attempts.map((a: { outcome: string }) => a.outcome), ['lost', 'succeeded']);
+    assert.match(attempts[0].error, /worker shut down/);
+    assert.equal(await w2.stop(), 0);
+    assert.equal(await s.stop(), 0);
+  });
+});
+
+describe('server shutdown and the embedded database', () => {
+  it('SIGTERM lets a short instance finish, hands a long one back after the grace period, and exits 0', async () => {
+    const home = tempDir();
+    const s = await startServer({ home, args: ['--grace', '500ms'] });
+    await setup(s, 4000);
+    const runId = await trigger(s, 'resumed\n');
+    await eventually(async () => ((await instance(s, runId))?.state === 'running' ? true : undefined), 30_000, 'the instance to run');
+    const t0 = Date.now();
+    assert.equal(await s.stop(), 0);
+    assert.ok(Date.now() - t0 < 3500, `stopped after the grace period, not after the instance (${Date.now() - t0} ms)`);
+    assert.match(s.stderr(), /handed back 1 unfinished instance/);
+
+    // The next server on the same home runs it from the start and finishes the run.
+    const again = await startServer({ home, args: ['--grace', '30s'] });
+    const run = await finished(again, runId);
+    assert.equal(run.state, 'succeeded', run.error ?? '');
+    assert.deepEqual(await output(again, runId), ['resumed\n']);
+    const attempts = (await instance(again, runId)).attempts;
+    assert.deepEqual(attempts.map((a: { outcome: string }) => a.outcome), ['lost', 'succeeded']);
+    assert.match(attempts[0].error, /server shut down/);
+
+    // With a long grace, a running instance finishes before the server exits.
+    const second = await trigger(again, 'finished before exit\n');
+    await eventually(async () => ((await instance(again, second))?.state === 'running' ? true : undefined), 30_000, 'the instance to run');
+    assert.equal(await again.stop(), 0);
+    assert.doesNotMatch(again.stderr(), /handed back \d/);
+    const last = await startServer({ home });
+    const inst = await instance(last, second);
+    assert.equal(inst.state, 'succeeded');
+    assert.deepEqual(inst.attempts.map((a: { outcome: string }) => a.outcome), ['succeeded']);
+    assert.equal(await last.stop(), 0);
+  });
+
+  it('refuses a second process writing the same database file, naming the one that holds it', async () => {
+    const s = await startServer();
+    try {
+      const second = spawnSync(process.execPath, [bin, 'serve', '--port', '0', '--home', s.home], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(second.status, 1, second.stderr);
+      assert.match(second.stderr, new RegExp(`tutti\\.db is in use by another Tutti process \\(pid ${s.child.pid}: .*serve`));
+      assert.match(second.stderr, /--db http:\/\/HOST:PORT/);
+      const flow = path.join(tempDir(), 'flow.yaml');
+      writeFileSync(flow, `id: x\ntasks:\n  - { id: a, component: ${module('counter')} }\n`);
+      const run = spawnSync(process.execPath, [bin, 'run', flow, '--home', s.home], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(run.status, 1, run.stderr);
+      assert.match(run.stderr, /is in use by another Tutti process/);
+    } finally {
+      assert.equal(await s.stop(), 0);
+    }
+    // Released at exit: the next process takes it.
+    const next = await startServer({ home: s.home });
+    assert.equal(await next.stop(), 0);
+  });
+});

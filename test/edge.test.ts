@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomInt } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Miniflare } from 'miniflare';
@@ -106,7 +106,10 @@ describe('Cloudflare Workers bundle on workerd', () => {
         '',
       ].join('\n'),
     );
-    build = await tutti(['deploy', 'cloudflare', '--dry-run', '--out', out, '--home', path.join(dir, 'home'), 'modules/demo/word-count.yaml', sandboxFlow]);
+    // A copy of the repository's wrangler.toml: wrangler keeps its scratch files (.wrangler/) next to its config.
+    const config = path.join(dir, 'wrangler.toml');
+    copyFileSync(path.join(packageRoot, 'wrangler.toml'), config);
+    build = await tutti(['deploy', 'cloudflare', '--dry-run', '--config', config, '--out', out, '--home', path.join(dir, 'home'), 'modules/demo/word-count.yaml', sandboxFlow]);
     assert.equal(build.code, 0, build.out);
     const dist = path.join(out, 'dist');
     // What wrangler would upload: its bundled entry plus every module it attached, listed by hand
@@ -231,7 +234,7 @@ describe('Cloudflare Workers bundle on workerd', () => {
   it('refuses to build flows Workers cannot run, saying why', async () => {
     const flow = path.join(dir, 'net.yaml');
     writeFileSync(flow, `id: net\ntasks:\n  - { id: get, component: ${module('wordcount')}, network: { allow: [example.com] } }\n  - { id: named, component: wordcount@1.0.0 }\n`);
-    const res = await tutti(['deploy', 'cloudflare', '--dry-run', '--out', path.join(dir, 'refused'), flow]);
+    const res = await tutti(['deploy', 'cloudflare', '--dry-run', '--config', path.join(dir, 'wrangler.toml'), '--out', path.join(dir, 'refused'), flow]);
     assert.equal(res.code, 2, res.out);
     assert.match(res.out, /tasks\[0\]: outgoing HTTP \(network\.allow\) is not available to tasks on Workers yet/);
     assert.match(res.out, /tasks\[1\]: component "wordcount@1\.0\.0" is a name@version; a Workers bundle is built from \.wasm files/);

@@ -103,6 +103,7 @@ describe('Cloudflare Workers bundle on workerd', () => {
         `  - { id: env, component: ${module('adv-env')}, env: { GIVEN: "yes" } }`,
         `  - { id: exit, component: ${module('adv-exit')} }`,
         `  - { id: sleep, component: ${module('sleep')}, env: { SLEEP_MS: "10" } }`,
+        `  - { id: scratch, component: ${module('adv-scratch')}, scratch: true }`,
         '',
       ].join('\n'),
     );
@@ -143,7 +144,7 @@ describe('Cloudflare Workers bundle on workerd', () => {
     const wasm = readdirSync(path.join(out, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.wasm'));
     for (const f of wasm) assert.ok(modules.includes(`/${f.split(path.sep).join('/')}"`), `${f} is imported by the module map`);
     // wordcount serves two flows and three tasks, once.
-    assert.equal(wasm.filter((f) => f.endsWith('component.core.wasm')).length, 6);
+    assert.equal(wasm.filter((f) => f.endsWith('component.core.wasm')).length, 7);
     const size = wasm.reduce((n, f) => n + statSync(path.join(out, 'dist', f)).size, statSync(path.join(out, 'dist', 'entry.js')).size);
     t.diagnostic(`bundle: ${(size / MiB).toFixed(2)} MiB, of which the entry is ${(statSync(path.join(out, 'dist', 'entry.js')).size / 1024).toFixed(0)} KiB`);
   });
@@ -153,7 +154,7 @@ describe('Cloudflare Workers bundle on workerd', () => {
     assert.equal(res.status, 200);
     const body = (await res.json()) as { ok: boolean; tasks: string[] };
     assert.equal(body.ok, true);
-    assert.deepEqual(body.tasks.sort(), ['sandbox/env', 'sandbox/exit', 'sandbox/fs', 'sandbox/sleep', 'word-count/count-more', 'word-count/count-text', 'word-count/total']);
+    assert.deepEqual(body.tasks.sort(), ['sandbox/env', 'sandbox/exit', 'sandbox/fs', 'sandbox/scratch', 'sandbox/sleep', 'word-count/count-more', 'word-count/count-text', 'word-count/total']);
   });
 
   it('counts words in workerd exactly as the Node runtime does (wasi:cli/command)', async () => {
@@ -203,6 +204,17 @@ describe('Cloudflare Workers bundle on workerd', () => {
     const names = env.split('args:')[0]!.trim().split('\n').map((l) => l.split('=')[0]).sort();
     assert.deepEqual(names, ['GIVEN', 'TUTTI_PARTITION_COUNT', 'TUTTI_PARTITION_INDEX', 'TUTTI_RUN_ID', 'TUTTI_TASK']);
     assert.match(env, /^argv\[0\]=env$/m);
+  });
+
+  it('grants /scratch in workerd\'s per-request memory, and it cannot be left', async () => {
+    const { text } = await output('sandbox/scratch', '');
+    assert.doesNotMatch(text, /LEAKED/);
+    assert.match(text, /^readback: ok scratch works$/m);
+    assert.match(text, /^read \/scratch\/\.\.\/etc\/passwd: denied/m);
+    assert.match(text, /^read \/scratch\/work\/\.\.\/\.\.\/etc\/passwd: denied/m);
+    assert.match(text, /^symlink: denied/m);
+    // The same request's /tmp held the instance's own input and output files: the guest saw none of them.
+    assert.match(text, /^list \/scratch: ok work$/m);
   });
 
   it('ends the instance, not the Worker, when a task exits', async () => {

@@ -104,6 +104,8 @@ describe('Cloudflare Workers bundle on workerd', () => {
         `  - { id: exit, component: ${module('adv-exit')} }`,
         `  - { id: sleep, component: ${module('sleep')}, env: { SLEEP_MS: "10" } }`,
         `  - { id: scratch, component: ${module('adv-scratch')}, scratch: true }`,
+        `  - { id: oom, component: ${module('adv-oom')}, memory: 16MiB }`,
+        `  - { id: greedy, component: ${module('adv-oom')}, memory: 512MiB }`,
         '',
       ].join('\n'),
     );
@@ -144,7 +146,9 @@ describe('Cloudflare Workers bundle on workerd', () => {
     const wasm = readdirSync(path.join(out, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.wasm'));
     for (const f of wasm) assert.ok(modules.includes(`/${f.split(path.sep).join('/')}"`), `${f} is imported by the module map`);
     // wordcount serves two flows and three tasks, once.
-    assert.equal(wasm.filter((f) => f.endsWith('component.core.wasm')).length, 7);
+    // adv-oom twice: one copy per memory cap.
+    assert.equal(wasm.filter((f) => f.endsWith('component.core.wasm')).length, 9);
+    assert.match(build.out, /task greedy asks for 512 MiB of memory; on Workers it gets 64 MiB/);
     const size = wasm.reduce((n, f) => n + statSync(path.join(out, 'dist', f)).size, statSync(path.join(out, 'dist', 'entry.js')).size);
     t.diagnostic(`bundle: ${(size / MiB).toFixed(2)} MiB, of which the entry is ${(statSync(path.join(out, 'dist', 'entry.js')).size / 1024).toFixed(0)} KiB`);
   });
@@ -154,7 +158,7 @@ describe('Cloudflare Workers bundle on workerd', () => {
     assert.equal(res.status, 200);
     const body = (await res.json()) as { ok: boolean; tasks: string[] };
     assert.equal(body.ok, true);
-    assert.deepEqual(body.tasks.sort(), ['sandbox/env', 'sandbox/exit', 'sandbox/fs', 'sandbox/scratch', 'sandbox/sleep', 'word-count/count-more', 'word-count/count-text', 'word-count/total']);
+    assert.deepEqual(body.tasks.sort(), ['sandbox/env', 'sandbox/exit', 'sandbox/fs', 'sandbox/greedy', 'sandbox/oom', 'sandbox/scratch', 'sandbox/sleep', 'word-count/count-more', 'word-count/count-text', 'word-count/total']);
   });
 
   it('counts words in workerd exactly as the Node runtime does (wasi:cli/command)', async () => {
@@ -229,6 +233,16 @@ describe('Cloudflare Workers bundle on workerd', () => {
     assert.equal(text, '2\n');
   });
 
+  it('caps an instance\'s memory at build time: at the flow\'s cap, and at most 64 MiB', async () => {
+    for (const [task, mib] of [['sandbox/oom', 16], ['sandbox/greedy', 64]] as const) {
+      const res = await post(task, '');
+      assert.equal(res.status, 422);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, 'out-of-memory');
+      assert.match(body.error.message, new RegExp(`memory cap of ${mib} MiB`));
+    }
+  });
+
   it('fails a task that sleeps with a clear message (a Worker cannot block; not retried)', async () => {
     const res = await post('sandbox/sleep', 'x');
     assert.equal(res.status, 422);
@@ -250,5 +264,11 @@ describe('Cloudflare Workers bundle on workerd', () => {
     assert.equal(res.code, 2, res.out);
     assert.match(res.out, /tasks\[0\]: outgoing HTTP \(network\.allow\) is not available to tasks on Workers yet/);
     assert.match(res.out, /tasks\[1\]: component "wordcount@1\.0\.0" is a name@version; a Workers bundle is built from \.wasm files/);
+ 
+    const bare = path.join(dir, 'bare.toml');
+    writeFileSync(bare, 'name = "bare"\ncompatibility_date = "2026-04-01"\n');
+    const noConfig = await tutti(['deploy', 'cloudflare', '--dry-run', '--config', bare, '--out', path.join(dir, 'refused'), 'modules/demo/word-count.yaml']);
+    assert.equal(noConfig.code, 2, noConfig.out);
+    assert.match(noConfig.out, /bare\.toml lacks what the Tutti bundle needs .*\n  find_additional_modules = true\n  rules = .*\n  compatibility_flags = \["nodejs_compat"\]/);
   });
 });

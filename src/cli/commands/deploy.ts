@@ -14,11 +14,14 @@ export interface DeployOptions {
   home?: string;
 }
 
-/** The wrangler.toml lines the bundle cannot work without, and why, for the error that names them. */
+/**
+ * What the bundle cannot work without, as it reads in a wrangler.toml (the checks also accept
+ * wrangler.json spellings), and why, for the error that names them.
+ */
 const REQUIRED_CONFIG: [RegExp, string][] = [
-  [/^\s*find_additional_modules\s*=\s*true\b/m, 'find_additional_modules = true'],
-  [/\{\s*type\s*=\s*"ESModule",\s*globs\s*=\s*\[[^\]]*"components\/\*\*\/\*\.js"/, 'rules = [{ type = "ESModule", globs = ["components/**/*.js"] }]'],
-  [/^\s*compatibility_flags\s*=\s*\[[^\]]*"nodejs_compat"/m, 'compatibility_flags = ["nodejs_compat"]'],
+  [/find_additional_modules"?\s*[=:]\s*true\b/, 'find_additional_modules = true'],
+  [/"components\/\*\*\/\*\.js"/, 'rules = [{ type = "ESModule", globs = ["components/**/*.js"] }]'],
+  [/"nodejs_compat"/, 'compatibility_flags = ["nodejs_compat"]'],
 ];
 
 function checkConfig(file: string): void {

@@ -4,7 +4,7 @@
  * module map imports, which wrangler uploads as a CompiledWasm module: the platform compiles it at
  * deploy time and the Worker receives a ready `WebAssembly.Module`.
  */
-import { mkdir, readdir, readFile, writeFile, copyFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ComponentCache, ComponentInfo } from '../../runtime/component.js';
@@ -46,7 +46,7 @@ export async function transpileForEdge(cache: ComponentCache, bytes: Uint8Array,
   await mkdir(path.join(bundleDir, capDir), { recursive: true });
   const bindings = path.join(dir, 'component.js');
   await copyFile(path.join(source, 'component.js'), path.join(bundleDir, bindings));
-  let size = (await readFile(path.join(source, 'component.js'))).length;
+  let size = (await stat(path.join(source, 'component.js'))).size;
   const wasm: Record<string, string> = {};
   for (const file of (await readdir(source)).filter((f) => f.endsWith('.wasm')).sort()) {
     const capped = capMemory(await readFile(path.join(source, file)), memoryBytes);

@@ -1,11 +1,12 @@
 /**
- * docs/writing-tasks.md, run as written: every language's template is scaffolded with `tutti new task`,
+ * docs/writing-tasks.md, run as written: Tutti is installed from a packed copy of this checkout with the
+ * page's set-up commands, then every language's template is scaffolded with `tutti new task`,
  * built from source by its own build script, and run; then each built task runs again over a generated
  * text and the polyglot flow over a generated access log, with outputs checked against values computed here.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -13,7 +14,6 @@ import { packageRoot } from '../src/paths.js';
 import { countWords, tempDir } from './helpers.js';
 
 const exec = promisify(execFile);
-const TUTTI = path.join(packageRoot, 'bin', 'tutti.mjs');
 const docs = readFileSync(path.join(packageRoot, 'docs', 'writing-tasks.md'), 'utf8');
 
 /** The ```sh blocks of the section that starts with `heading`. */
@@ -25,10 +25,12 @@ function blocks(heading: string): string[] {
   return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
 }
 
-async function sh(script: string, cwd: string): Promise<{ stdout: string; seconds: number }> {
+async function sh(script: string, cwd: string, env: Record<string, string> = {}): Promise<{ stdout: string; seconds: number }> {
   const t0 = performance.now();
+  // Under `npm test`, npm's own npm_* variables would steer the page's npm commands; a reader's shell has none.
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
   try {
-    const { stdout } = await exec('bash', ['-ec', script], { cwd, maxBuffer: 64 * 1024 * 1024, timeout: 240_000 });
+    const { stdout } = await exec('bash', ['-ec', script], { cwd, env: { ...clean, ...env }, maxBuffer: 64 * 1024 * 1024, timeout: 240_000 });
     return { stdout, seconds: (performance.now() - t0) / 1000 };
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string; message: string };
@@ -65,21 +67,10 @@ describe('docs/writing-tasks.md', () => {
   const ran = new Map<string, string>();
   let polyglotRun: Promise<string>;
 
-  before(() => {
-    work = tempDir('tutti-docs-');
-    // Stands in for the page's `npm install`: this checkout's packages, and this checkout as `tutti`.
-    const nm = path.join(work, 'node_modules');
-    mkdirSync(path.join(nm, '.bin'), { recursive: true });
-    for (const e of readdirSync(path.join(packageRoot, 'node_modules'))) {
-      if (e !== '.bin') symlinkSync(path.join(packageRoot, 'node_modules', e), path.join(nm, e));
-    }
-    for (const b of readdirSync(path.join(packageRoot, 'node_modules', '.bin'))) {
-      symlinkSync(path.join(packageRoot, 'node_modules', '.bin', b), path.join(nm, '.bin', b));
-    }
-    symlinkSync(packageRoot, path.join(nm, 'tutti'));
-    symlinkSync(TUTTI, path.join(nm, '.bin', 'tutti'));
-    writeFileSync(path.join(work, 'package.json'), '{"name":"docs-walkthrough","private":true}\n');
-    // The polyglot build runs in the checkout, alongside the language sections.
+  let root: string | undefined;
+  let setUp: { stdout: string; seconds: number };
+  before(async () => {
+    // The polyglot build runs in the checkout, alongside the set-up and the language sections.
     polyglotRun = (async () => {
       const [build, run] = blocks('A polyglot flow')[0]!.trim().split('\n');
       const b = await sh(build!, packageRoot);
@@ -87,9 +78,41 @@ describe('docs/writing-tasks.md', () => {
       return (await sh(run!, packageRoot)).stdout;
     })();
     polyglotRun.catch(() => {});
+
+    // TUTTI_SRC is a copy of this checkout: `npm pack` rebuilds the dist/ of the checkout it packs,
+    // and other test files run from this one's. Build outputs and dot-directories are left out; the
+    // copy shares the checkout's node_modules, as a checkout "where npm install has been run".
+    root = tempDir('tutti-docs-');
+    const src = path.join(root, 'tutti');
+    cpSync(packageRoot, src, {
+      recursive: true,
+      filter: (from) => {
+        const name = path.basename(from);
+        return from === packageRoot || !(name.startsWith('.') || name === 'node_modules' || name === 'dist');
+      },
+    });
+    symlinkSync(path.join(packageRoot, 'node_modules'), path.join(src, 'node_modules'));
+    work = path.join(root, 'my-tasks');
+    mkdirSync(work);
+    setUp = await sh(blocks('Set up')[0]!, work, { TUTTI_SRC: src });
+    process.stderr.write(`# set-up (npm pack + npm install): ${setUp.seconds.toFixed(1)} s\n`);
   });
 
-  after(() => rmSync(work, { recursive: true, force: true }));
+  after(() => root && rmSync(root, { recursive: true, force: true }));
+
+  it('Set up: installs Tutti from the packed checkout, and `npx tutti` is that package', () => {
+    assert.match(setUp.stdout, /^tutti-0\.1\.0\.tgz$/m);
+    const installed = path.join(work, 'node_modules', 'tutti');
+    // A real install of the tarball's contents, not a link to the checkout.
+    assert.ok(!lstatSync(installed).isSymbolicLink());
+    for (const f of ['bin/tutti.mjs', 'dist/src/cli/main.js', 'wit/task.wit', 'guest/c/tutti.h', 'templates/c/build.sh']) {
+      assert.ok(existsSync(path.join(installed, f)), `the tarball has no ${f}`);
+    }
+    assert.ok(!existsSync(path.join(installed, 'dist', 'test')), 'the tarball carries the tests');
+    assert.equal(realpathSync(path.join(work, 'node_modules', '.bin', 'tutti')), path.join(realpathSync(installed), 'bin', 'tutti.mjs'));
+    assert.match(setUp.stdout, /Languages:\n {2}ts +TypeScript/);
+    assert.match(setUp.stdout, /python-componentize-py +Python, typed world \(componentize-py\) — not built in CI/);
+  });
 
   for (const lang of LANGS) {
     it(`${lang.section}: scaffolds, builds and runs as written, and counts words right`, async (t) => {
@@ -106,7 +129,7 @@ describe('docs/writing-tasks.md', () => {
       const input = text(3000, lang.task.length);
       const file = path.join(work, `${lang.task}-input.txt`);
       writeFileSync(file, input);
-      const again = await sh(`node ${TUTTI} run ${lang.task}/flow.yaml --input text=${file}`, work);
+      const again = await sh(`npx tutti run ${lang.task}/flow.yaml --input text=${file}`, work);
       const parts = [...outputs(again.stdout)].filter(([n]) => lang.out.test(n));
       if (lang.out.source.includes('words')) assert.ok(parts.length > 100, `plan made ${parts.length} partitions`);
       assert.equal(parts.reduce((n, [, v]) => n + Number(v), 0), countWords(input));

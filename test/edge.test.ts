@@ -265,6 +265,11 @@ describe('Cloudflare Workers bundle on workerd', () => {
     assert.match(res.out, /tasks\[0\]: outgoing HTTP \(network\.allow\) is not available to tasks on Workers yet/);
     assert.match(res.out, /tasks\[1\]: component "wordcount@1\.0\.0" is a name@version; a Workers bundle is built from \.wasm files/);
  
+    const notTask = path.join(dir, 'not-task.yaml');
+    writeFileSync(notTask, `id: not-task\ntasks:\n  - { id: t, component: ${module('not-a-task')} }\n`);
+    const rejected = await tutti(['deploy', 'cloudflare', '--dry-run', '--config', path.join(dir, 'wrangler.toml'), '--out', path.join(dir, 'refused'), notTask]);
+    assert.equal(rejected.code, 2, rejected.out);
+    assert.match(rejected.out, /not-task\.yaml tasks\[0\]\.component: .*not-a-task\.wasm: the component satisfies no task contract/);
     const bare = path.join(dir, 'bare.toml');
     writeFileSync(bare, 'name = "bare"\ncompatibility_date = "2026-04-01"\n');
     const noConfig = await tutti(['deploy', 'cloudflare', '--dry-run', '--config', bare, '--out', path.join(dir, 'refused'), 'modules/demo/word-count.yaml']);

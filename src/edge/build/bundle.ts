@@ -12,8 +12,9 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FlowError, isComponentPath, loadFlowFile, type FlowIssue } from '../../flow/index.js';
-import { ComponentCache } from '../../runtime/component.js';
+import { ComponentCache, ComponentRejected } from '../../runtime/component.js';
 import { DEFAULT_LIMITS } from '../../runtime/limits.js';
+import { MemoryCapError } from '../../runtime/memory-cap.js';
 import { taskKey, type EdgeTask } from '../bundle.js';
 import { moduleMapSource, transpileForEdge, type TranspiledComponent } from './transpile.js';
 
@@ -71,7 +72,7 @@ export async function buildEdgeBundle(opts: { flowFiles: string[]; dir: string; 
   const tasks: Record<string, EdgeTask> = {};
   const notes: string[] = [];
   for (const { file, flow, baseDir } of parsed) {
-    for (const t of flow.tasks) {
+    for (const [i, t] of flow.tasks.entries()) {
       const componentFile = path.resolve(baseDir!, t.component);
       const asked = t.memory ?? DEFAULT_LIMITS.memoryBytes;
       const memoryBytes = Math.min(asked, EDGE_MEMORY_MAX);
@@ -84,10 +85,18 @@ export async function buildEdgeBundle(opts: { flowFiles: string[]; dir: string; 
         c = transpileForEdge(cache, readFileSync(componentFile), dir, memoryBytes);
         built.set(id, c);
       }
+      let component: TranspiledComponent;
+      try {
+        component = await c;
+      } catch (e) {
+        if (e instanceof ComponentRejected) throw new FlowError(file, [{ path: ['tasks', i, 'component'], message: `${componentFile}: ${e.message}` }]);
+        if (e instanceof MemoryCapError) throw new FlowError(file, [{ path: ['tasks', i, 'memory'], message: e.message }]);
+        throw e;
+      }
       tasks[taskKey(flow.id, t.id)] = {
         flow: flow.id,
         task: t.id,
-        component: (await c).key,
+        component: component.key,
         env: t.env,
         params: Object.fromEntries(Object.entries(t.params).map(([k, v]) => [k, String(v)])),
         secrets: t.secrets,

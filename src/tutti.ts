@@ -33,7 +33,7 @@ export interface Tutti {
 
 export async function openTutti(opts: TuttiOptions = {}): Promise<Tutti> {
   const home = homeDir(opts);
-  const database = await openDatabase(databaseUrl(opts), { authToken: opts.dbAuthToken });
+  const database = await openDatabase(databaseUrl(opts), { authToken: opts.dbAuthToken ?? process.env.TUTTI_DB_AUTH_TOKEN });
   const assets = new LocalAssetStore(path.resolve(opts.assets ?? path.join(home, 'assets')));
   const registry = new ComponentRegistry(database.db, assets, new ComponentCache(componentCacheDir(opts)));
   // With no workers of its own, a server still needs one thread to call tasks' `plan` exports.

@@ -44,7 +44,7 @@ export async function registerFlow(
   file: string,
 ): Promise<{ spec: FlowSpec; revision: number; created: boolean }> {
   const spec = await resolveFlow(db, registry, parsed, file);
-  const { revision, created } = await saveFlowRevision(db, spec.id, parsed.source, spec, (tx) => syncTriggers(tx, spec.id, triggerRows(spec, Date.now())));
+  const { revision, created } = await saveFlowRevision(db, spec.id, parsed.source, spec, (q) => syncTriggers(q, spec.id, triggerRows(spec, Date.now())));
   return { spec, revision, created };
 }
 

@@ -7,7 +7,7 @@ import type { AssetStore } from '../assets/store.js';
 import { latestTicks, nextTick } from '../flow/index.js';
 import type { Db } from '../store/db.js';
 import { getFlow } from '../store/flows.js';
-import { createRun } from '../store/runs.js';
+import type { NewRun } from '../store/runs.js';
 import { advanceSchedule, dueSchedules, nextScheduleTime, type ScheduleRow } from '../store/triggers.js';
 import type { FlowSpec } from './spec.js';
 import { prepareRun } from './trigger.js';
@@ -69,8 +69,8 @@ export class ScheduleLoop {
     this.timer.unref();
   }
 
-  private async fireDue(): Promise<void> {
-    const now = this.now();
+  /** Fire every schedule due at `now`: the loop's own step, and on Workers the whole of a cron invocation. */
+  async fireDue(now = this.now()): Promise<void> {
     for (const s of await dueSchedules(this.o.db, now)) await this.fire(s, now);
   }
 
@@ -83,25 +83,24 @@ export class ScheduleLoop {
     const missed = due.length < recent.length || (recent[0] ?? now) > s.nextFireAt;
     const next = nextTick(s.cron, tz, Math.max(now, s.nextFireAt));
     const found = await getFlow(this.o.db, s.flowId);
-    const created: string[] = [];
-    const moved = await advanceSchedule(this.o.db, s, next ?? Number.MAX_SAFE_INTEGER, due.at(-1) ?? null, async (tx) => {
-      if (!found) return;
+    const newRuns: NewRun[] = [];
+    if (found) {
       const spec = found.current.spec as FlowSpec;
       for (const t of due) {
-        let run;
         try {
-          run = await prepareRun(this.o.assets, {
-            spec, revision: found.flow.revision, params: s.params, trigger: 'schedule', logicalTime: t, dedupeKey: `schedule:${s.key}:${t}`,
-          });
+          newRuns.push(
+            await prepareRun(this.o.assets, {
+              spec, revision: found.flow.revision, params: s.params, trigger: 'schedule', logicalTime: t, dedupeKey: `schedule:${s.key}:${t}`,
+            }),
+          );
         } catch (e) {
           // A tick that cannot make a valid run is reported and passed over, not retried forever.
           this.o.log?.(`flow ${s.flowId}: schedule "${s.cron}" tick ${new Date(t).toISOString()}: ${(e as Error).message}`);
-          continue;
         }
-        if ((await createRun(tx, run)).length) created.push(run.id);
       }
-    });
-    if (!moved) return;
+    }
+    const created = await advanceSchedule(this.o.db, s, next ?? Number.MAX_SAFE_INTEGER, due.at(-1) ?? null, newRuns);
+    if (!created) return;
     if (missed) this.o.log?.(`flow ${s.flowId}: schedule "${s.cron}" passed over ticks missed since ${new Date(s.nextFireAt).toISOString()} (missed: ${s.missed}, at most ${MAX_CATCH_UP} caught up)`);
     for (const id of created) this.o.onRun(id);
   }

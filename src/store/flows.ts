@@ -1,6 +1,6 @@
 import { and, asc, desc, eq } from 'drizzle-orm';
 import type { Db } from './db.js';
-import type { DbOrTx } from './runs.js';
+import { atomically, returned, type Statement } from './batch.js';
 import { flowRevisions, flowTriggers, flows, schedules } from './schema.js';
 
 export type FlowRow = typeof flows.$inferSelect;
@@ -8,33 +8,41 @@ export type FlowRevisionRow = typeof flowRevisions.$inferSelect;
 
 /**
  * Store a flow document as a new revision, unless it is identical to the current one.
- * Returns the revision runs should use.
+ * Returns the revision runs should use. The revision, the flow row and `sync` (statements that
+ * bring the flow's trigger rows in line) are one batch; a concurrent save of the same flow takes
+ * the revision number first, and then this one reads again and takes the next.
  */
 export async function saveFlowRevision(
   db: Db,
   flowId: string,
   source: string,
   spec: unknown,
-  /** Brings the flow's trigger rows in line with this revision, in the same transaction. */
-  sync?: (tx: DbOrTx) => Promise<void>,
+  sync: (q: Db) => Statement[] = () => [],
 ): Promise<{ revision: number; created: boolean }> {
-  return db.transaction(async (tx) => {
-    const current = await tx.query.flows.findFirst({ where: eq(flows.id, flowId) });
+  for (let tries = 1; ; tries++) {
+    const current = await db.query.flows.findFirst({ where: eq(flows.id, flowId) });
     if (current && !current.deleted) {
-      const rev = await tx.query.flowRevisions.findFirst({ where: and(eq(flowRevisions.flowId, flowId), eq(flowRevisions.revision, current.revision)) });
+      const rev = await getFlowRevision(db, flowId, current.revision);
       if (rev && JSON.stringify(rev.spec) === JSON.stringify(spec) && rev.source === source) return { revision: current.revision, created: false };
     }
-    const last = await tx.query.flowRevisions.findFirst({ where: eq(flowRevisions.flowId, flowId), orderBy: desc(flowRevisions.revision) });
+    const last = await db.query.flowRevisions.findFirst({ where: eq(flowRevisions.flowId, flowId), orderBy: desc(flowRevisions.revision) });
     const revision = (last?.revision ?? 0) + 1;
     const now = Date.now();
-    await tx.insert(flowRevisions).values({ flowId, revision, source, spec, createdAt: now });
-    await tx
-      .insert(flows)
-      .values({ id: flowId, revision, createdAt: now, updatedAt: now })
-      .onConflictDoUpdate({ target: flows.id, set: { revision, deleted: false, updatedAt: now } });
-    await sync?.(tx);
-    return { revision, created: true };
-  });
+    try {
+      await atomically(db, [
+        db.insert(flowRevisions).values({ flowId, revision, source, spec, createdAt: now }),
+        db
+          .insert(flows)
+          .values({ id: flowId, revision, createdAt: now, updatedAt: now })
+          .onConflictDoUpdate({ target: flows.id, set: { revision, deleted: false, updatedAt: now } }),
+        ...sync(db),
+      ]);
+      return { revision, created: true };
+    } catch (e) {
+      const taken = await getFlowRevision(db, flowId, revision).catch(() => undefined);
+      if (!taken || tries >= 5) throw e;
+    }
+  }
 }
 
 /** A live flow (not deleted) with its current revision. */
@@ -65,17 +73,17 @@ export async function listFlowRevisions(db: Db, flowId: string) {
 
 /** Delete a flow: it stops firing and cannot be run; its revisions stay for the runs that used them. */
 export async function deleteFlow(db: Db, flowId: string): Promise<boolean> {
-  return db.transaction(async (tx) => {
-    const rows = await tx
+  // The deletes are harmless when the flow was deleted already: its trigger rows went with it.
+  const [rows] = await atomically(db, [
+    db
       .update(flows)
       .set({ deleted: true, updatedAt: Date.now() })
       .where(and(eq(flows.id, flowId), eq(flows.deleted, false)))
-      .returning({ id: flows.id });
-    if (!rows.length) return false;
-    await tx.delete(schedules).where(eq(schedules.flowId, flowId));
-    await tx.delete(flowTriggers).where(eq(flowTriggers.targetFlowId, flowId));
-    return true;
-  });
+      .returning({ id: flows.id }),
+    db.delete(schedules).where(eq(schedules.flowId, flowId)),
+    db.delete(flowTriggers).where(eq(flowTriggers.targetFlowId, flowId)),
+  ]);
+  return returned(rows).length > 0;
 }
 
 export async function getFlowRevision(db: Db, flowId: string, revision: number) {

@@ -1,8 +1,9 @@
 /** Instances: atomic claims with leases, and committing each attempt's outcome exactly once. */
-import { TransactionRollbackError, and, asc, count, eq, gt, inArray, isNotNull, lte, notInArray, sql, type SQLWrapper } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, isNotNull, lte, notInArray, sql, type SQLWrapper } from 'drizzle-orm';
 import type { Failure } from '../runtime/failures.js';
 import type { Db } from './db.js';
-import { insertEvents, type EventRow, type NewEvent } from './events.js';
+import { atomically, eventRows, guardedEvents, newToken, returned, type Statement } from './batch.js';
+import type { EventRow } from './events.js';
 import type { NewAsset } from './runs.js';
 import { assets, attempts, instances, taskRuns } from './schema.js';
 
@@ -88,87 +89,97 @@ export interface Success {
 
 /**
  * Commit successful attempts, many at once: instances, attempt records, output assets, task run
- * counts and events in one transaction (one fsync for the whole batch). Only attempts that still
- * hold their lease count. Returns the events written and the successes that counted.
+ * counts and events in one batch (one fsync for the whole group). Only attempts that still hold
+ * their lease count: the instances they move carry this commit's token, and every other statement
+ * counts only those. Returns the events written and the successes that counted.
  */
 export async function completeInstances(db: Db, batch: Success[]): Promise<{ events: EventRow[]; won: Success[] }> {
   if (!batch.length) return { events: [], won: [] };
-  return db.transaction(async (tx) => {
-    const now = Date.now();
-    const winners: Success[] = [];
-    for (let i = 0; i < batch.length; i += 200) {
-      const chunk = batch.slice(i, i + 200);
-      const keys = sql.join(chunk.map((b) => sql`(${b.record.instance.id}, ${b.record.instance.attempt}, ${b.record.worker})`), sql`, `);
-      const startedAt = sql.join([sql`CASE ${instances.id}`, ...chunk.map((b) => sql`WHEN ${b.record.instance.id} THEN ${b.record.startedAt}`), sql`END`], sql` `);
-      const rows = await tx
+  const now = Date.now();
+  const token = newToken();
+  const won = sql`i.step_token = ${token}`;
+  const items: Statement[] = [];
+  const keyLists: string[] = [];
+  for (let i = 0; i < batch.length; i += 200) {
+    const chunk = batch.slice(i, i + 200);
+    const keys = JSON.stringify(chunk.map(({ record: a }) => ({ i: a.instance.id, a: a.instance.attempt, w: a.worker, s: a.startedAt, t: a.instance.taskRunId })));
+    keyLists.push(keys);
+    items.push(
+      db
         .update(instances)
-        .set({ state: 'succeeded', progress: 1, startedAt, finishedAt: now, leaseOwner: null, leaseExpiresAt: null, errorKind: null, error: null })
-        // `id IN (…)` lets SQLite use the primary key; the row-value test alone scans the table.
+        .set({
+          state: 'succeeded', progress: 1, finishedAt: now, leaseOwner: null, leaseExpiresAt: null, errorKind: null, error: null, stepToken: token,
+          startedAt: sql`(SELECT json_extract(k.value, '$.s') FROM json_each(${keys}) k WHERE json_extract(k.value, '$.i') = ${instances.id})`,
+        })
+        // `id IN (…)` lets SQLite use the primary key; the attempt and holder are then checked per row.
         .where(
           and(
-            inArray(instances.id, chunk.map((b) => b.record.instance.id)),
+            sql`${instances.id} IN (SELECT json_extract(value, '$.i') FROM json_each(${keys}))`,
             eq(instances.state, 'running'),
-            sql`(${instances.id}, ${instances.attempt}, ${instances.leaseOwner}) IN (VALUES ${keys})`,
+            sql`EXISTS (SELECT 1 FROM json_each(${keys}) k WHERE json_extract(k.value, '$.i') = ${instances.id}
+              AND json_extract(k.value, '$.a') = ${instances.attempt} AND json_extract(k.value, '$.w') = ${instances.leaseOwner})`,
           ),
         )
-        .returning({ id: instances.id });
-      const ids = new Set(rows.map((r) => r.id));
-      winners.push(...chunk.filter((b) => ids.has(b.record.instance.id)));
-    }
-    if (!winners.length) return { events: [], won: [] };
-    for (let i = 0; i < winners.length; i += 100) {
-      const chunk = winners.slice(i, i + 100);
-      await tx.insert(attempts).values(
-        chunk.map(({ record: a }) => ({
-          instanceId: a.instance.id, attempt: a.instance.attempt, worker: a.worker, outcome: 'succeeded' as const, log: a.log, startedAt: a.startedAt, finishedAt: now,
-        })),
-      );
-      const outs = chunk.flatMap(({ record: a, outputs }) => outputs.map((o) => ({ ...o, runId: a.instance.runId, taskId: a.taskId, instanceIdx: a.instance.idx, createdAt: now })));
-      if (outs.length) {
-        await tx
-          .insert(assets)
-          .values(outs)
-          .onConflictDoUpdate({
-            target: [assets.runId, assets.taskId, assets.instanceIdx, assets.name],
-            set: { size: sql`excluded.size`, sha256: sql`excluded.sha256`, location: sql`excluded.location`, id: sql`excluded.id` },
-          });
-      }
-    }
-    // One event per task run per group, listing the instances: a fan-out of 100,000 writes
-    // hundreds of event rows, not 100,000.
-    const ev: NewEvent[] = [];
-    const perTaskRun = new Map<string, { n: number; runId: string; taskId: string; idxs: number[] }>();
-    for (const { record: a } of winners) {
-      const t = perTaskRun.get(a.instance.taskRunId) ?? { n: 0, runId: a.instance.runId, taskId: a.taskId, idxs: [] };
-      t.n++;
-      t.idxs.push(a.instance.idx);
-      perTaskRun.set(a.instance.taskRunId, t);
-    }
-    for (const [taskRunId, t] of perTaskRun) {
-      ev.push({ runId: t.runId, taskId: t.taskId, type: 'instances-succeeded', data: { count: t.n, idxs: t.idxs } });
-      // One statement counts and, when this group completes the task, finishes it; SET sees the old row.
-      const completes = sql`${taskRuns.state} = 'running' AND ${taskRuns.succeededCount} + ${t.n} >= ${taskRuns.instanceCount}`;
-      const [row] = await tx
-        .update(taskRuns)
-        .set({
-          succeededCount: sql`${taskRuns.succeededCount} + ${t.n}`,
-          state: sql`CASE WHEN ${completes} THEN 'succeeded' ELSE ${taskRuns.state} END`,
-          finishedAt: sql`CASE WHEN ${completes} THEN ${now} ELSE ${taskRuns.finishedAt} END`,
-        })
-        .where(eq(taskRuns.id, taskRunId))
-        .returning({ state: taskRuns.state, succeeded: taskRuns.succeededCount, count: taskRuns.instanceCount });
-      // It finished now only if the count crossed the total in this very update.
-      if (row?.state === 'succeeded' && row.count !== null && row.succeeded - t.n < row.count) ev.push({ runId: t.runId, taskId: t.taskId, type: 'task-succeeded' });
-    }
-    const events: EventRow[] = [];
-    for (let i = 0; i < ev.length; i += 200) events.push(...(await insertEvents(tx, ev.slice(i, i + 200))));
-    return { events, won: winners };
-  });
+        .returning({ id: instances.id }),
+    );
+  }
+  for (let i = 0; i < batch.length; i += 100) {
+    const chunk = batch.slice(i, i + 100);
+    const logs = JSON.stringify(chunk.map(({ record: a }) => ({ i: a.instance.id, w: a.worker, l: a.log })));
+    items.push(
+      db.run(sql`INSERT INTO attempts (instance_id, attempt, worker, outcome, log, started_at, finished_at)
+        SELECT i.id, i.attempt, json_extract(k.value, '$.w'), 'succeeded', json_extract(k.value, '$.l'), i.started_at, ${now}
+        FROM json_each(${logs}) k JOIN instances i ON i.id = json_extract(k.value, '$.i') WHERE ${won}`),
+    );
+    const outs = JSON.stringify(chunk.flatMap(({ record: a, outputs }) => outputs.map((o) => ({ ...o, inst: a.instance.id, task: a.taskId }))));
+    items.push(
+      db.run(sql`INSERT INTO assets (id, run_id, task_id, instance_idx, name, location, size, sha256, media_type, created_at)
+        SELECT json_extract(o.value, '$.id'), i.run_id, json_extract(o.value, '$.task'), i.idx, json_extract(o.value, '$.name'), json_extract(o.value, '$.location'),
+          json_extract(o.value, '$.size'), json_extract(o.value, '$.sha256'), json_extract(o.value, '$.mediaType'), ${now}
+        FROM json_each(${outs}) o JOIN instances i ON i.id = json_extract(o.value, '$.inst') WHERE ${won}
+        ON CONFLICT (run_id, task_id, instance_idx, name) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, location = excluded.location, id = excluded.id`),
+    );
+  }
+  const taskRunIds = JSON.stringify([...new Set(batch.map((b) => b.record.instance.taskRunId))]);
+  const winners = sql.join(
+    keyLists.map((keys) => sql`SELECT i.id, i.idx, i.task_run_id FROM json_each(${keys}) k JOIN instances i ON i.id = json_extract(k.value, '$.i') WHERE ${won}`),
+    sql` UNION ALL `,
+  );
+  // One statement counts and, when this group completes a task run, finishes it and marks it with
+  // the token, so that only the commit that crossed the total writes its task-succeeded.
+  const n = sql`(SELECT count(*) FROM (${winners}) w WHERE w.task_run_id = ${taskRuns.id})`;
+  const completes = sql`${taskRuns.state} = 'running' AND ${taskRuns.succeededCount} + ${n} >= ${taskRuns.instanceCount}`;
+  items.push(
+    db
+      .update(taskRuns)
+      .set({
+        succeededCount: sql`${taskRuns.succeededCount} + ${n}`,
+        state: sql`CASE WHEN ${completes} THEN 'succeeded' ELSE ${taskRuns.state} END`,
+        finishedAt: sql`CASE WHEN ${completes} THEN ${now} ELSE ${taskRuns.finishedAt} END`,
+        stepToken: sql`CASE WHEN ${completes} THEN ${token} ELSE ${taskRuns.stepToken} END`,
+      })
+      .where(sql`${taskRuns.id} IN (SELECT value FROM json_each(${taskRunIds}))`),
+  );
+  // One event per task run per group, listing the instances: a fan-out of 100,000 writes
+  // hundreds of event rows, not 100,000.
+  items.push(
+    db.all(sql`INSERT INTO events (run_id, task_id, type, data, created_at)
+      SELECT tr.run_id, tr.task_id, 'instances-succeeded', json_object('count', count(*), 'idxs', json_group_array(w.idx)), ${now}
+      FROM (${winners}) w JOIN task_runs tr ON tr.id = w.task_run_id GROUP BY tr.id ORDER BY tr.id
+      RETURNING id, run_id, task_id, type, data, created_at`) as unknown as Statement,
+    db.all(sql`INSERT INTO events (run_id, task_id, type, data, created_at)
+      SELECT run_id, task_id, 'task-succeeded', NULL, ${now} FROM task_runs WHERE id IN (SELECT value FROM json_each(${taskRunIds})) AND step_token = ${token}
+      RETURNING id, run_id, task_id, type, data, created_at`) as unknown as Statement,
+  );
+  const results = await atomically(db, items);
+  const ids = new Set(results.slice(0, keyLists.length).flatMap((r) => returned<{ id: string }>(r).map((x) => x.id)));
+  return { events: [...eventRows(results.at(-2)), ...eventRows(results.at(-1))], won: batch.filter((b) => ids.has(b.record.instance.id)) };
 }
 
 /**
  * Record a failed attempt. With `retryAt`, the instance goes back to pending until then; without,
  * it fails for good, and so does its task run (its other pending instances are cancelled).
+ * Null when the attempt had lost its lease: then nothing is written.
  */
 export async function failInstance(
   db: Db,
@@ -176,53 +187,50 @@ export async function failInstance(
   failure: Failure,
   retryAt: number | null,
 ): Promise<{ events: EventRow[]; taskFailed: boolean } | null> {
-  return db
-    .transaction(async (tx) => {
-      const now = Date.now();
-      const won = await tx
+  const now = Date.now();
+  const token = newToken();
+  const mine = sql`EXISTS (SELECT 1 FROM instances WHERE id = ${a.instance.id} AND step_token = ${token})`;
+  const items: Statement[] = [
+    db
+      .update(instances)
+      .set(
+        retryAt !== null
+          ? { state: 'pending', availableAt: retryAt, leaseOwner: null, leaseExpiresAt: null, errorKind: failure.kind, error: failure.message, stepToken: token }
+          : { state: 'failed', startedAt: a.startedAt, finishedAt: now, leaseOwner: null, leaseExpiresAt: null, errorKind: failure.kind, error: failure.message, stepToken: token },
+      )
+      .where(stillLeased(a))
+      .returning({ id: instances.id }),
+    db.run(sql`INSERT INTO attempts (instance_id, attempt, worker, outcome, error_kind, error, log, started_at, finished_at)
+      SELECT ${a.instance.id}, ${a.instance.attempt}, ${a.worker}, 'failed', ${failure.kind}, ${failure.message}, ${a.log}, ${a.startedAt}, ${now} WHERE ${mine}`),
+  ];
+  const base = { runId: a.instance.runId, taskId: a.taskId };
+  items.push(
+    guardedEvents(
+      db,
+      [{ ...base, type: retryAt !== null ? 'instance-retrying' : 'instance-failed', data: { idx: a.instance.idx, attempt: a.instance.attempt, kind: failure.kind, error: failure.message, retryAt } }],
+      mine,
+    ),
+  );
+  if (retryAt === null) {
+    const message = `instance ${a.instance.idx} failed after ${a.instance.attempt} attempt(s): ${failure.kind}: ${failure.message}`;
+    const taskRunMine = sql`EXISTS (SELECT 1 FROM task_runs WHERE id = ${a.instance.taskRunId} AND step_token = ${token})`;
+    items.push(
+      db
+        .update(taskRuns)
+        .set({ state: 'failed', error: message, finishedAt: now, stepToken: token })
+        .where(and(eq(taskRuns.id, a.instance.taskRunId), eq(taskRuns.state, 'running'), mine))
+        .returning({ id: taskRuns.id }),
+      db
         .update(instances)
-        .set(
-          retryAt !== null
-            ? { state: 'pending', availableAt: retryAt, leaseOwner: null, leaseExpiresAt: null, errorKind: failure.kind, error: failure.message }
-            : { state: 'failed', startedAt: a.startedAt, finishedAt: now, leaseOwner: null, leaseExpiresAt: null, errorKind: failure.kind, error: failure.message },
-        )
-        .where(stillLeased(a))
-        .returning({ id: instances.id });
-      if (!won.length) {
-        tx.rollback();
-        return null;
-      }
-      await tx.insert(attempts).values({
-        instanceId: a.instance.id, attempt: a.instance.attempt, worker: a.worker, outcome: 'failed', errorKind: failure.kind, error: failure.message,
-        log: a.log, startedAt: a.startedAt, finishedAt: now,
-      });
-      const base = { runId: a.instance.runId, taskId: a.taskId };
-      const ev: NewEvent[] = [
-        { ...base, type: retryAt !== null ? 'instance-retrying' : 'instance-failed', data: { idx: a.instance.idx, attempt: a.instance.attempt, kind: failure.kind, error: failure.message, retryAt } },
-      ];
-      let taskFailed = false;
-      if (retryAt === null) {
-        const message = `instance ${a.instance.idx} failed after ${a.instance.attempt} attempt(s): ${failure.kind}: ${failure.message}`;
-        const failed = await tx
-          .update(taskRuns)
-          .set({ state: 'failed', error: message, finishedAt: now })
-          .where(and(eq(taskRuns.id, a.instance.taskRunId), eq(taskRuns.state, 'running')))
-          .returning({ id: taskRuns.id });
-        if (failed.length) {
-          taskFailed = true;
-          await tx
-            .update(instances)
-            .set({ state: 'cancelled', finishedAt: now })
-            .where(and(eq(instances.taskRunId, a.instance.taskRunId), eq(instances.state, 'pending')));
-          ev.push({ ...base, type: 'task-failed', data: { error: message } });
-        }
-      }
-      return { events: await insertEvents(tx, ev), taskFailed };
-    })
-    .catch((e) => {
-      if (e instanceof TransactionRollbackError) return null;
-      throw e;
-    });
+        .set({ state: 'cancelled', finishedAt: now })
+        .where(and(eq(instances.taskRunId, a.instance.taskRunId), eq(instances.state, 'pending'), taskRunMine)),
+      guardedEvents(db, [{ ...base, type: 'task-failed', data: { error: message } }], taskRunMine),
+    );
+  }
+  const results = await atomically(db, items);
+  if (!returned(results[0]).length) return null;
+  if (retryAt !== null) return { events: eventRows(results[2]), taskFailed: false };
+  return { events: [...eventRows(results[2]), ...eventRows(results[5])], taskFailed: returned(results[3]).length > 0 };
 }
 
 export async function setProgress(db: Db, instanceId: string, attempt: number, fraction: number): Promise<void> {

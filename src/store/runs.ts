@@ -1,8 +1,9 @@
 /** Runs, task runs and their assets: creating runs, planning tasks, finishing runs. */
-import { and, asc, count, desc, eq, inArray, isNull, notExists, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, notExists, sql, type SQL } from 'drizzle-orm';
 import type { Partition } from '../runtime/protocol.js';
 import type { Db } from './db.js';
-import { insertEvents, type EventRow, type NewEvent } from './events.js';
+import { atomically, eventRows, guardedEvents, newToken, type Statement } from './batch.js';
+import type { EventRow, NewEvent } from './events.js';
 import { assets, backfills, instances, runs, taskRuns, type RunState } from './schema.js';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -39,38 +40,54 @@ export interface NewRun {
   skipAbove?: number;
 }
 
-/** Record a new run (queued, or skipped at its flow's limit). Returns its events; none when its dedupe key was taken. */
-export async function createRun(db: DbOrTx, run: NewRun): Promise<EventRow[]> {
-  return db.transaction(async (tx) => {
-    const now = Date.now();
-    let state: RunState = 'queued';
-    let error: string | null = null;
-    if (run.skipAbove !== undefined) {
-      const [row] = await tx.select({ n: count() }).from(runs).where(and(eq(runs.flowId, run.flowId), inArray(runs.state, ['queued', 'running'])));
-      if ((row?.n ?? 0) >= run.skipAbove) {
-        state = 'skipped';
-        error = `flow ${run.flowId} already has ${row!.n} active run(s) (concurrency max ${run.skipAbove}, policy skip)`;
-      }
-    }
-    const created = await tx
-      .insert(runs)
-      .values({
-        id: run.id, flowId: run.flowId, revision: run.revision, state, error, params: run.params, trigger: run.trigger, createdAt: now,
-        finishedAt: state === 'skipped' ? now : null, logicalTime: run.logicalTime ?? null, dedupeKey: run.dedupeKey ?? null, backfillId: run.backfillId ?? null,
-      })
-      .onConflictDoNothing()
-      .returning({ id: runs.id });
-    if (!created.length) return [];
-    await tx.insert(taskRuns).values(run.taskIds.map((taskId) => ({ id: `${run.id}.${taskId}`, runId: run.id, taskId, state: state === 'skipped' ? ('skipped' as const) : ('pending' as const) })));
-    if (run.inputs.length) {
-      await tx.insert(assets).values(run.inputs.map(({ order, ...a }) => ({ ...a, runId: run.id, taskId: null, instanceIdx: order ?? null, createdAt: now })));
-    }
-    const data = { flowId: run.flowId, revision: run.revision, trigger: run.trigger, ...(run.logicalTime != null ? { logicalTime: run.logicalTime } : {}) };
-    const ev: NewEvent[] = [{ runId: run.id, type: 'run-created', data }];
-    if (state === 'skipped') ev.push({ runId: run.id, type: 'run-skipped', data: { error } });
-    return insertEvents(tx, ev);
-  });
+/**
+ * The statements that record a new run (queued, or skipped at its flow's limit), for callers that
+ * batch them with more; the last two return its events. With `guard`, nothing is written unless it
+ * holds (a schedule's move, say). Deciding "skipped" is part of the insert, not a read before it.
+ */
+export function runStatements(q: DbOrTx, run: NewRun, guard: SQL = sql`1`): Statement[] {
+  const now = Date.now();
+  const active = sql`(SELECT count(*) FROM runs WHERE flow_id = ${run.flowId} AND state IN ('queued', 'running'))`;
+  const skip = run.skipAbove === undefined ? sql`0` : sql`${active} >= ${run.skipAbove}`;
+  const error =
+    run.skipAbove === undefined
+      ? sql`NULL`
+      : sql`${`flow ${run.flowId} already has `} || ${active} || ${` active run(s) (concurrency max ${run.skipAbove}, policy skip)`}`;
+  const exists = sql`EXISTS (SELECT 1 FROM runs WHERE id = ${run.id})`;
+  const data = { flowId: run.flowId, revision: run.revision, trigger: run.trigger, ...(run.logicalTime != null ? { logicalTime: run.logicalTime } : {}) };
+  const inputs = run.inputs.map(({ order, ...a }) => ({ ...a, idx: order ?? null }));
+  return [
+    // A taken dedupe key (or id) makes this a no-op, and then every statement below writes nothing.
+    q.run(sql`INSERT INTO runs (id, flow_id, revision, state, error, params, trigger, created_at, finished_at, logical_time, dedupe_key, backfill_id)
+      SELECT ${run.id}, ${run.flowId}, ${run.revision}, CASE WHEN ${skip} THEN 'skipped' ELSE 'queued' END, CASE WHEN ${skip} THEN ${error} END,
+        ${JSON.stringify(run.params)}, ${run.trigger}, ${now}, CASE WHEN ${skip} THEN ${now} END, ${run.logicalTime ?? null}, ${run.dedupeKey ?? null}, ${run.backfillId ?? null}
+      WHERE ${guard}
+      ON CONFLICT DO NOTHING`),
+    q.run(sql`INSERT INTO task_runs (id, run_id, task_id, state)
+      SELECT r.id || '.' || j.value, r.id, j.value, CASE r.state WHEN 'skipped' THEN 'skipped' ELSE 'pending' END
+      FROM json_each(${JSON.stringify(run.taskIds)}) j JOIN runs r ON r.id = ${run.id}`),
+    q.run(sql`INSERT INTO assets (id, run_id, task_id, instance_idx, name, location, size, sha256, media_type, created_at)
+      SELECT json_extract(j.value, '$.id'), ${run.id}, NULL, json_extract(j.value, '$.idx'), json_extract(j.value, '$.name'), json_extract(j.value, '$.location'),
+        json_extract(j.value, '$.size'), json_extract(j.value, '$.sha256'), json_extract(j.value, '$.mediaType'), ${now}
+      FROM json_each(${JSON.stringify(inputs)}) j WHERE ${exists}`),
+    guardedEvents(q, [{ runId: run.id, type: 'run-created', data }], exists),
+    q.all(sql`INSERT INTO events (run_id, task_id, type, data, created_at)
+      SELECT id, NULL, 'run-skipped', json_object('error', error), ${now} FROM runs WHERE id = ${run.id} AND state = 'skipped'
+      RETURNING id, run_id, task_id, type, data, created_at`) as unknown as Statement,
+  ];
 }
+
+/** Events of a batch that ended with runStatements. */
+export const runCreatedEvents = (results: unknown[]): EventRow[] => [...eventRows(results.at(-2)), ...eventRows(results.at(-1))];
+
+/** Record a new run (queued, or skipped at its flow's limit). Returns its events; none when its dedupe key was taken. */
+export async function createRun(q: DbOrTx, run: NewRun): Promise<EventRow[]> {
+  return runCreatedEvents(await atomically(q, runStatements(q, run)));
+}
+
+/** Events guarded by "the run carries this token" / "the task run carries this token". */
+const runHas = (runId: string, token: string) => sql`EXISTS (SELECT 1 FROM runs WHERE id = ${runId} AND step_token = ${token})`;
+const taskRunHas = (taskRunId: string, token: string) => sql`EXISTS (SELECT 1 FROM task_runs WHERE id = ${taskRunId} AND step_token = ${token})`;
 
 export async function activeRunIds(db: Db): Promise<string[]> {
   const rows = await db.select({ id: runs.id }).from(runs).where(inArray(runs.state, ['queued', 'running'])).orderBy(asc(runs.id));
@@ -119,19 +136,21 @@ export async function getTaskRun(db: Db, taskRunId: string): Promise<TaskRunRow 
  * running runs of the flow (oldest queued first), and at most its backfill's concurrency.
  */
 export async function startRun(db: Db, runId: string, gate: { flowMax?: number } = {}): Promise<EventRow[]> {
-  return db.transaction(async (tx) => {
-    // Correlated subqueries over a second copy of runs ("r"); drizzle's alias() does not render in sql``.
-    const conds = [eq(runs.id, runId), eq(runs.state, 'queued')];
-    if (gate.flowMax !== undefined) {
-      conds.push(sql`(SELECT count(*) FROM runs r WHERE r.flow_id = ${runs.flowId} AND r.state = 'running') < ${gate.flowMax}`);
-      conds.push(sql`NOT EXISTS (SELECT 1 FROM runs r WHERE r.flow_id = ${runs.flowId} AND r.state = 'queued' AND (r.created_at, r.id) < (${runs.createdAt}, ${runs.id}))`);
-    }
-    conds.push(sql`(${runs.backfillId} IS NULL OR (
-      (SELECT count(*) FROM runs r WHERE r.backfill_id = ${runs.backfillId} AND r.state = 'running') < (SELECT ${backfills.concurrency} FROM ${backfills} WHERE ${backfills.id} = ${runs.backfillId})
-      AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.backfill_id = ${runs.backfillId} AND r.state = 'queued' AND r.logical_time < ${runs.logicalTime})))`);
-    const rows = await tx.update(runs).set({ state: 'running', startedAt: Date.now() }).where(and(...conds)).returning({ id: runs.id });
-    return rows.length ? insertEvents(tx, [{ runId, type: 'run-started' }]) : [];
-  });
+  // Correlated subqueries over a second copy of runs ("r"); drizzle's alias() does not render in sql``.
+  const conds = [eq(runs.id, runId), eq(runs.state, 'queued')];
+  if (gate.flowMax !== undefined) {
+    conds.push(sql`(SELECT count(*) FROM runs r WHERE r.flow_id = ${runs.flowId} AND r.state = 'running') < ${gate.flowMax}`);
+    conds.push(sql`NOT EXISTS (SELECT 1 FROM runs r WHERE r.flow_id = ${runs.flowId} AND r.state = 'queued' AND (r.created_at, r.id) < (${runs.createdAt}, ${runs.id}))`);
+  }
+  conds.push(sql`(${runs.backfillId} IS NULL OR (
+    (SELECT count(*) FROM runs r WHERE r.backfill_id = ${runs.backfillId} AND r.state = 'running') < (SELECT ${backfills.concurrency} FROM ${backfills} WHERE ${backfills.id} = ${runs.backfillId})
+    AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.backfill_id = ${runs.backfillId} AND r.state = 'queued' AND r.logical_time < ${runs.logicalTime})))`);
+  const token = newToken();
+  const [, ev] = await atomically(db, [
+    db.update(runs).set({ state: 'running', startedAt: Date.now(), stepToken: token }).where(and(...conds)),
+    guardedEvents(db, [{ runId, type: 'run-started' }], runHas(runId, token)),
+  ]);
+  return eventRows(ev);
 }
 
 /** Queued runs that may start once a run of this flow (or of their backfill) ends: the oldest first. */
@@ -152,14 +171,12 @@ export async function oldestRunningRun(db: Db, flowId: string): Promise<string |
 }
 
 export async function finishRun(db: Db, runId: string, state: Extract<RunState, 'succeeded' | 'failed' | 'cancelled'>, error: string | null): Promise<EventRow[]> {
-  return db.transaction(async (tx) => {
-    const rows = await tx
-      .update(runs)
-      .set({ state, error, finishedAt: Date.now() })
-      .where(and(eq(runs.id, runId), inArray(runs.state, ['queued', 'running'])))
-      .returning({ id: runs.id });
-    return rows.length ? insertEvents(tx, [{ runId, type: `run-${state}`, data: error ? { error } : undefined }]) : [];
-  });
+  const token = newToken();
+  const [, ev] = await atomically(db, [
+    db.update(runs).set({ state, error, finishedAt: Date.now(), stepToken: token }).where(and(eq(runs.id, runId), inArray(runs.state, ['queued', 'running']))),
+    guardedEvents(db, [{ runId, type: `run-${state}`, data: error ? { error } : undefined }], runHas(runId, token)),
+  ]);
+  return eventRows(ev);
 }
 
 /** The flow inputs given to a run (assets with no producing task). */
@@ -199,10 +216,12 @@ export async function planTaskRun(
   db: Db,
   p: { runId: string; taskRunId: string; taskId: string; inputs: string[]; policy: string; partitions: Partition[]; concurrency?: number },
 ): Promise<EventRow[]> {
-  return db.transaction(async (tx) => {
-    const now = Date.now();
-    const empty = p.partitions.length === 0;
-    const rows = await tx
+  const now = Date.now();
+  const empty = p.partitions.length === 0;
+  const token = newToken();
+  const mine = taskRunHas(p.taskRunId, token);
+  const items: Statement[] = [
+    db
       .update(taskRuns)
       .set({
         state: empty ? 'succeeded' : 'running',
@@ -212,52 +231,47 @@ export async function planTaskRun(
         concurrency: p.concurrency ?? null,
         startedAt: now,
         finishedAt: empty ? now : null,
+        stepToken: token,
       })
-      .where(and(eq(taskRuns.id, p.taskRunId), eq(taskRuns.state, 'pending')))
-      .returning({ id: taskRuns.id });
-    if (!rows.length) return [];
-    for (let i = 0; i < p.partitions.length; i += 500) {
-      await tx
-        .insert(instances)
-        .values(
-          p.partitions.slice(i, i + 500).map((part) => ({
-            id: `${p.taskRunId}.${part.index}`,
-            taskRunId: p.taskRunId,
-            runId: p.runId,
-            idx: part.index,
-            state: 'pending' as const,
-            partition: part,
-            availableAt: now,
-          })),
-        )
-        .onConflictDoNothing();
-    }
-    const events: NewEvent[] = [{ runId: p.runId, taskId: p.taskId, type: 'task-planned', data: { instances: p.partitions.length, policy: p.policy } }];
-    if (empty) events.push({ runId: p.runId, taskId: p.taskId, type: 'task-succeeded' });
-    return insertEvents(tx, events);
-  });
+      .where(and(eq(taskRuns.id, p.taskRunId), eq(taskRuns.state, 'pending'))),
+  ];
+  // The partitions travel as one JSON parameter per chunk: D1 binds at most 100 parameters.
+  for (let i = 0; i < p.partitions.length; i += PLAN_CHUNK) {
+    items.push(
+      db.run(sql`INSERT INTO instances (id, task_run_id, run_id, idx, state, partition, available_at)
+        SELECT ${p.taskRunId} || '.' || json_extract(j.value, '$.index'), ${p.taskRunId}, ${p.runId}, json_extract(j.value, '$.index'), 'pending', j.value, ${now}
+        FROM json_each(${JSON.stringify(p.partitions.slice(i, i + PLAN_CHUNK))}) j WHERE ${mine}
+        ON CONFLICT DO NOTHING`),
+    );
+  }
+  const events: NewEvent[] = [{ runId: p.runId, taskId: p.taskId, type: 'task-planned', data: { instances: p.partitions.length, policy: p.policy } }];
+  if (empty) events.push({ runId: p.runId, taskId: p.taskId, type: 'task-succeeded' });
+  items.push(guardedEvents(db, events, mine));
+  return eventRows((await atomically(db, items)).at(-1));
 }
 
+/** Partitions per insert statement when planning (a JSON parameter of a few hundred KiB). */
+const PLAN_CHUNK = 2000;
+
 export async function skipTaskRun(db: Db, runId: string, taskRunId: string, taskId: string, reason: string): Promise<EventRow[]> {
-  return db.transaction(async (tx) => {
-    const rows = await tx
-      .update(taskRuns)
-      .set({ state: 'skipped', error: reason, finishedAt: Date.now() })
-      .where(and(eq(taskRuns.id, taskRunId), eq(taskRuns.state, 'pending')))
-      .returning({ id: taskRuns.id });
-    return rows.length ? insertEvents(tx, [{ runId, taskId, type: 'task-skipped', data: { reason } }]) : [];
-  });
+  const token = newToken();
+  const [, ev] = await atomically(db, [
+    db.update(taskRuns).set({ state: 'skipped', error: reason, finishedAt: Date.now(), stepToken: token }).where(and(eq(taskRuns.id, taskRunId), eq(taskRuns.state, 'pending'))),
+    guardedEvents(db, [{ runId, taskId, type: 'task-skipped', data: { reason } }], taskRunHas(taskRunId, token)),
+  ]);
+  return eventRows(ev);
 }
 
 /** A task run that could not be planned (its component's plan failed): failed, with no instances. */
 export async function failTaskRunPlanning(db: Db, runId: string, taskRunId: string, taskId: string, error: string): Promise<EventRow[]> {
-  return db.transaction(async (tx) => {
-    const now = Date.now();
-    const rows = await tx
+  const now = Date.now();
+  const token = newToken();
+  const [, ev] = await atomically(db, [
+    db
       .update(taskRuns)
-      .set({ state: 'failed', error, startedAt: now, finishedAt: now, instanceCount: 0, policy: 'plan export' })
-      .where(and(eq(taskRuns.id, taskRunId), eq(taskRuns.state, 'pending')))
-      .returning({ id: taskRuns.id });
-    return rows.length ? insertEvents(tx, [{ runId, taskId, type: 'task-failed', data: { error } }]) : [];
-  });
+      .set({ state: 'failed', error, startedAt: now, finishedAt: now, instanceCount: 0, policy: 'plan export', stepToken: token })
+      .where(and(eq(taskRuns.id, taskRunId), eq(taskRuns.state, 'pending'))),
+    guardedEvents(db, [{ runId, taskId, type: 'task-failed', data: { error } }], taskRunHas(taskRunId, token)),
+  ]);
+  return eventRows(ev);
 }

@@ -81,6 +81,11 @@ export const runs = sqliteTable(
     createdAt: integer('created_at').notNull().default(now),
     startedAt: integer('started_at'),
     finishedAt: integer('finished_at'),
+    /**
+     * A nonce written by the compare-and-set that last moved this row. D1 has no transactions: the
+     * statements that follow a move in the same batch test for the nonce to know whether it won.
+     */
+    stepToken: text('step_token'),
   },
   (t) => [
     index('runs_state').on(t.state),
@@ -106,6 +111,11 @@ export const schedules = sqliteTable(
     params: text('params', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
     nextFireAt: integer('next_fire_at').notNull(),
     lastFireAt: integer('last_fire_at'),
+    /**
+     * A nonce written by the compare-and-set that last moved this row. D1 has no transactions: the
+     * statements that follow a move in the same batch test for the nonce to know whether it won.
+     */
+    stepToken: text('step_token'),
   },
   (t) => [primaryKey({ columns: [t.flowId, t.key] }), index('schedules_due').on(t.nextFireAt)],
 );
@@ -169,6 +179,11 @@ export const taskRuns = sqliteTable(
     error: text('error'),
     startedAt: integer('started_at'),
     finishedAt: integer('finished_at'),
+    /**
+     * A nonce written by the compare-and-set that last moved this row. D1 has no transactions: the
+     * statements that follow a move in the same batch test for the nonce to know whether it won.
+     */
+    stepToken: text('step_token'),
   },
   (t) => [uniqueIndex('task_runs_run_task').on(t.runId, t.taskId)],
 );
@@ -196,6 +211,11 @@ export const instances = sqliteTable(
     error: text('error'),
     startedAt: integer('started_at'),
     finishedAt: integer('finished_at'),
+    /**
+     * A nonce written by the compare-and-set that last moved this row. D1 has no transactions: the
+     * statements that follow a move in the same batch test for the nonce to know whether it won.
+     */
+    stepToken: text('step_token'),
   },
   (t) => [
     uniqueIndex('instances_task_idx').on(t.taskRunId, t.idx),

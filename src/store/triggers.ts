@@ -1,7 +1,8 @@
 /** Schedules, backfills and flow-to-flow triggers: the rows that make runs start without a caller. */
 import { and, asc, eq, gt, inArray, lte, notInArray, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
-import type { DbOrTx } from './runs.js';
+import { atomically, newToken, returned, type Statement } from './batch.js';
+import { runCreatedEvents, runStatements, type DbOrTx, type NewRun } from './runs.js';
 import { backfills, cursors, events, flowTriggers, runs, schedules } from './schema.js';
 
 export type ScheduleRow = typeof schedules.$inferSelect;
@@ -18,18 +19,20 @@ export interface ScheduleDef {
   nextFireAt: number;
 }
 
-/** Make a flow's schedule and flow-trigger rows match its current revision (inside its save). */
-export async function syncTriggers(tx: DbOrTx, flowId: string, defs: { schedules: ScheduleDef[]; flowTriggers: Omit<FlowTriggerRow, 'targetFlowId'>[] }): Promise<void> {
+/** The statements that make a flow's schedule and flow-trigger rows match its current revision (part of its save). */
+export function syncTriggers(q: Db, flowId: string, defs: { schedules: ScheduleDef[]; flowTriggers: Omit<FlowTriggerRow, 'targetFlowId'>[] }): Statement[] {
   const keys = defs.schedules.map((s) => s.key);
-  await tx.delete(schedules).where(and(eq(schedules.flowId, flowId), keys.length ? notInArray(schedules.key, keys) : undefined));
-  for (const s of defs.schedules) {
-    await tx
-      .insert(schedules)
-      .values({ flowId, ...s })
-      .onConflictDoUpdate({ target: [schedules.flowId, schedules.key], set: { missed: s.missed, params: s.params } });
-  }
-  await tx.delete(flowTriggers).where(eq(flowTriggers.targetFlowId, flowId));
-  if (defs.flowTriggers.length) await tx.insert(flowTriggers).values(defs.flowTriggers.map((t) => ({ ...t, targetFlowId: flowId })));
+  return [
+    q.delete(schedules).where(and(eq(schedules.flowId, flowId), keys.length ? notInArray(schedules.key, keys) : undefined)),
+    ...defs.schedules.map((s) =>
+      q
+        .insert(schedules)
+        .values({ flowId, ...s })
+        .onConflictDoUpdate({ target: [schedules.flowId, schedules.key], set: { missed: s.missed, params: s.params } }),
+    ),
+    q.delete(flowTriggers).where(eq(flowTriggers.targetFlowId, flowId)),
+    ...(defs.flowTriggers.length ? [q.insert(flowTriggers).values(defs.flowTriggers.map((t) => ({ ...t, targetFlowId: flowId })))] : []),
+  ];
 }
 
 export async function dueSchedules(db: Db, now: number): Promise<ScheduleRow[]> {
@@ -46,20 +49,31 @@ export async function flowSchedules(db: Db, flowId: string): Promise<ScheduleRow
 }
 
 /**
- * Move a schedule from the tick it was due at to the next one, and run `create` (the runs for the
- * fired ticks) in the same transaction. Only one caller wins a tick: the others find it moved.
+ * Move a schedule from the tick it was due at to the next one and record the runs of the fired
+ * ticks, in one batch. Only one caller wins a tick: the move writes a token, and the runs are
+ * written only where it is found; the others find the tick moved. Returns the runs created, or
+ * null when another caller had moved the schedule.
  */
-export async function advanceSchedule(db: Db, s: ScheduleRow, next: number, fired: number | null, create: (tx: DbOrTx) => Promise<void>): Promise<boolean> {
-  return db.transaction(async (tx) => {
-    const moved = await tx
+export async function advanceSchedule(db: Db, s: ScheduleRow, next: number, fired: number | null, newRuns: NewRun[]): Promise<string[] | null> {
+  const token = newToken();
+  const mine = sql`EXISTS (SELECT 1 FROM schedules WHERE flow_id = ${s.flowId} AND key = ${s.key} AND step_token = ${token})`;
+  const perRun = newRuns.map((r) => runStatements(db, r, mine));
+  const results = await atomically(db, [
+    db
       .update(schedules)
-      .set({ nextFireAt: next, ...(fired !== null ? { lastFireAt: fired } : {}) })
+      .set({ nextFireAt: next, stepToken: token, ...(fired !== null ? { lastFireAt: fired } : {}) })
       .where(and(eq(schedules.flowId, s.flowId), eq(schedules.key, s.key), eq(schedules.nextFireAt, s.nextFireAt)))
-      .returning({ key: schedules.key });
-    if (!moved.length) return false;
-    await create(tx);
-    return true;
-  });
+      .returning({ key: schedules.key }),
+    ...perRun.flat(),
+  ]);
+  if (!returned(results[0]).length) return null;
+  const created: string[] = [];
+  let at = 1;
+  for (const [i, items] of perRun.entries()) {
+    at += items.length;
+    if (runCreatedEvents(results.slice(0, at)).length) created.push(newRuns[i]!.id);
+  }
+  return created;
 }
 
 export async function createBackfill(tx: DbOrTx, b: typeof backfills.$inferInsert): Promise<void> {

@@ -28,7 +28,7 @@ describe('two servers and three workers on sqld', () => {
   it(`${RUNS} runs across both servers complete once each, one server killed half-way; a schedule fires once per tick`, async () => {
     sqld = await startSqld();
     const shared = tempDir('tutti-shared-assets-');
-    const serverArgs = ['--db', sqld.url, '--assets', shared, '--workers', '1', '--lease', '3s'];
+    const serverArgs = ['--db', sqld.url.replace(/^http:/, 'ws:'), '--assets', shared, '--workers', '1', '--lease', '3s'];
     const a = await startServer({ args: serverArgs });
     const b = await startServer({ args: serverArgs });
     servers.push(a, b);
@@ -64,19 +64,24 @@ describe('two servers and three workers on sqld', () => {
 
     const db = createClient({ url: sqld.url });
     try {
-      await eventually(async () => {
-        const r = await db.execute("SELECT count(*) AS n FROM runs WHERE flow_id = 'once' AND state = 'succeeded'");
-        return Number(r.rows[0]!.n) === RUNS ? true : undefined;
-      }, 240_000, `all ${RUNS} runs to succeed`);
+      // A trigger whose answer died with server B may have created a run the test retried: every run
+      // the database holds must succeed, and at least the ${RUNS} the test was told about.
+      const total = await eventually(async () => {
+        const r = await db.execute("SELECT count(*) AS n, sum(state IN ('queued', 'running')) AS active FROM runs WHERE flow_id = 'once'");
+        return Number(r.rows[0]!.active) === 0 ? Number(r.rows[0]!.n) : undefined;
+      }, 240_000, `all ${RUNS} runs to finish`);
+      assert.ok(total >= RUNS && total <= RUNS + 8, `${total} runs`);
       const states = await db.execute("SELECT state, count(*) AS n FROM runs WHERE flow_id = 'once' GROUP BY state");
-      assert.deepEqual(states.rows.map((r) => [r.state, Number(r.n)]), [['succeeded', RUNS]]);
+      assert.deepEqual(states.rows.map((r) => [r.state, Number(r.n)]), [['succeeded', total]]);
+      const known = new Set((await db.execute("SELECT id FROM runs WHERE flow_id = 'once'")).rows.map((r) => String(r.id)));
+      for (const id of ids) assert.ok(known.has(id), `run ${id} accepted by a server is in the database`);
       const twice = await db.execute("SELECT instance_id, count(*) AS n FROM attempts WHERE outcome = 'succeeded' GROUP BY instance_id HAVING count(*) > 1");
       assert.equal(twice.rows.length, 0, 'no instance ran to completion twice');
       const done = await db.execute("SELECT count(*) AS n FROM instances i JOIN runs r ON r.id = i.run_id WHERE r.flow_id = 'once' AND i.state = 'succeeded'");
-      assert.equal(Number(done.rows[0]!.n), RUNS);
+      assert.equal(Number(done.rows[0]!.n), total);
       // Every output exists once, and says 1: each instance ran in a fresh sandbox.
       const outs = await db.execute("SELECT a.location FROM assets a JOIN runs r ON r.id = a.run_id WHERE r.flow_id = 'once' AND a.task_id = 'count'");
-      assert.equal(outs.rows.length, RUNS);
+      assert.equal(outs.rows.length, total);
       for (const row of outs.rows.slice(0, 50)) assert.equal(readFileSync(path.join(shared, 'data', String(row.location)), 'utf8'), '1\n');
       const byWorker = await db.execute("SELECT worker, count(*) AS n FROM attempts a JOIN instances i ON i.id = a.instance_id JOIN runs r ON r.id = i.run_id WHERE r.flow_id = 'once' AND a.outcome = 'succeeded' GROUP BY worker");
       const remote = byWorker.rows.filter((r) => String(r.worker).startsWith('r-'));

@@ -65,7 +65,7 @@ async function open(url: string, opts: { authToken?: string }): Promise<Database
 async function connect(url: string, clientUrl: string, isRemote: boolean, opts: { authToken?: string }, unlock: () => void): Promise<Database> {
   // The busy timeout covers other processes reading the file; writes of this process are queued.
   const raw = createClient({ url: clientUrl, authToken: opts.authToken, timeout: 5000 } as Parameters<typeof createClient>[0]);
-  const client = isRemote ? raw : serializeWrites(raw);
+  const client = serializeWrites(raw);
   if (!isRemote) {
     await client.execute('PRAGMA journal_mode = WAL');
     await client.execute('PRAGMA foreign_keys = ON');

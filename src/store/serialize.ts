@@ -1,10 +1,13 @@
 /**
- * One writer at a time for an embedded file database.
+ * One write at a time per process, whatever the database.
  *
  * libSQL's embedded driver waits for a lock synchronously, on the event loop. If two write
  * transactions of one process overlap, the second blocks the thread while the first can never reach
  * its COMMIT: a deadlock that ends in SQLITE_BUSY (after which the driver can silently drop writes,
- * libsql-client-ts#352). Queueing writes in JS removes the overlap; reads still run concurrently (WAL).
+ * libsql-client-ts#352). A libSQL server has the same trap one level down: over one WebSocket, a
+ * statement of a second transaction waiting for the write lock holds up the COMMIT of the first
+ * (seen with sqld 0.24: both servers stalled, sqld spinning). Queueing writes in JS removes the
+ * overlap; reads still run concurrently.
  */
 import type { Client, InStatement, Transaction, TransactionMode } from '@libsql/client';
 

@@ -45,6 +45,8 @@ const program = new Command('tutti').description('A workflow orchestrator whose 
 
 const homeOption = () => new Option('--home <dir>', 'directory for the embedded database, assets and caches').default('.tutti');
 const dbOption = () => new Option('--db <url>', 'libSQL URL (file:, http:, libsql:) or file path; default <home>/tutti.db');
+const graceOption = () =>
+  new Option('--grace <duration>', 'on SIGTERM, how long running instances get to finish before they are handed back').argParser(duration('--grace')).default(30_000, '30s');
 const workersOption = () => new Option('--workers <n>', 'worker threads running instances (default: CPU count)').argParser(int('--workers'));
 
 let exitCode = 0;
@@ -75,8 +77,8 @@ program
   .option('--max-upload <size>', 'largest upload accepted, e.g. 512MiB', size('--max-upload'))
   .option('--cors-origin <origin>', 'a browser origin allowed to call the API, e.g. where the dashboard is hosted (repeatable; "*" for any; also $TUTTI_CORS_ORIGINS, comma-separated)', collect, [])
   .option('--assets <dir>', 'asset directory (default <home>/assets); servers sharing a database must share it too, e.g. an NFS mount')
-  .option('--lease <duration>', 'how long an attempt stays leased without a heartbeat: a dead worker\'s attempts run again this long after it stopped', duration('--lease', 1000), 30_000)
-  .option('--grace <duration>', 'on SIGTERM, how long running instances get to finish before they are handed back', duration('--grace'), 30_000)
+  .addOption(new Option('--lease <duration>', 'how long an attempt stays leased without a heartbeat: a dead worker\'s attempts run again this long after it stopped').argParser(duration('--lease', 1000)).default(30_000, '30s'))
+  .addOption(graceOption())
   .addOption(homeOption())
   .addOption(dbOption())
   .addOption(new Option('--workers <n>', 'worker threads running instances (default: CPU count; 0: none, remote workers run them)').argParser((v: string) => {
@@ -95,8 +97,8 @@ program
   .option('--token <token>', 'the server\'s bearer token (default: $TUTTI_API_TOKEN)')
   .option('--concurrency <n>', 'instances run at once (default: CPU count)', int('--concurrency'))
   .option('--cache-dir <dir>', 'components and inputs kept between instances (default: $TUTTI_WORKER_CACHE or .tutti/worker-cache)')
-  .option('--input-cache <size>', 'inputs kept for later instances, e.g. 4GiB', size('--input-cache'), 2 * 1024 ** 3)
-  .option('--grace <duration>', 'on SIGTERM, how long running instances get to finish before they are handed back', duration('--grace'), 30_000)
+  .addOption(new Option('--input-cache <size>', 'inputs kept for later instances').argParser(size('--input-cache')).default(2 * 1024 ** 3, '2GiB'))
+  .addOption(graceOption())
   .action(async (o) => {
     exitCode = await workerCommand(o);
   });

@@ -11,6 +11,7 @@ import { after, describe, it } from 'node:test';
 import { packageRoot } from '../src/paths.js';
 import { module, tempDir } from './helpers.js';
 import { eventually, startServer, startWorker, type Server, type WorkerProcess } from './server.js';
+import { freePort } from './sqld.js';
 
 const bin = path.join(packageRoot, 'bin/tutti.mjs');
 
@@ -82,6 +83,29 @@ describe('remote workers', () => {
     const t0 = Date.now();
     assert.equal(await w2.stop(), 0);
     assert.ok(Date.now() - t0 < 10_000, 'an idle worker stops without waiting out its long poll');
+    assert.equal(await s.stop(), 0);
+  });
+
+  it('a server killed and restarted while a remote worker runs an attempt takes its result afterwards, without a re-run', async () => {
+    const home = tempDir();
+    const args = ['--workers', '0', '--port', String(await freePort())];
+    let s = await startServer({ home, args });
+    servers.push(s);
+    await setup(s, 2500);
+    const w = await startWorker(s, { args: ['--concurrency', '1'] });
+    workers.push(w);
+    const runId = await trigger(s, 'outlives its server\n');
+    await eventually(async () => ((await instance(s, runId))?.state === 'running' ? true : undefined), 30_000, 'the instance to run');
+    s.child.kill('SIGKILL');
+    await new Promise((r) => s.child.once('exit', r));
+    s = await startServer({ home, args });
+    servers.push(s);
+    const run = await finished(s, runId);
+    assert.equal(run.state, 'succeeded', run.error ?? '');
+    assert.deepEqual(await output(s, runId), ['outlives its server\n']);
+    const attempts = (await instance(s, runId)).attempts;
+    assert.deepEqual(attempts.map((a: { outcome: string }) => a.outcome), ['succeeded'], 'the worker\'s lease outlived the server: one attempt');
+    assert.equal(await w.stop(), 0);
     assert.equal(await s.stop(), 0);
   });
 

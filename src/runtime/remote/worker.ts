@@ -11,7 +11,6 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { ComponentCache, sha256, type PreparedComponent } from '../component.js';
-import type { Failure } from '../failures.js';
 import { WorkerPool, type JobSpec } from '../pool.js';
 import { InputCache } from './input-cache.js';
 import { LeaseResponseSchema, LEASE_LOST, type RemoteJob } from './protocol.js';
@@ -138,11 +137,17 @@ export class RemoteWorker {
       let component: PreparedComponent;
       let paths: string[];
       try {
-        component = await this.component(job.component);
-        paths = await Promise.all(job.inputs.map((i) => this.inputs.get(i.assetId, i.sha256, i.size)));
+        // The server may be restarting: keep trying for as long as the lease could still be ours.
+        const until = Date.now() + this.leaseMs * 2;
+        component = await retrying(() => this.component(job.component), until, h.abort.signal);
+        paths = await retrying(() => Promise.all(job.inputs.map((i) => this.inputs.get(i.assetId, i.sha256, i.size))), until, h.abort.signal);
       } catch (e) {
         if (h.abort.signal.aborted) return;
-        return await this.report(h, 'fail', { failure: { kind: 'internal', message: `worker ${this.id} could not fetch what the attempt needs: ${(e as Error).message}`, retryable: true } satisfies Failure, log: '', ms: 0 });
+        // Not the task's failure: hand the attempt back (or let its lease expire) so that it runs elsewhere.
+        this.counts.lost++;
+        this.o.log(`attempt ${job.taskId}[${job.idx}] #${job.attempt} handed back: cannot fetch what it needs: ${(e as Error).message}`);
+        await this.json('/workers/release', { worker: this.id, leases: [{ instanceId: job.instanceId, attempt: job.attempt }] }).catch(() => {});
+        return;
       }
       const spec: JobSpec = {
         call: 'run',
@@ -164,7 +169,7 @@ export class RemoteWorker {
       if (!result.ok) return await this.report(h, 'fail', { failure: result.failure, log: result.log, ms });
       for (const out of result.outputs) {
         const url = `/workers/attempts/${job.instanceId}/${job.attempt}/outputs/${encodeURIComponent(out.name)}?worker=${this.id}`;
-        await this.send(url, { method: 'PUT', body: Readable.toWeb(createReadStream(out.path)) as ReadableStream, headers: { 'content-type': 'application/octet-stream', 'x-tutti-sha256': out.sha256 }, duplex: 'half' }, h);
+        await this.send(url, () => ({ method: 'PUT', body: Readable.toWeb(createReadStream(out.path)) as ReadableStream, headers: { 'content-type': 'application/octet-stream', 'x-tutti-sha256': out.sha256 }, duplex: 'half' }), h);
       }
       await this.report(h, 'complete', { outputs: result.outputs.map(({ name, size, sha256 }) => ({ name, size, sha256 })), log: result.log, ms });
     } catch (e) {
@@ -178,7 +183,8 @@ export class RemoteWorker {
   }
 
   private async report(h: Held, outcome: 'complete' | 'fail', body: Record<string, unknown>): Promise<void> {
-    await this.send(`/workers/attempts/${h.job.instanceId}/${outcome}`, { method: 'POST', body: JSON.stringify({ worker: this.id, attempt: h.job.attempt, ...body }), headers: { 'content-type': 'application/json' } }, h);
+    const json = JSON.stringify({ worker: this.id, attempt: h.job.attempt, ...body });
+    await this.send(`/workers/attempts/${h.job.instanceId}/${outcome}`, () => ({ method: 'POST', body: json, headers: { 'content-type': 'application/json' } }), h);
     this.counts[outcome === 'complete' ? 'succeeded' : 'failed']++;
   }
 
@@ -186,14 +192,15 @@ export class RemoteWorker {
    * A request about a held attempt, tried again while the server is unreachable (it may be
    * restarting) for as long as the lease could still be valid; a 409 means the lease is gone.
    */
-  private async send(url: string, init: RequestInit & { duplex?: 'half' }, h: Held): Promise<void> {
+  private async send(url: string, request: () => RequestInit & { duplex?: 'half' }, h: Held): Promise<void> {
     const giveUp = Date.now() + this.leaseMs * 2;
     for (let i = 0; ; i++) {
+      const init = request(); // a fresh body each time: a stream cannot be sent twice
       let res: Response;
       try {
         res = await this.fetch(url, init);
       } catch (e) {
-        if (Date.now() > giveUp || init.body instanceof ReadableStream) throw e;
+        if (Date.now() > giveUp || h.abort.signal.aborted) throw e;
         await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** i)));
         continue;
       }
@@ -268,6 +275,18 @@ export class RemoteWorker {
     const data = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
     if (!res.ok) throw new Error(`HTTP ${res.status}: ${data.error?.message ?? res.statusText}`);
     return data;
+  }
+}
+
+/** `fn` again with a growing pause while it fails, until `until` (ms since epoch) or `signal`. */
+async function retrying<T>(fn: () => Promise<T>, until: number, signal: AbortSignal): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() > until || signal.aborted) throw e;
+      await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** i)));
+    }
   }
 }
 

@@ -5,8 +5,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bearerAuth } from 'hono/bearer-auth';
 import type { ScheduleLoop } from '../scheduler/schedules.js';
-import type { Tutti } from '../tutti.js';
-import { DEFAULT_MAX_UPLOAD, type Api, type ApiOptions } from './context.js';
+import { DEFAULT_MAX_UPLOAD, type Api, type ApiHost, type ApiOptions, type RemoteEngine } from './context.js';
 import { allowOrigins } from './cors.js';
 import { errorResponse, onError, validationHook } from './errors.js';
 import { componentRoutes } from './routes/components.js';
@@ -19,7 +18,7 @@ import { statsRoutes } from './routes/stats.js';
 import { uiRoutes } from './routes/ui.js';
 import { workerRoutes } from './routes/workers.js';
 
-export function createApp(tutti: Tutti, opts: ApiOptions & { schedules?: ScheduleLoop } = {}) {
+export function createApp(tutti: ApiHost, opts: ApiOptions & { schedules?: ScheduleLoop } = {}) {
   const api: Api = { tutti, schedules: opts.schedules, maxUploadBytes: opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD };
   const app = new OpenAPIHono({ defaultHook: validationHook });
   app.onError(onError);
@@ -51,7 +50,8 @@ export function createApp(tutti: Tutti, opts: ApiOptions & { schedules?: Schedul
   v1.route('/', runRoutes(api));
   v1.route('/', eventRoutes(api));
   v1.route('/', statsRoutes(api));
-  v1.route('/', workerRoutes(api));
+  const { engine } = tutti;
+  if (engine.leaseRemote) v1.route('/', workerRoutes(engine as RemoteEngine));
   v1.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'Tutti API', version: '1', description: 'Flows of WebAssembly components: upload components, save flows, trigger and follow runs.' },

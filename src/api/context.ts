@@ -1,6 +1,10 @@
 /** What the API's routes work with: the process's parts and the server's limits. */
+import type { AssetStore } from '../assets/store.js';
+import type { ComponentRegistry } from '../scheduler/components.js';
+import type { Engine } from '../scheduler/engine.js';
 import type { ScheduleLoop } from '../scheduler/schedules.js';
-import type { Tutti } from '../tutti.js';
+import type { Db } from '../store/db.js';
+import type { EventRow } from '../store/events.js';
 
 export interface ApiOptions {
   /** Bearer token every /api/v1 and /metrics request must carry; none: no auth. */
@@ -11,8 +15,25 @@ export interface ApiOptions {
   corsOrigins?: string[];
 }
 
+/**
+ * What the routes use of the process serving them: a Node `Tutti`, or on Workers the D1 store, R2
+ * and a queue (edge/worker.ts).
+ */
+export interface ApiHost {
+  database: { db: Db; client: { execute(sql: string): Promise<unknown> } };
+  assets: AssetStore;
+  registry: Pick<ComponentRegistry, 'register'>;
+  /** On Node also the remote workers' side of the engine; Workers have no remote workers. */
+  engine: { notify(runId: string): void; report(events: EventRow[]): void; onEvent(fn: (e: EventRow) => void): () => void } & Partial<RemoteEngine>;
+  pool: { size: number };
+  /** An asset's bytes for a download; without it, the file at the asset store's local path. */
+  openAsset?(location: string): Promise<ReadableStream<Uint8Array>>;
+}
+
+export type RemoteEngine = Pick<Engine, 'leaseRemote' | 'leaseMs' | 'heartbeatRemote' | 'releaseRemote' | 'uploadRemoteOutput' | 'completeRemote' | 'failRemote'>;
+
 export interface Api {
-  tutti: Tutti;
+  tutti: ApiHost;
   schedules?: ScheduleLoop;
   maxUploadBytes: number;
 }

@@ -29,6 +29,7 @@ import {
 } from '../store/runs.js';
 import type { ComponentRegistry } from './components.js';
 import { splitByManifest } from './split.js';
+import { backoff, outputStem, redact, taskDir, taskEnvironment } from './jobs.js';
 import { capPartitions, singlePartition, validatePartitions, type Plan } from './plan.js';
 import type { FlowSpec, TaskSpec } from './spec.js';
 
@@ -415,7 +416,7 @@ export class Engine {
   private jobSpec(
     run: RunRow, task: TaskSpec, inputs: AssetRow[], call: 'run' | 'plan', partition: Partition, secrets: Map<string, string>, attemptName: string, outputStem: string,
   ): JobSpec {
-    const params = { ...stringParams(run.params, task), ...Object.fromEntries(Object.entries(task.params).map(([k, v]) => [k, String(v)])) };
+    const { params, env, args } = taskEnvironment(run, task, partition, secrets);
     return {
       call,
       partition,
@@ -426,17 +427,8 @@ export class Engine {
         path: this.o.assets.localPath(a.location),
       })),
       params: Object.entries(params).map(([name, value]) => ({ name, value })),
-      env: [
-        ...Object.entries(task.env),
-        ...Object.entries(task.secrets).map(([env, name]) => [env, secrets.get(name)!] as [string, string]),
-        ['TUTTI_RUN_ID', run.id],
-        ['TUTTI_TASK', task.id],
-        ...(run.logicalTime != null ? [['TUTTI_LOGICAL_TIME', new Date(run.logicalTime).toISOString()] as [string, string]] : []),
-        ['TUTTI_PARTITION_INDEX', String(partition.index)],
-        ['TUTTI_PARTITION_COUNT', String(partition.count)],
-        ...Object.entries(params).map(([k, v]) => [`TUTTI_PARAM_${k.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`, v] as [string, string]),
-      ],
-      args: [task.id, ...Object.entries(params).map(([k, v]) => `--${k}=${v}`)],
+      env,
+      args,
       outputDir: this.o.assets.localPath(taskDir(run.id, task.id)),
       outputStem,
       scratchDir: task.scratch ? this.o.assets.scratchDir(`${run.id}.${task.id}.${attemptName}`) : undefined,
@@ -781,42 +773,4 @@ interface TaskContext {
   inputs: AssetRow[];
   secrets: Map<string, string>;
   component: PreparedComponent;
-}
-
-/**
- * Where an attempt's outputs go in its task directory: `<idx>-<name>` for a first attempt (the usual
- * case), `<idx>.<attempt>-<name>` for later ones. Every attempt writes its own files, straight
- * into place: nothing is renamed at commit, and an attempt that loses its lease cannot touch the
- * files of the one that won. Indices are digits, so the `<idx>-` and `<idx>.` prefixes never collide.
- */
-function outputStem(idx: number, attempt: number): string {
-  return attempt <= 1 ? `${idx}-` : `${idx}.${attempt}-`;
-}
-
-/** Where a task run's outputs live in the asset store. */
-function taskDir(runId: string, taskId: string): string {
-  return `runs/${runId}/${taskId}`;
-}
-
-/** Delay before attempt `attempt + 1`. */
-export function backoff(task: TaskSpec, attempt: number): number {
-  const { delay, backoff: kind, maxDelay } = task.retry;
-  return Math.min(maxDelay, kind === 'fixed' ? delay : delay * 2 ** (attempt - 1));
-}
-
-/** Secret values never reach the store: a task that prints one gets a placeholder in its log. */
-function redact(text: string, task: TaskSpec, secrets: Map<string, string>): string {
-  let out = text;
-  for (const name of Object.values(task.secrets)) {
-    const value = secrets.get(name);
-    if (value) out = out.split(value).join(`[secret ${name}]`);
-  }
-  return out;
-}
-
-/** Run parameters a task may see: values of the non-asset flow inputs it lists. */
-function stringParams(params: Record<string, unknown>, task: TaskSpec): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of task.inputs) if (name in params) out[name] = String(params[name]);
-  return out;
 }

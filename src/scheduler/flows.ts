@@ -10,7 +10,7 @@ import { syncTriggers } from '../store/triggers.js';
 import type { ComponentRegistry } from './components.js';
 import type { FlowSpec } from './spec.js';
 
-export async function resolveFlow(db: Db, registry: ComponentRegistry, parsed: ParsedFlow, file: string): Promise<FlowSpec> {
+export async function resolveFlow(db: Db, registry: Pick<ComponentRegistry, 'register'>, parsed: ParsedFlow, file: string): Promise<FlowSpec> {
   const issues: FlowIssue[] = [];
   const tasks = await Promise.all(
     parsed.flow.tasks.map(async (task, i) => {
@@ -39,7 +39,7 @@ export async function resolveFlow(db: Db, registry: ComponentRegistry, parsed: P
 /** Resolve and store a flow with its triggers; returns its spec and the revision to run. */
 export async function registerFlow(
   db: Db,
-  registry: ComponentRegistry,
+  registry: Pick<ComponentRegistry, 'register'>,
   parsed: ParsedFlow,
   file: string,
 ): Promise<{ spec: FlowSpec; revision: number; created: boolean }> {

@@ -22,10 +22,27 @@ export const newToken = (): string => crypto.randomUUID();
 /** Run `items` atomically and return each one's result, in order. */
 export async function atomically(q: DbOrTx, items: Statement[]): Promise<unknown[]> {
   if (!items.length) return [];
-  if ('batch' in q) return (q as Db).batch(items as [Statement, ...Statement[]]);
+  if ('batch' in q) {
+    prepareRawForD1(q as Db, items);
+    return (q as Db).batch(items as [Statement, ...Statement[]]);
+  }
   const out: unknown[] = [];
   for (const item of items) out.push(await item);
   return out;
+}
+
+/**
+ * drizzle-orm 0.45's D1 batch binds each statement's parameters to its prepared D1 statement, which
+ * a raw query (`db.run(sql…)`, `db.all(sql…)`) does not have: it fails with "reading 'bind'". Give
+ * each raw query one. libSQL clients have no `prepare`, so this does nothing on Node.
+ */
+function prepareRawForD1(db: Db, items: Statement[]): void {
+  const client = (db as unknown as { session?: { client?: { prepare?: (sql: string) => unknown } } }).session?.client;
+  if (typeof client?.prepare !== 'function') return;
+  for (const item of items as unknown as { _prepare(): unknown; stmt?: unknown; getQuery(): { sql: string } }[]) {
+    // A raw query is its own prepared query; builders prepare a new one, with its statement.
+    if (item._prepare() === item && item.stmt === undefined) item.stmt = client.prepare(item.getQuery().sql);
+  }
 }
 
 /**

@@ -64,6 +64,29 @@ export async function claimInstances(db: Db, owner: string, n: number, leaseMs: 
   return claimed;
 }
 
+/**
+ * Lease one instance to `owner` if it is pending, due, and its task run has room under its
+ * concurrency cap: one statement, so it is exact whoever else claims (a queue consumer on Workers
+ * claims the instance its message names).
+ */
+export async function claimInstance(db: Db, id: string, owner: string, leaseMs: number): Promise<InstanceRow | undefined> {
+  const now = Date.now();
+  const cap = sql`(SELECT ${taskRuns.concurrency} FROM ${taskRuns} WHERE ${taskRuns.id} = ${instances.taskRunId})`;
+  const [row] = await db
+    .update(instances)
+    .set({ state: 'running', attempt: sql`${instances.attempt} + 1`, leaseOwner: owner, leaseExpiresAt: now + leaseMs, startedAt: now, progress: 0 })
+    .where(
+      and(
+        eq(instances.id, id),
+        eq(instances.state, 'pending'),
+        lte(instances.availableAt, now),
+        sql`(${cap} IS NULL OR (SELECT count(*) FROM instances o WHERE o.task_run_id = ${instances.taskRunId} AND o.state = 'running') < ${cap})`,
+      ),
+    )
+    .returning();
+  return row;
+}
+
 export interface AttemptRecord {
   instance: InstanceRow;
   taskId: string;

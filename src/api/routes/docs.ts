@@ -4,7 +4,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Hono } from 'hono';
 
-const dist = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+/** Found on first use: on Workers (which serve no files) resolving it at load would stop the Worker from starting. */
+let dist: string | undefined;
 const FILES: Record<string, string> = { 'swagger-ui.css': 'text/css', 'swagger-ui-bundle.js': 'text/javascript', 'swagger-ui-standalone-preset.js': 'text/javascript' };
 
 const page = `<!doctype html>
@@ -21,6 +22,7 @@ export function docsRoutes() {
     const file = c.req.param('file');
     const type = FILES[file];
     if (!type) return c.notFound();
+    dist ??= path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
     return c.body(new Uint8Array(await readFile(path.join(dist, file))), 200, { 'content-type': type, 'cache-control': 'public, max-age=86400' });
   });
   return app;

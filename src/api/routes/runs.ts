@@ -373,7 +373,7 @@ export function runRoutes(api: Api) {
     createRoute({ method: 'get', path: '/assets/{id}/content', summary: 'Download an asset', tags: ['assets'], request: { params: z.object({ id: AssetId }) }, responses: { 200: { description: 'the bytes', content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } }, 404: err('no such asset') } }),
     async (c) => {
       const a = await mustAsset(c.req.valid('param').id);
-      const stream = Readable.toWeb(createReadStream(tutti.assets.localPath(a.location))) as ReadableStream<Uint8Array>;
+      const stream = tutti.openAsset ? await tutti.openAsset(a.location) : (Readable.toWeb(createReadStream(tutti.assets.localPath(a.location))) as ReadableStream<Uint8Array>);
       return c.body(stream, 200, {
         'content-type': a.mediaType,
         'content-length': String(a.size),

@@ -5,18 +5,19 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Hono } from 'hono';
-import { packageRoot } from '../../paths.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
   '.svg': 'image/svg+xml', '.png': 'image/png', '.json': 'application/json', '.ico': 'image/x-icon',
 };
 
-export function uiRoutes(dir = path.join(packageRoot, 'dashboard')) {
+export function uiRoutes(dir?: string) {
   const app = new Hono();
-  const root = path.resolve(dir);
+  let root: string | undefined;
   app.get('/ui', (c) => c.redirect('/ui/', 301));
   app.get('/ui/*', async (c) => {
+    // Found on first use: the package root is unknown on Workers, where importing it fails at start.
+    root ??= path.resolve(dir ?? path.join((await import('../../paths.js')).packageRoot, 'dashboard'));
     const rel = decodeURIComponent(c.req.path.slice('/ui/'.length)) || 'index.html';
     const file = path.resolve(root, rel);
     const type = TYPES[path.extname(file)];

@@ -7,7 +7,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import {
   CompleteRequestSchema, FailRequestSchema, HeartbeatRequestSchema, HeartbeatResponseSchema, LeaseRequestSchema, LeaseResponseSchema, ReleaseRequestSchema, WorkerId,
 } from '../../runtime/remote/protocol.js';
-import type { Api } from '../context.js';
+import type { RemoteEngine } from '../context.js';
 import { ApiError, validationHook } from '../errors.js';
 import { err, json } from '../openapi.js';
 
@@ -16,9 +16,8 @@ const InstanceId = z.string().openapi({ param: { name: 'id', in: 'path' } });
 const Attempt = z.coerce.number().int().min(1).openapi({ param: { name: 'attempt', in: 'path' } });
 const lost = err('the attempt is no longer this worker\'s (lease expired or given to another worker): drop it');
 
-export function workerRoutes(api: Api) {
+export function workerRoutes(engine: RemoteEngine) {
   const app = new OpenAPIHono({ defaultHook: validationHook });
-  const { engine } = api.tutti;
 
   app.openapi(
     createRoute({

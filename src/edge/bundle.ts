@@ -4,6 +4,7 @@
  * The build (edge/build/) writes this shape as a generated module; the Worker (edge/worker.ts) reads it.
  */
 import type { ComponentInfo } from '../runtime/component.js';
+import type { FlowSpec } from '../scheduler/spec.js';
 
 /** One component at one memory cap: the cap is written into its core modules before they are compiled. */
 export interface EdgeComponent {
@@ -36,6 +37,8 @@ export interface EdgeBundle {
   components: Record<string, EdgeComponent>;
   /** By `<flow>/<task>`. */
   tasks: Record<string, EdgeTask>;
+  /** The deployed flows by id, as the Node server would store them: registered on the Worker's first use. */
+  flows: Record<string, { source: string; spec: FlowSpec }>;
 }
 
 export const taskKey = (flow: string, task: string): string => `${flow}/${task}`;

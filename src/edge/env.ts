@@ -7,9 +7,12 @@ import type { R2BucketLike } from '../assets/r2.js';
 export interface EdgeEnv {
   /** R2 bucket for assets. */
   ASSETS?: R2BucketLike;
-  /** D1 database and the queue instances are dispatched through: bound, not used yet (docs/edge-design.md). */
+  /** D1 database: runs, task runs, instances, events (the Node schema, migrations from drizzle/). */
   DB?: unknown;
+  /** The queue every step of a run and every instance goes through (edge/engine.ts). */
   INSTANCES?: unknown;
+  /** Bearer token the API requires, when set (`wrangler secret put TUTTI_API_TOKEN`). */
+  TUTTI_API_TOKEN?: unknown;
   /** Worker secrets (`wrangler secret put NAME`), which tasks receive when their flow names them. */
   [name: string]: unknown;
 }

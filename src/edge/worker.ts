@@ -1,14 +1,40 @@
 /**
- * The Cloudflare Worker. For now it serves `GET /healthz` and runs single instances of the bundled
- * tasks over request bodies (`POST /edge/run/:flow/:task`), outputs stored in R2; the API, the
- * scheduler on D1 and queue-dispatched fan-out come next (docs/edge-design.md).
+ * The Cloudflare Worker:
+ * - `fetch`: the Tutti HTTP API (api/app.ts) over D1 and R2, plus `GET /healthz` and single
+ *   instances of the bundled tasks over request bodies (`POST /edge/run/:flow/:task`);
+ * - `queue`: the INSTANCES consumer, one step of a run or one instance per message (edge/engine.ts);
+ * - `scheduled`: the flows' schedule triggers, by the Node server's own schedule code.
+ * The deployed flows are registered in D1 on first use, so a deploy is all it takes to run them.
  */
-import { Hono, type Context } from 'hono';
+import { drizzle } from 'drizzle-orm/d1';
+import { Hono, type Context, type ExecutionContext } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { AssetNotFound, R2AssetStore } from '../assets/r2.js';
+import { createApp } from '../api/app.js';
+import type { ApiHost } from '../api/context.js';
+import { ApiError } from '../api/errors.js';
+import { AssetNotFound } from '../assets/r2.js';
+import { triggerRows } from '../scheduler/flows.js';
+import { ScheduleLoop } from '../scheduler/schedules.js';
+import type { Db } from '../store/db.js';
+import { saveFlowRevision } from '../store/flows.js';
+import { stalledRunIds } from '../store/runs.js';
+import * as schema from '../store/schema.js';
+import { syncTriggers } from '../store/triggers.js';
+import { EdgeAssetStore } from './assets.js';
 import { taskKey, type EdgeBundle, type EdgeTask } from './bundle.js';
+import { EdgeEngine, type EdgeMessage, type QueueLike } from './engine.js';
 import type { EdgeEnv } from './env.js';
 import { runOnEdge } from './runtime/run.js';
+
+interface QueueMessage {
+  id: string;
+  body: unknown;
+  ack(): void;
+  retry(opts?: { delaySeconds?: number }): void;
+}
+
+export const REDEPLOY =
+  'This Tutti runs on Cloudflare Workers, which cannot compile WebAssembly at run time. Add the component to a flow file and run `tutti deploy cloudflare FLOW…` to ship it precompiled.';
 
 type Ctx = Context<{ Bindings: EdgeEnv }>;
 
@@ -32,13 +58,70 @@ function instanceEnvironment(task: EdgeTask, runId: string, secrets: [string, st
   };
 }
 
-function assets(c: Ctx): R2AssetStore {
-  if (!c.env.ASSETS) throw new Error('no R2 bucket is bound as ASSETS: add it to wrangler.toml ([[r2_buckets]] binding = "ASSETS")');
-  return new R2AssetStore(c.env.ASSETS);
+function assetStore(env: EdgeEnv): EdgeAssetStore {
+  if (!env.ASSETS) throw new Error('no R2 bucket is bound as ASSETS: add it to wrangler.toml ([[r2_buckets]] binding = "ASSETS")');
+  return new EdgeAssetStore(env.ASSETS);
+}
+const assets = (c: Ctx) => assetStore(c.env);
+
+interface D1Like {
+  prepare(sql: string): { all(): Promise<unknown> };
+}
+
+function database(env: EdgeEnv): { db: Db; d1: D1Like } {
+  if (!env.DB) throw new Error('no D1 database is bound as DB: add it to wrangler.toml ([[d1_databases]] binding = "DB")');
+  // drizzle's D1 and libSQL databases share the query builders and `batch`, which is all the store
+  // uses (it never opens a transaction), so the store's functions take either.
+  return { db: drizzle(env.DB as Parameters<typeof drizzle>[0], { schema }) as unknown as Db, d1: env.DB as D1Like };
+}
+
+function queue(env: EdgeEnv): QueueLike {
+  if (!env.INSTANCES) throw new Error('no queue is bound as INSTANCES: add it to wrangler.toml ([[queues.producers]] binding = "INSTANCES")');
+  return env.INSTANCES as QueueLike;
 }
 
 export function createWorker(bundle: EdgeBundle) {
   const app = new Hono<{ Bindings: EdgeEnv }>();
+
+  /** Saving an unchanged flow is a read, so this is cheap after the first time in each isolate. */
+  let registered: Promise<void> | undefined;
+  const registerFlows = (db: Db) => {
+    registered ??= (async () => {
+      for (const [id, { source, spec }] of Object.entries(bundle.flows)) {
+        await saveFlowRevision(db, id, source, spec, (q) => syncTriggers(q, id, triggerRows(spec, Date.now())));
+      }
+    })();
+    registered.catch(() => (registered = undefined));
+    return registered;
+  };
+
+  const open = async (env: EdgeEnv) => {
+    const { db, d1 } = database(env);
+    await registerFlows(db);
+    const store = assetStore(env);
+    return { db, d1, store, engine: new EdgeEngine(db, store, bundle, queue(env), env) };
+  };
+
+  const api = async (request: Request, env: EdgeEnv, ctx: ExecutionContext): Promise<Response> => {
+    const { db, d1, store, engine } = await open(env);
+    const later = (p: Promise<unknown>) => ctx.waitUntil(p.catch((e) => console.error('tutti: dispatch failed:', e)));
+    const host: ApiHost = {
+      database: { db, client: { execute: (sql) => d1.prepare(sql).all() } },
+      assets: store,
+      registry: {
+        register: () => Promise.reject(new ApiError(403, 'redeploy-required', REDEPLOY)),
+      },
+      engine: {
+        notify: (run) => later(queue(env).send({ type: 'advance', run })),
+        report: (events) => later(engine.react(events)),
+        // Events reach a Worker through the database only: the live stream polls it.
+        onEvent: () => () => {},
+      },
+      pool: { size: 0 },
+      openAsset: (location) => store.open(location),
+    };
+    return createApp(host, { token: typeof env.TUTTI_API_TOKEN === 'string' ? env.TUTTI_API_TOKEN : undefined }).fetch(request, env, ctx);
+  };
 
   app.get('/healthz', (c) => c.json({ ok: true, components: Object.keys(bundle.components).length, tasks: Object.keys(bundle.tasks) }));
 
@@ -95,8 +178,39 @@ export function createWorker(bundle: EdgeBundle) {
     }
   });
 
-  app.notFound((c) => problem(c, 404, 'not-found', `no route ${c.req.method} ${c.req.path}`));
+  app.all('*', (c) => api(c.req.raw, c.env, c.executionCtx));
   app.onError((e, c) => problem(c, 500, 'internal', e.message));
 
-  return { fetch: app.fetch };
+  return {
+    fetch: app.fetch,
+
+    /** One message at a time: each instance gets an invocation (and its CPU time) of its own. */
+    async queue(batch: { messages: readonly QueueMessage[] }, env: EdgeEnv): Promise<void> {
+      const { engine } = await open(env);
+      for (const m of batch.messages) {
+        try {
+          const { retryAfterS } = await engine.handle(m.body as EdgeMessage, m.id);
+          if (retryAfterS !== undefined) m.retry({ delaySeconds: retryAfterS });
+          else m.ack();
+        } catch (e) {
+          console.error(`tutti: queue message ${JSON.stringify(m.body)} failed, retrying:`, e);
+          m.retry({ delaySeconds: 1 });
+        }
+      }
+    },
+
+    /**
+     * The cron trigger: fire the flows' due schedules (the Node server's ScheduleLoop step, at the
+     * cron's time), and look again at runs nothing is moving (a lost message, a dead invocation).
+     */
+    async scheduled(controller: { scheduledTime: number }, env: EdgeEnv): Promise<void> {
+      const { db, store } = await open(env);
+      const created: string[] = [];
+      await new ScheduleLoop({ db, assets: store, onRun: (id) => created.push(id), log: (m) => console.error(`tutti: ${m}`) }).fireDue(controller.scheduledTime);
+      const runs = [...new Set([...created, ...(await stalledRunIds(db, 500))])];
+      for (let i = 0; i < runs.length; i += 100) {
+        await queue(env).sendBatch(runs.slice(i, i + 100).map((run) => ({ body: { type: 'advance', run } })));
+      }
+    },
+  };
 }

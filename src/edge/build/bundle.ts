@@ -15,7 +15,8 @@ import { FlowError, isComponentPath, loadFlowFile, type FlowIssue } from '../../
 import { ComponentCache, ComponentRejected } from '../../runtime/component.js';
 import { DEFAULT_LIMITS } from '../../runtime/limits.js';
 import { MemoryCapError } from '../../runtime/memory-cap.js';
-import { taskKey, type EdgeTask } from '../bundle.js';
+import type { TaskSpec } from '../../scheduler/spec.js';
+import { taskKey, type EdgeBundle, type EdgeTask } from '../bundle.js';
 import { moduleMapSource, transpileForEdge, type TranspiledComponent } from './transpile.js';
 
 /**
@@ -70,8 +71,10 @@ export async function buildEdgeBundle(opts: { flowFiles: string[]; dir: string; 
   const cache = new ComponentCache(opts.cacheDir);
   const built = new Map<string, Promise<TranspiledComponent>>();
   const tasks: Record<string, EdgeTask> = {};
+  const flows: EdgeBundle['flows'] = {};
   const notes: string[] = [];
-  for (const { file, flow, baseDir } of parsed) {
+  for (const { file, flow, baseDir, source } of parsed) {
+    const specTasks: TaskSpec[] = [];
     for (const [i, t] of flow.tasks.entries()) {
       const componentFile = path.resolve(baseDir!, t.component);
       const asked = t.memory ?? DEFAULT_LIMITS.memoryBytes;
@@ -105,11 +108,14 @@ export async function buildEdgeBundle(opts: { flowFiles: string[]; dir: string; 
         logBytes: t.logLimit ?? DEFAULT_LIMITS.logBytes,
         planPartitions: t.planLimit ?? DEFAULT_LIMITS.planPartitions,
       };
+      specTasks.push({ ...t, digest: component.info.digest });
     }
+    // What the Node server would store for this flow file: its source and the spec with digests.
+    flows[flow.id] = { source, spec: { ...flow, tasks: specTasks } };
   }
   // One entry per key: two files with the same bytes are one component.
   const components = [...new Map((await Promise.all(built.values())).map((c) => [c.key, c])).values()];
-  await writeFile(path.join(dir, 'modules.js'), moduleMapSource(components, tasks));
+  await writeFile(path.join(dir, 'modules.js'), moduleMapSource(components, tasks, flows));
   const entry = path.join(dir, 'entry.js');
   const worker = path.relative(dir, workerModule).split(path.sep).join('/');
   await writeFile(

@@ -64,7 +64,7 @@ const specifier = (p: string) => `./${p.split(path.sep).join('/')}`;
  * default rule makes a `.wasm` import a CompiledWasm module) and exports the EdgeBundle.
  * Task data is inlined as JSON.
  */
-export function moduleMapSource(components: TranspiledComponent[], tasks: Record<string, unknown>): string {
+export function moduleMapSource(components: TranspiledComponent[], tasks: Record<string, unknown>, flows: Record<string, unknown>): string {
   const imports: string[] = [];
   const entries = components.map((c, i) => {
     const modules = Object.entries(c.wasm).map(([file, p], j) => {
@@ -88,6 +88,7 @@ export function moduleMapSource(components: TranspiledComponent[], tasks: Record
     'export default {',
     `  components: {\n${entries.join(',\n')}\n  },`,
     `  tasks: ${JSON.stringify(tasks, null, 2).replace(/\n/g, '\n  ')},`,
+    `  flows: ${JSON.stringify(flows)},`,
     '};',
     '',
   ].join('\n');

@@ -1,0 +1,203 @@
+/**
+ * A fan-out flow end to end on workerd, as `tutti deploy cloudflare` deploys it: Miniflare runs the
+ * dry-run upload with D1 (migrated from drizzle/), R2 and the INSTANCES queue (producer and
+ * consumer). The run is triggered and read back through the HTTP API; its instances are dispatched
+ * through the queue, one consumer invocation each; a cron invocation (`scheduled()`) fires a
+ * scheduled flow. The same flow and components then run on a `tutti serve` and must agree.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Miniflare } from 'miniflare';
+import { packageRoot } from '../src/paths.js';
+import { embedManifest } from '../src/runtime/manifest.js';
+import { countWords, module, tempDir } from './helpers.js';
+import { eventually, startServer } from './server.js';
+
+function tutti(args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(packageRoot, 'bin', 'tutti.mjs'), ...args], { cwd: packageRoot, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (out += d));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+/** Lines of words: the `lines` manifest cuts between lines, so N instances count what one would. */
+function text(lines: number): string {
+  return Array.from({ length: lines }, () => Array.from({ length: 1 + randomInt(12) }, () => `w${randomInt(1e6).toString(36)}`).join(' ')).join('\n') + '\n';
+}
+
+type Body = Uint8Array | string;
+type Call = <T>(method: string, pathname: string, body?: Body, headers?: Record<string, string>) => Promise<{ status: number; body: T }>;
+
+/** A multipart upload of one asset input, as bytes: Miniflare and Node each have their own FormData. */
+async function upload(name: string, bytes: string): Promise<{ body: Uint8Array; headers: Record<string, string> }> {
+  const form = new FormData();
+  form.append(name, new Blob([bytes]), `${name}.txt`);
+  const req = new Request('http://x/', { method: 'POST', body: form });
+  return { body: new Uint8Array(await req.arrayBuffer()), headers: { 'content-type': req.headers.get('content-type')! } };
+}
+
+/** JSON answers parsed, anything else (an asset's bytes) as text. */
+async function answer<T>(res: { status: number; headers: { get(n: string): string | null }; text(): Promise<string> }): Promise<{ status: number; body: T }> {
+  const text = await res.text();
+  return { status: res.status, body: (res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T };
+}
+
+interface RunDetail {
+  id: string;
+  state: string;
+  trigger: string;
+  error: string | null;
+  tasks: { taskId: string; state: string; instanceCount: number | null; policy: string | null }[];
+}
+interface AssetJson {
+  id: string;
+  taskId: string | null;
+  name: string;
+}
+
+const FAN_FLOW = (wc: string, sum: string) => `id: fan-count
+inputs:
+  text: { type: asset }
+tasks:
+  - id: count
+    component: ${wc}
+    inputs: [text]
+  - id: total
+    component: ${sum}
+    needs: [count]
+`;
+
+describe('a fan-out flow on Workers (Miniflare: D1, R2, Queues, cron) and on the Node server', () => {
+  const dir = tempDir('tutti-edge-flow-');
+  const input = text(400);
+  const expected = `${countWords(input)}\n`;
+  let mf: Miniflare;
+  // 1 KiB per instance: the input makes several instances.
+  const wcLines = path.join(dir, 'wc-lines.wasm');
+
+  before(async () => {
+    writeFileSync(wcLines, embedManifest(readFileSync(module('wordcount')), { split: 'lines', per: '1KiB', max: 64 }));
+    writeFileSync(path.join(dir, 'fan.yaml'), FAN_FLOW('./wc-lines.wasm', module('sum')));
+    writeFileSync(path.join(dir, 'tick.yaml'), `id: tick\ntriggers:\n  - { type: schedule, cron: "* * * * *" }\ntasks:\n  - { id: count, component: ${module('wordcount')} }\n`);
+    const config = path.join(dir, 'wrangler.toml');
+    copyFileSync(path.join(packageRoot, 'wrangler.toml'), config);
+    const out = path.join(dir, 'edge');
+    const build = await tutti(['deploy', 'cloudflare', '--dry-run', '--config', config, '--out', out, '--home', path.join(dir, 'home'), path.join(dir, 'fan.yaml'), path.join(dir, 'tick.yaml')]);
+    assert.equal(build.code, 0, build.out);
+    const dist = path.join(out, 'dist');
+    const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => /\.(js|wasm)$/.test(f) && f !== 'entry.js');
+    mf = new Miniflare({
+      modulesRoot: dist,
+      modules: [
+        { type: 'ESModule', path: path.join(dist, 'entry.js') },
+        ...files.map((f) => ({ type: f.endsWith('.wasm') ? ('CompiledWasm' as const) : ('ESModule' as const), path: path.join(dist, f) })),
+      ],
+      compatibilityDate: '2026-04-01',
+      compatibilityFlags: ['nodejs_compat'],
+      r2Buckets: ['ASSETS'],
+      d1Databases: ['DB'],
+      queueProducers: { INSTANCES: 'tutti-instances' },
+      // As wrangler.toml: one message per invocation.
+      queueConsumers: { 'tutti-instances': { maxBatchSize: 1, maxBatchTimeout: 1, maxRetries: 3 } },
+    });
+    await mf.ready;
+    // What `wrangler d1 migrations apply` does: every migration of drizzle/, in order.
+    const d1 = await mf.getD1Database('DB');
+    const migrations = readdirSync(path.join(packageRoot, 'drizzle')).filter((f) => f.endsWith('.sql')).sort();
+    for (const m of migrations) {
+      const statements = readFileSync(path.join(packageRoot, 'drizzle', m), 'utf8').split('--> statement-breakpoint').map((s) => s.trim()).filter(Boolean);
+      await d1.batch(statements.map((s) => d1.prepare(s)));
+    }
+  });
+
+  after(async () => {
+    await mf?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const api: Call = async (method, pathname, body, headers = {}) => answer(await mf.dispatchFetch(`http://tutti.test/api/v1${pathname}`, { method, body, headers }));
+
+  /** Trigger through the API with the input uploaded, wait for the end, return the total's output. */
+  async function runFanFlow(call: Call): Promise<{ run: RunDetail; total: string }> {
+    const form = await upload('text', input);
+    const created = await call<{ id: string }>('POST', '/flows/fan-count/runs', form.body, form.headers);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const run = await eventually(async () => {
+      const r = await call<RunDetail>('GET', `/runs/${created.body.id}`);
+      return ['succeeded', 'failed', 'cancelled'].includes(r.body.state) ? r.body : undefined;
+    }, 60_000, 'the fan-out run to end');
+    assert.equal(run.state, 'succeeded', JSON.stringify(run));
+    const assets = await call<{ items: AssetJson[] }>('GET', `/runs/${run.id}/assets`);
+    const sum = assets.body.items.find((a) => a.taskId === 'total' && a.name === 'sum');
+    assert.ok(sum, JSON.stringify(assets.body));
+    const res = await call<string>('GET', `/assets/${sum.id}/content`);
+    return { run, total: String(res.body) };
+  }
+
+  it('runs the fan-out flow through the API: queue consumers, D1 state, R2 assets', async (t) => {
+    const started = Date.now();
+    const { run, total } = await runFanFlow(api);
+    assert.equal(total, expected);
+    const count = run.tasks.find((x) => x.taskId === 'count')!;
+    assert.ok(count.instanceCount! > 5, `the count fanned out: ${JSON.stringify(count)}`);
+    assert.match(count.policy!, /manifest/);
+    // Every instance ran in a consumer invocation of its own: its attempt is recorded under a queue message.
+    const d1 = await mf.getD1Database('DB');
+    const workers = await d1.prepare("SELECT DISTINCT a.worker FROM attempts a JOIN instances i ON i.id = a.instance_id WHERE i.run_id = ?").bind(run.id).all<{ worker: string }>();
+    assert.equal(workers.results.length, count.instanceCount! + 1);
+    for (const w of workers.results) assert.match(w.worker, /^q:/);
+    t.diagnostic(`${count.instanceCount} instances + the sum on workerd in ${Date.now() - started} ms`);
+  });
+
+  it('refuses a component upload at run time, saying to redeploy', async () => {
+    const res = await api<{ error: { code: string; message: string } }>('POST', '/components', readFileSync(module('wordcount')), { 'content-type': 'application/wasm' });
+    assert.equal(res.status, 403);
+    assert.equal(res.body.error.code, 'redeploy-required');
+    assert.match(res.body.error.message, /tutti deploy cloudflare/);
+  });
+
+  it('fires a scheduled flow from a cron invocation (scheduled())', async () => {
+    const d1 = await mf.getD1Database('DB');
+    const row = await d1.prepare("SELECT next_fire_at AS t FROM schedules WHERE flow_id = 'tick'").first<{ t: number }>();
+    assert.ok(row, 'the deployed flow\'s schedule is registered');
+    // Miniflare's Fetcher type lacks scheduled(), which its worker has (wrangler dev --test-scheduled does the same over HTTP).
+    const worker = (await mf.getWorker()) as unknown as { scheduled(o: { cron: string; scheduledTime: Date }): Promise<unknown> };
+    assert.deepEqual(await worker.scheduled({ cron: '* * * * *', scheduledTime: new Date(row.t) }), { outcome: 'ok', noRetry: false });
+    const run = await eventually(async () => {
+      const list = await api<{ items: RunDetail[] }>('GET', '/runs?flow=tick');
+      const r = list.body.items[0];
+      return r && ['succeeded', 'failed'].includes(r.state) ? r : undefined;
+    }, 30_000, 'the scheduled run to end');
+    assert.equal(run.state, 'succeeded', JSON.stringify(run));
+    assert.equal(run.trigger, 'schedule');
+    // The tick moved on: firing again at the same time creates nothing.
+    await worker.scheduled({ cron: '* * * * *', scheduledTime: new Date(row.t) });
+    assert.equal((await api<{ items: RunDetail[] }>('GET', '/runs?flow=tick')).body.items.length, 1);
+  });
+
+  it('runs the same flow and components on the Node server', async () => {
+    const server = await startServer();
+    try {
+      for (const [name, file] of [['wc-lines', wcLines], ['sum', module('sum')]]) {
+        const up = await server.fetch(`/api/v1/components?name=${name}&version=1.0.0`, { method: 'POST', headers: { 'content-type': 'application/wasm' }, body: readFileSync(file!) });
+        assert.equal(up.status, 201);
+      }
+      const saved = await server.fetch('/api/v1/flows', { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: FAN_FLOW('wc-lines@1.0.0', 'sum@1.0.0') });
+      assert.equal(saved.status, 201, await saved.text());
+      const call: Call = async (method, pathname, body, headers = {}) => answer(await server.fetch(`/api/v1${pathname}`, { method, body, headers }));
+      const { run, total } = await runFanFlow(call);
+      assert.equal(total, expected);
+      assert.ok(run.tasks.find((x) => x.taskId === 'count')!.instanceCount! > 5);
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -126,12 +126,17 @@ describe('a fan-out flow on Workers (Miniflare: D1, R2, Queues, cron) and on the
   const api: Call = async (method, pathname, body, headers = {}) => answer(await mf.dispatchFetch(`http://tutti.test/api/v1${pathname}`, { method, body, headers }));
 
   /** Trigger through the API with the input uploaded, wait for the end, return the total's output. */
-  async function runFanFlow(call: Call): Promise<{ run: RunDetail; total: string }> {
+  async function trigger(call: Call): Promise<string> {
     const form = await upload('text', input);
     const created = await call<{ id: string }>('POST', '/flows/fan-count/runs', form.body, form.headers);
     assert.equal(created.status, 201, JSON.stringify(created.body));
+    return created.body.id;
+  }
+
+  async function runFanFlow(call: Call, runId?: string): Promise<{ run: RunDetail; total: string }> {
+    const id = runId ?? (await trigger(call));
     const run = await eventually(async () => {
-      const r = await call<RunDetail>('GET', `/runs/${created.body.id}`);
+      const r = await call<RunDetail>('GET', `/runs/${id}`);
       return ['succeeded', 'failed', 'cancelled'].includes(r.body.state) ? r.body : undefined;
     }, 60_000, 'the fan-out run to end');
     assert.equal(run.state, 'succeeded', JSON.stringify(run));
@@ -155,6 +160,21 @@ describe('a fan-out flow on Workers (Miniflare: D1, R2, Queues, cron) and on the
     assert.equal(workers.results.length, count.instanceCount! + 1);
     for (const w of workers.results) assert.match(w.worker, /^q:/);
     t.diagnostic(`${count.instanceCount} instances + the sum on workerd in ${Date.now() - started} ms`);
+  });
+
+  it('cancels a run and retries it on Workers; its events stream ends with it', async () => {
+    const id = await trigger(api);
+    const cancelled = await api<RunDetail>('POST', `/runs/${id}/cancel`);
+    assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
+    assert.equal(cancelled.body.state, 'cancelled');
+    const retried = await api<RunDetail>('POST', `/runs/${id}/retry`);
+    assert.equal(retried.status, 200, JSON.stringify(retried.body));
+    const { total } = await runFanFlow(api, id);
+    assert.equal(total, expected);
+    const events = await (await mf.dispatchFetch(`http://tutti.test/api/v1/runs/${id}/events`)).text();
+    const types = [...events.matchAll(/^event: (.+)$/gm)].map((m) => m[1]);
+    assert.deepEqual([types[0], types.at(-1)], ['run-created', 'run-succeeded']);
+    assert.ok(types.includes('run-cancelled') && types.includes('run-retried'), types.join(' '));
   });
 
   it('refuses a component upload at run time, saying to redeploy', async () => {

@@ -20,9 +20,9 @@ import { splitByManifest } from '../scheduler/split.js';
 import type { Db } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import { getFlowRevision } from '../store/flows.js';
-import { claimInstance, completeInstances, failedAttempts, failInstance, getInstance, type AttemptRecord } from '../store/instances.js';
+import { claimInstance, completeInstances, failedAttempts, failInstance, getInstance, overdueInstances, type AttemptRecord } from '../store/instances.js';
 import {
-  assetsByIds, failTaskRunPlanning, finishRun, getRun, getTaskRun, planTaskRun, queuedRunIds, runInputAssets, skipTaskRun, startRun, taskOutputAssets, taskRunStates,
+  assetsByIds, failTaskRunPlanning, finishRun, getRun, getTaskRun, getTaskRuns, planTaskRun, queuedRunIds, runInputAssets, skipTaskRun, startRun, taskOutputAssets, taskRunStates,
   type AssetRow, type NewAsset, type RunRow,
 } from '../store/runs.js';
 import type { EdgeAssetStore } from './assets.js';
@@ -46,6 +46,8 @@ const MAX_DELAY_S = 12 * 3600;
  * comes back then; the lease only has to outlast that.
  */
 const LEASE_MS = 15 * 60_000;
+/** A pending instance due this long ago with no consumer on it has lost its message. */
+const OVERDUE_MS = 5 * 60_000;
 const TERMINAL_TASK = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
 
 export class EdgeEngine {
@@ -68,10 +70,23 @@ export class EdgeEngine {
     return {};
   }
 
-  /** Look at runs after events: a task run that ended moves its run on. */
+  /**
+   * Look at runs after events: a task run that ended moves its run on; a retried run's resumed
+   * task runs have pending instances again, which no message names any more.
+   */
   async react(events: EventRow[]): Promise<void> {
     const runs = new Set(events.filter((e) => ['task-succeeded', 'task-failed', 'task-skipped', 'run-created', 'run-retried'].includes(e.type)).map((e) => e.runId));
+    for (const e of events) {
+      if (e.type !== 'run-retried') continue;
+      for (const tr of await getTaskRuns(this.db, e.runId)) if (tr.state === 'running' && tr.instanceCount) await this.dispatch(tr.id, 0, tr.instanceCount);
+    }
     if (runs.size) await this.queue.sendBatch([...runs].map((run) => ({ body: { type: 'advance', run } })));
+  }
+
+  /** Instances due for a while that no consumer took: their message was lost or gave up (the cron sweep). */
+  async redispatchOverdue(now: number): Promise<void> {
+    const ids = await overdueInstances(this.db, now - OVERDUE_MS, FAN_OUT);
+    if (ids.length) await this.queue.sendBatch(ids.map((instance) => ({ body: { type: 'run', instance } })));
   }
 
   private spec(flowId: string, revision: number): Promise<FlowSpec> {

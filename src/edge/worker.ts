@@ -201,16 +201,18 @@ export function createWorker(bundle: EdgeBundle) {
 
     /**
      * The cron trigger: fire the flows' due schedules (the Node server's ScheduleLoop step, at the
-     * cron's time), and look again at runs nothing is moving (a lost message, a dead invocation).
+     * cron's time), and look again at runs and instances nothing is moving (a lost message, a
+     * retry delayed past the queue's 12 h).
      */
     async scheduled(controller: { scheduledTime: number }, env: EdgeEnv): Promise<void> {
-      const { db, store } = await open(env);
+      const { db, store, engine } = await open(env);
       const created: string[] = [];
       await new ScheduleLoop({ db, assets: store, onRun: (id) => created.push(id), log: (m) => console.error(`tutti: ${m}`) }).fireDue(controller.scheduledTime);
       const runs = [...new Set([...created, ...(await stalledRunIds(db, 500))])];
       for (let i = 0; i < runs.length; i += 100) {
         await queue(env).sendBatch(runs.slice(i, i + 100).map((run) => ({ body: { type: 'advance', run } })));
       }
+      await engine.redispatchOverdue(controller.scheduledTime);
     },
   };
 }

@@ -87,6 +87,17 @@ export async function claimInstance(db: Db, id: string, owner: string, leaseMs: 
   return row;
 }
 
+/** Pending instances that were due before `dueBefore`, oldest first (on Workers: ones whose queue message was lost). */
+export async function overdueInstances(db: Db, dueBefore: number, limit: number): Promise<string[]> {
+  const rows = await db
+    .select({ id: instances.id })
+    .from(instances)
+    .where(and(eq(instances.state, 'pending'), lte(instances.availableAt, dueBefore)))
+    .orderBy(asc(instances.availableAt), asc(instances.id))
+    .limit(limit);
+  return rows.map((r) => r.id);
+}
+
 export interface AttemptRecord {
   instance: InstanceRow;
   taskId: string;

@@ -86,11 +86,16 @@ describe('a fan-out flow on Workers (Miniflare: D1, R2, Queues, cron) and on the
   before(async () => {
     writeFileSync(wcLines, embedManifest(readFileSync(module('wordcount')), { split: 'lines', per: '1KiB', max: 64 }));
     writeFileSync(path.join(dir, 'fan.yaml'), FAN_FLOW('./wc-lines.wasm', module('sum')));
+    // Flow-to-flow: counts the words of the fan-out's total (one word).
+    writeFileSync(
+      path.join(dir, 'after.yaml'),
+      `id: after\ninputs:\n  text: { type: asset }\ntriggers:\n  - { type: flow, flow: fan-count, on: succeeded, inputs: { text: total/sum } }\ntasks:\n  - { id: count, component: ${module('wordcount')}, inputs: [text] }\n`,
+    );
     writeFileSync(path.join(dir, 'tick.yaml'), `id: tick\ntriggers:\n  - { type: schedule, cron: "* * * * *" }\ntasks:\n  - { id: count, component: ${module('wordcount')} }\n`);
     const config = path.join(dir, 'wrangler.toml');
     copyFileSync(path.join(packageRoot, 'wrangler.toml'), config);
     const out = path.join(dir, 'edge');
-    const build = await tutti(['deploy', 'cloudflare', '--dry-run', '--config', config, '--out', out, '--home', path.join(dir, 'home'), path.join(dir, 'fan.yaml'), path.join(dir, 'tick.yaml')]);
+    const build = await tutti(['deploy', 'cloudflare', '--dry-run', '--config', config, '--out', out, '--home', path.join(dir, 'home'), path.join(dir, 'fan.yaml'), path.join(dir, 'after.yaml'), path.join(dir, 'tick.yaml')]);
     assert.equal(build.code, 0, build.out);
     const dist = path.join(out, 'dist');
     const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => /\.(js|wasm)$/.test(f) && f !== 'entry.js');
@@ -160,6 +165,16 @@ describe('a fan-out flow on Workers (Miniflare: D1, R2, Queues, cron) and on the
     assert.equal(workers.results.length, count.instanceCount! + 1);
     for (const w of workers.results) assert.match(w.worker, /^q:/);
     t.diagnostic(`${count.instanceCount} instances + the sum on workerd in ${Date.now() - started} ms`);
+    // Its success fired the downstream flow, with the total as its input.
+    const after = await eventually(async () => {
+      const r = (await api<{ items: RunDetail[] }>('GET', '/runs?flow=after')).body.items[0];
+      return r && ['succeeded', 'failed'].includes(r.state) ? r : undefined;
+    }, 30_000, 'the flow-triggered run to end');
+    assert.equal(after.state, 'succeeded', JSON.stringify(after));
+    assert.equal(after.trigger, 'flow');
+    const outs = await api<{ items: (AssetJson & { url: string })[] }>('GET', `/runs/${after.id}/assets`);
+    const out = outs.body.items.find((a) => a.taskId === 'count')!;
+    assert.equal((await api<string>('GET', `/assets/${out.id}/content`)).body, '1\n');
   });
 
   it('cancels a run and retries it on Workers; its events stream ends with it', async () => {

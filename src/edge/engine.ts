@@ -16,6 +16,7 @@ import type { Partition } from '../runtime/protocol.js';
 import { backoff, outputStem, redact, taskDir, taskEnvironment } from '../scheduler/jobs.js';
 import { capPartitions, singlePartition, validatePartitions, type Plan } from '../scheduler/plan.js';
 import type { FlowSpec, TaskSpec } from '../scheduler/spec.js';
+import { Reactor } from '../scheduler/reactions.js';
 import { splitByManifest } from '../scheduler/split.js';
 import type { Db } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
@@ -52,6 +53,9 @@ const TERMINAL_TASK = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
 
 export class EdgeEngine {
   private readonly specs = new Map<string, Promise<FlowSpec>>();
+  /** Flow-to-flow triggers: the Node server's event-log reactor, caught up after each step instead of polling. */
+  private readonly reactor: Reactor;
+  private readonly triggered: string[] = [];
 
   constructor(
     private readonly db: Db,
@@ -60,12 +64,23 @@ export class EdgeEngine {
     private readonly queue: QueueLike,
     /** The Worker's environment, where flows' secrets are (Worker secrets). */
     private readonly secrets: Record<string, unknown>,
-  ) {}
+  ) {
+    this.reactor = new Reactor({ db, assets, onRun: (id) => this.triggered.push(id), log: (m) => console.error(`tutti: ${m}`) });
+  }
+
+  /** Fire the flow triggers of events so far; the runs they create are advanced through the queue. */
+  async fireFlowTriggers(): Promise<void> {
+    await this.reactor.catchUp();
+    const runs = this.triggered.splice(0);
+    for (let i = 0; i < runs.length; i += FAN_OUT) await this.queue.sendBatch(runs.slice(i, i + FAN_OUT).map((run) => ({ body: { type: 'advance', run } })));
+  }
 
   /** Handle one queue message. Returns a delay when the message should come back later. */
   async handle(msg: EdgeMessage, deliveryId: string): Promise<{ retryAfterS?: number }> {
-    if (msg.type === 'advance') await this.advance(msg.run);
-    else if (msg.type === 'fan') await this.dispatch(msg.taskRun, msg.from, msg.to);
+    if (msg.type === 'advance') {
+      await this.advance(msg.run);
+      await this.fireFlowTriggers();
+    } else if (msg.type === 'fan') await this.dispatch(msg.taskRun, msg.from, msg.to);
     else return this.runInstance(msg.instance, `q:${deliveryId}`);
     return {};
   }

@@ -14,6 +14,7 @@ import type { ApiHost } from '../api/context.js';
 import { ApiError } from '../api/errors.js';
 import { AssetNotFound } from '../assets/r2.js';
 import { triggerRows } from '../scheduler/flows.js';
+import { Reactor } from '../scheduler/reactions.js';
 import { ScheduleLoop } from '../scheduler/schedules.js';
 import type { Db } from '../store/db.js';
 import { saveFlowRevision } from '../store/flows.js';
@@ -85,11 +86,12 @@ export function createWorker(bundle: EdgeBundle) {
 
   /** Saving an unchanged flow is a read, so this is cheap after the first time in each isolate. */
   let registered: Promise<void> | undefined;
-  const registerFlows = (db: Db) => {
+  const registerFlows = (db: Db, store: EdgeAssetStore) => {
     registered ??= (async () => {
       for (const [id, { source, spec }] of Object.entries(bundle.flows)) {
         await saveFlowRevision(db, id, source, spec, (q) => syncTriggers(q, id, triggerRows(spec, Date.now())));
       }
+      await new Reactor({ db, assets: store, onRun: () => {} }).init();
     })();
     registered.catch(() => (registered = undefined));
     return registered;
@@ -97,8 +99,8 @@ export function createWorker(bundle: EdgeBundle) {
 
   const open = async (env: EdgeEnv) => {
     const { db, d1 } = database(env);
-    await registerFlows(db);
     const store = assetStore(env);
+    await registerFlows(db, store);
     return { db, d1, store, engine: new EdgeEngine(db, store, bundle, queue(env), env) };
   };
 
@@ -213,6 +215,7 @@ export function createWorker(bundle: EdgeBundle) {
         await queue(env).sendBatch(runs.slice(i, i + 100).map((run) => ({ body: { type: 'advance', run } })));
       }
       await engine.redispatchOverdue(controller.scheduledTime);
+      await engine.fireFlowTriggers();
     },
   };
 }

@@ -4,7 +4,8 @@ import { ticksBetween } from '../flow/index.js';
 import { newId } from '../ids.js';
 import type { Db } from '../store/db.js';
 import { getFlow } from '../store/flows.js';
-import { createRun, type NewRun } from '../store/runs.js';
+import { atomically } from '../store/batch.js';
+import { runStatements, type NewRun } from '../store/runs.js';
 import { createBackfill } from '../store/triggers.js';
 import type { FlowSpec } from './spec.js';
 import { InputError, prepareRun } from './trigger.js';
@@ -29,7 +30,7 @@ export class NotFound extends Error {
   }
 }
 
-/** Record the backfill and all its runs (queued) in one transaction. */
+/** Record the backfill and all its runs (queued) in one batch. */
 export async function startBackfill(db: Db, assets: AssetStore, req: BackfillRequest): Promise<{ id: string; runIds: string[]; ticks: number[] }> {
   const found = await getFlow(db, req.flowId);
   if (!found) throw new NotFound(`no flow ${req.flowId}`);
@@ -51,9 +52,9 @@ export async function startBackfill(db: Db, assets: AssetStore, req: BackfillReq
     // The backfill's own concurrency paces its runs; the flow's skip policy is for live triggers.
     runs.push({ ...run, skipAbove: undefined });
   }
-  await db.transaction(async (tx) => {
-    await createBackfill(tx, { id, flowId: req.flowId, cron, timezone: timezone ?? null, from: req.from, to: req.to, concurrency: req.concurrency ?? 1, runCount: ticks.length, createdAt: Date.now() });
-    for (const run of runs) await createRun(tx, run);
-  });
+  await atomically(db, [
+    createBackfill(db, { id, flowId: req.flowId, cron, timezone: timezone ?? null, from: req.from, to: req.to, concurrency: req.concurrency ?? 1, runCount: ticks.length, createdAt: Date.now() }),
+    ...runs.flatMap((run) => runStatements(db, run)),
+  ]);
   return { id, runIds: runs.map((r) => r.id), ticks };
 }

@@ -1,13 +1,14 @@
 /**
  * Flow-to-flow triggers, driven by the event log: run and task events are read after a cursor kept
- * in the database, and the runs they fire are created in the same transaction that moves the
+ * in the database, and the runs they fire are created in the same batch that moves the
  * cursor. A crash replays from the cursor; a run's dedupe key stops a second server from firing
  * the same upstream event twice.
  */
 import type { AssetStore } from '../assets/store.js';
 import type { Db } from '../store/db.js';
 import { getFlow } from '../store/flows.js';
-import { createRun, taskOutputAssets, type AssetRow, type DbOrTx, type NewRun } from '../store/runs.js';
+import { atomically } from '../store/batch.js';
+import { runsCreated, runStatements, taskOutputAssets, type AssetRow, type NewRun } from '../store/runs.js';
 import { latestEventId } from '../store/events.js';
 import { eventsAfterCursor, hasCursor, moveCursor, triggersFrom, type FlowTriggerRow } from '../store/triggers.js';
 import type { FlowSpec } from './spec.js';
@@ -32,9 +33,13 @@ export class Reactor {
 
   constructor(private readonly o: ReactorOptions) {}
 
-  async start(): Promise<void> {
-    // A new database (or one from before flow triggers) starts at its newest event, not its history.
+  /** A new database (or one from before flow triggers) starts at its newest event, not its history. */
+  async init(): Promise<void> {
     if (!(await hasCursor(this.o.db, CURSOR))) await moveCursor(this.o.db, CURSOR, await latestEventId(this.o.db));
+  }
+
+  async start(): Promise<void> {
+    await this.init();
     this.running = true;
     this.timer = setInterval(() => this.wake(), POLL_MS);
     this.timer.unref();
@@ -63,11 +68,15 @@ export class Reactor {
       .finally(() => (this.busy = undefined));
   }
 
+  /** Handle every event after the cursor, now: on Workers, where nothing polls, after each step of a run. */
+  async catchUp(): Promise<void> {
+    while (await this.step());
+  }
+
   /** Handle one batch of events; true when there may be more. */
   private async step(): Promise<boolean> {
     const { rows } = await eventsAfterCursor(this.o.db, CURSOR, TYPES, 100);
     if (!rows.length) return false;
-    const created: string[] = [];
     const fire: { runId: string; trigger: FlowTriggerRow; key: string }[] = [];
     const bySource = new Map<string, FlowTriggerRow[]>();
     for (const e of rows) {
@@ -81,11 +90,8 @@ export class Reactor {
       const run = await this.prepare(f.runId, f.trigger, f.key);
       if (run) prepared.push(run);
     }
-    await this.o.db.transaction(async (tx: DbOrTx) => {
-      for (const run of prepared) if ((await createRun(tx, run)).length) created.push(run.id);
-      await moveCursor(tx, CURSOR, rows.at(-1)!.id);
-    });
-    for (const id of created) this.o.onRun(id);
+    const results = await atomically(this.o.db, [...prepared.flatMap((run) => runStatements(this.o.db, run)), moveCursor(this.o.db, CURSOR, rows.at(-1)!.id)]);
+    for (const id of runsCreated(results.slice(0, -1), prepared)) this.o.onRun(id);
     return rows.length === 100;
   }
 

@@ -2,7 +2,8 @@
 import { existsSync, statSync } from 'node:fs';
 import type { AssetStore } from '../assets/store.js';
 import { newId } from '../ids.js';
-import { createRun, type AssetRow, type DbOrTx, type NewAsset, type NewRun } from '../store/runs.js';
+import type { Db } from '../store/db.js';
+import { createRun, type AssetRow, type NewAsset, type NewRun } from '../store/runs.js';
 import type { FlowSpec } from './spec.js';
 
 export class InputError extends Error {
@@ -89,7 +90,7 @@ export async function prepareRun(assets: AssetStore, req: TriggerRequest): Promi
 }
 
 /** Validate, import and record a run; returns its id. */
-export async function triggerRun(db: DbOrTx, assets: AssetStore, req: TriggerRequest): Promise<string> {
+export async function triggerRun(db: Db, assets: AssetStore, req: TriggerRequest): Promise<string> {
   const run = await prepareRun(assets, req);
   if (!(await createRun(db, run)).length) throw new InputError(`flow ${run.flowId} already has a run for ${run.dedupeKey}`);
   return run.id;

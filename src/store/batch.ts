@@ -5,14 +5,12 @@
  * returning its rows, but none can branch on an earlier one's result. So a write that is "move a
  * row if it is still in the expected state, then record what follows" is one batch in which the
  * move stores a nonce only this caller knows (`step_token`) and every follow-up is conditional on
- * finding it. The same statements run on Node (libSQL batch) and on Workers (D1 batch); inside an
- * existing libSQL transaction they run one after the other, which is just as atomic.
+ * finding it. The same statements run on Node (libSQL batch) and on Workers (D1 batch).
  */
 import { sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { Db } from './db.js';
 import type { EventRow, NewEvent } from './events.js';
-import type { DbOrTx } from './runs.js';
 
 export type Statement = BatchItem<'sqlite'>;
 
@@ -20,15 +18,10 @@ export type Statement = BatchItem<'sqlite'>;
 export const newToken = (): string => crypto.randomUUID();
 
 /** Run `items` atomically and return each one's result, in order. */
-export async function atomically(q: DbOrTx, items: Statement[]): Promise<unknown[]> {
+export async function atomically(db: Db, items: Statement[]): Promise<unknown[]> {
   if (!items.length) return [];
-  if ('batch' in q) {
-    prepareRawForD1(q as Db, items);
-    return (q as Db).batch(items as [Statement, ...Statement[]]);
-  }
-  const out: unknown[] = [];
-  for (const item of items) out.push(await item);
-  return out;
+  prepareRawForD1(db, items);
+  return db.batch(items as [Statement, ...Statement[]]);
 }
 
 /**
@@ -49,7 +42,7 @@ function prepareRawForD1(db: Db, items: Statement[]): void {
  * Insert events only when `guard` (an SQL condition, typically "the row carries my token") holds
  * when the statement runs. Returns the statement; its result is the rows written (see eventRows).
  */
-export function guardedEvents(q: DbOrTx, list: NewEvent[], guard: SQL): Statement {
+export function guardedEvents(q: Db, list: NewEvent[], guard: SQL): Statement {
   const rows = JSON.stringify(list.map((e) => ({ r: e.runId, t: e.taskId ?? null, y: e.type, d: e.data ?? null })));
   return q.all(sql`INSERT INTO events (run_id, task_id, type, data, created_at)
     SELECT json_extract(e.value, '$.r'), json_extract(e.value, '$.t'), json_extract(e.value, '$.y'), json_extract(e.value, '$.d'), ${Date.now()}

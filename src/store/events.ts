@@ -2,8 +2,6 @@ import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
 import { events } from './schema.js';
 
-type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
-
 export interface NewEvent {
   runId: string;
   taskId?: string | null;
@@ -12,16 +10,6 @@ export interface NewEvent {
 }
 
 export type EventRow = typeof events.$inferSelect;
-
-/** Events are written in the same transaction as the state change they describe. */
-export async function insertEvents(tx: Tx | Db, list: NewEvent[]): Promise<EventRow[]> {
-  if (!list.length) return [];
-  const now = Date.now();
-  return tx
-    .insert(events)
-    .values(list.map((e) => ({ runId: e.runId, taskId: e.taskId ?? null, type: e.type, data: e.data ?? null, createdAt: now })))
-    .returning();
-}
 
 export async function runEvents(db: Db, runId: string, afterId = 0): Promise<EventRow[]> {
   return db.select().from(events).where(and(eq(events.runId, runId), gt(events.id, afterId))).orderBy(asc(events.id));

@@ -6,9 +6,6 @@ import { atomically, eventRows, guardedEvents, newToken, type Statement } from '
 import type { EventRow, NewEvent } from './events.js';
 import { assets, backfills, instances, runs, taskRuns, type RunState } from './schema.js';
 
-type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
-export type DbOrTx = Db | Tx;
-
 export interface NewAsset {
   id: string;
   /** For run inputs given as several assets (an upstream fan-out): their order. */
@@ -45,7 +42,7 @@ export interface NewRun {
  * batch them with more; the last two return its events. With `guard`, nothing is written unless it
  * holds (a schedule's move, say). Deciding "skipped" is part of the insert, not a read before it.
  */
-export function runStatements(q: DbOrTx, run: NewRun, guard: SQL = sql`1`): Statement[] {
+export function runStatements(q: Db, run: NewRun, guard: SQL = sql`1`): Statement[] {
   const now = Date.now();
   const active = sql`(SELECT count(*) FROM runs WHERE flow_id = ${run.flowId} AND state IN ('queued', 'running'))`;
   const skip = run.skipAbove === undefined ? sql`0` : sql`${active} >= ${run.skipAbove}`;
@@ -77,11 +74,17 @@ export function runStatements(q: DbOrTx, run: NewRun, guard: SQL = sql`1`): Stat
   ];
 }
 
+/** Which of `newRuns` were created, from the results of their runStatements batched one after the other. */
+export function runsCreated(results: unknown[], newRuns: NewRun[]): string[] {
+  const per = results.length / Math.max(1, newRuns.length);
+  return newRuns.filter((_, i) => runCreatedEvents(results.slice(0, (i + 1) * per)).length > 0).map((r) => r.id);
+}
+
 /** Events of a batch that ended with runStatements. */
 export const runCreatedEvents = (results: unknown[]): EventRow[] => [...eventRows(results.at(-2)), ...eventRows(results.at(-1))];
 
 /** Record a new run (queued, or skipped at its flow's limit). Returns its events; none when its dedupe key was taken. */
-export async function createRun(q: DbOrTx, run: NewRun): Promise<EventRow[]> {
+export async function createRun(q: Db, run: NewRun): Promise<EventRow[]> {
   return runCreatedEvents(await atomically(q, runStatements(q, run)));
 }
 

@@ -2,7 +2,7 @@
 import { and, asc, eq, gt, inArray, lte, notInArray, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
 import { atomically, newToken, returned, type Statement } from './batch.js';
-import { runCreatedEvents, runStatements, type DbOrTx, type NewRun } from './runs.js';
+import { runsCreated, runStatements, type NewRun } from './runs.js';
 import { backfills, cursors, events, flowTriggers, runs, schedules } from './schema.js';
 
 export type ScheduleRow = typeof schedules.$inferSelect;
@@ -67,17 +67,11 @@ export async function advanceSchedule(db: Db, s: ScheduleRow, next: number, fire
     ...perRun.flat(),
   ]);
   if (!returned(results[0]).length) return null;
-  const created: string[] = [];
-  let at = 1;
-  for (const [i, items] of perRun.entries()) {
-    at += items.length;
-    if (runCreatedEvents(results.slice(0, at)).length) created.push(newRuns[i]!.id);
-  }
-  return created;
+  return runsCreated(results.slice(1), newRuns);
 }
 
-export async function createBackfill(tx: DbOrTx, b: typeof backfills.$inferInsert): Promise<void> {
-  await tx.insert(backfills).values(b);
+export function createBackfill(q: Db, b: typeof backfills.$inferInsert) {
+  return q.insert(backfills).values(b);
 }
 
 export async function getBackfill(db: Db, id: string): Promise<BackfillRow | undefined> {
@@ -112,8 +106,9 @@ export async function eventsAfterCursor(db: Db, name: string, types: string[], l
   return { after, rows };
 }
 
-export async function moveCursor(db: DbOrTx, name: string, eventId: number): Promise<void> {
-  await db
+/** The statement that moves a cursor forward (never back); await it, or batch it with what the events caused. */
+export function moveCursor(db: Db, name: string, eventId: number) {
+  return db
     .insert(cursors)
     .values({ name, eventId })
     .onConflictDoUpdate({ target: cursors.name, set: { eventId: sql`max(${cursors.eventId}, excluded.event_id)` } });

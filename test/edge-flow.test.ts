@@ -218,6 +218,19 @@ describe('a fan-out flow on Workers (Miniflare: D1, R2, Queues, cron) and on the
     assert.equal((await api<{ items: RunDetail[] }>('GET', '/runs?flow=tick')).body.items.length, 1);
   });
 
+  it('backfills a scheduled flow on Workers, its runs paced by the backfill\'s concurrency', async () => {
+    const to = Math.floor(Date.now() / 60_000) * 60_000 - 3_600_000;
+    const body = JSON.stringify({ from: new Date(to - 4 * 60_000).toISOString(), to: new Date(to).toISOString(), concurrency: 2 });
+    const created = await api<{ id: string; runs: number }>('POST', '/flows/tick/backfills', body, { 'content-type': 'application/json' });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.body.runs, 4);
+    const progress = await eventually(async () => {
+      const b = (await api<{ progress: Record<string, number> }>('GET', `/backfills/${created.body.id}`)).body.progress;
+      return b.succeeded === 4 ? b : undefined;
+    }, 30_000, 'the backfill\'s runs to succeed');
+    assert.deepEqual(progress, { succeeded: 4 });
+  });
+
   it('runs the same flow and components on the Node server', async () => {
     const server = await startServer();
     try {

@@ -20,10 +20,11 @@ import { Reactor } from '../scheduler/reactions.js';
 import { splitByManifest } from '../scheduler/split.js';
 import type { Db } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
+import { cancelRun } from '../store/run-control.js';
 import { getFlowRevision } from '../store/flows.js';
 import { claimInstance, completeInstances, failedAttempts, failInstance, getInstance, overdueInstances, type AttemptRecord } from '../store/instances.js';
 import {
-  assetsByIds, failTaskRunPlanning, finishRun, getRun, getTaskRun, getTaskRuns, planTaskRun, queuedRunIds, runInputAssets, skipTaskRun, startRun, taskOutputAssets, taskRunStates,
+  assetsByIds, failTaskRunPlanning, finishRun, getRun, getTaskRun, getTaskRuns, oldestRunningRun, planTaskRun, queuedRunIds, runInputAssets, skipTaskRun, startRun, taskOutputAssets, taskRunStates,
   type AssetRow, type NewAsset, type RunRow,
 } from '../store/runs.js';
 import type { EdgeAssetStore } from './assets.js';
@@ -123,7 +124,7 @@ export class EdgeEngine {
     const run = await getRun(this.db, runId);
     if (!run || !['queued', 'running'].includes(run.state)) return;
     const spec = await this.spec(run.flowId, run.revision);
-    if (run.state === 'queued' && !(await startRun(this.db, run.id, { flowMax: spec.concurrency?.max })).length) return;
+    if (run.state === 'queued' && !(await this.startQueued(run, spec))) return;
     const trs = new Map((await taskRunStates(this.db, runId)).map((t) => [t.taskId, t]));
     // A task planned with no instances succeeds at once, which can make the next one ready.
     for (let moved = true; moved; ) {
@@ -155,6 +156,16 @@ export class EdgeEngine {
       const queued = await queuedRunIds(this.db, run.flowId, 16);
       if (queued.length) await this.queue.sendBatch(queued.map((id) => ({ body: { type: 'advance', run: id } })));
     }
+  }
+
+  /** As on Node: start a queued run if its flow's run limit allows; with `cancel-oldest`, make room. */
+  private async startQueued(run: RunRow, spec: FlowSpec): Promise<boolean> {
+    const limit = spec.concurrency;
+    if ((await startRun(this.db, run.id, { flowMax: limit?.max })).length) return true;
+    if (limit?.policy !== 'cancel-oldest' || run.backfillId) return false;
+    const oldest = await oldestRunningRun(this.db, run.flowId);
+    if (oldest) await cancelRun(this.db, oldest, `cancelled to make room for run ${run.id} (flow concurrency max ${limit.max}, policy cancel-oldest)`);
+    return (await startRun(this.db, run.id, { flowMax: limit.max })).length > 0;
   }
 
   /** The deployed component of a task, or why there is none. */

@@ -179,9 +179,23 @@ export class EdgeEngine {
   }
 
   private async readInputs(inputs: AssetRow[]): Promise<EdgeInput[]> {
-    return Promise.all(
-      inputs.map(async (a) => ({ name: a.taskId ? `${a.taskId}/${a.instanceIdx}/${a.name}` : a.name, mediaType: a.mediaType, bytes: await this.assets.read(a.location) })),
+    return Promise.all(inputs.map(async (a) => ({ name: inputName(a), mediaType: a.mediaType, bytes: await this.assets.read(a.location) })));
+  }
+
+  /**
+   * What one instance reads. A command program reads its partition as stdin, so it gets only its
+   * slices (ranged reads from R2), each an input of its own: an instance of a 1 GiB input cut in 64
+   * holds 16 MiB, not 1 GiB. A typed task may read anywhere in its inputs, so it gets them whole.
+   */
+  private async instanceInputs(component: EdgeComponent, inputs: AssetRow[], partition: Partition): Promise<{ inputs: EdgeInput[]; partition: Partition }> {
+    if (component.info.contract !== 'command') return { inputs: await this.readInputs(inputs), partition };
+    const read = await Promise.all(
+      partition.slices.map(async (sl) => {
+        const a = inputs[sl.input]!;
+        return { name: inputName(a), mediaType: a.mediaType, bytes: await this.assets.readRange(a.location, sl.offset, sl.length) };
+      }),
     );
+    return { inputs: read, partition: { ...partition, slices: read.map((r, i) => ({ input: i, offset: 0, length: r.bytes.length })) } };
   }
 
   private async plan(run: RunRow, task: TaskSpec, taskRunId: string): Promise<'running' | 'succeeded' | 'failed' | undefined> {
@@ -284,10 +298,10 @@ export class EdgeEngine {
     try {
       const component = this.component(run, task);
       const inputs = await assetsByIds(this.db, tr.inputs ?? []);
-      const partition = inst.partition as Partition;
-      const { params, env, args } = taskEnvironment(run, task, partition, secrets);
+      const { params, env, args } = taskEnvironment(run, task, inst.partition as Partition, secrets);
       env.push(['TUTTI_ATTEMPT', String(inst.attempt)]);
-      const result = await runOnEdge(component, { ...this.limits(task), call: 'run', partition, inputs: await this.readInputs(inputs), params, env, args, scratch: task.scratch });
+      const job = await this.instanceInputs(component, inputs, inst.partition as Partition);
+      const result = await runOnEdge(component, { ...this.limits(task), call: 'run', ...job, params, env, args, scratch: task.scratch });
       record.log = redact(result.log, task, secrets);
       if (!result.ok) return this.recordFailure(record, task, { ...result.failure, message: redact(result.failure.message, task, secrets) });
       const outputs: NewAsset[] = [];
@@ -334,4 +348,9 @@ export class EdgeEngine {
     return {};
   }
 
+}
+
+/** An input's name as the task sees it: a flow input's own, an upstream output's "task/instance/name". */
+function inputName(a: AssetRow): string {
+  return a.taskId ? `${a.taskId}/${a.instanceIdx}/${a.name}` : a.name;
 }

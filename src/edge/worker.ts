@@ -34,7 +34,7 @@ interface QueueMessage {
   retry(opts?: { delaySeconds?: number }): void;
 }
 
-export const REDEPLOY =
+const REDEPLOY =
   'This Tutti runs on Cloudflare Workers, which cannot compile WebAssembly at run time. Add the component to a flow file and run `tutti deploy cloudflare FLOW…` to ship it precompiled.';
 
 type Ctx = Context<{ Bindings: EdgeEnv }>;

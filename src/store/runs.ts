@@ -201,7 +201,8 @@ export async function taskOutputAssets(db: Db, runId: string, taskIds: string[])
 export async function assetsByIds(db: Db, ids: string[]): Promise<AssetRow[]> {
   const out: AssetRow[] = [];
   for (let i = 0; i < ids.length; i += 500) {
-    out.push(...(await db.select().from(assets).where(inArray(assets.id, ids.slice(i, i + 500)))));
+    // One JSON parameter, not 500: D1 binds at most 100.
+    out.push(...(await db.select().from(assets).where(sql`${assets.id} IN (SELECT value FROM json_each(${JSON.stringify(ids.slice(i, i + 500))}))`)));
   }
   const byId = new Map(out.map((a) => [a.id, a]));
   return ids.map((id) => byId.get(id)!).filter(Boolean);

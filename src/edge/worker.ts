@@ -72,7 +72,8 @@ interface D1Like {
 function database(env: EdgeEnv): { db: Db; d1: D1Like } {
   if (!env.DB) throw new Error('no D1 database is bound as DB: add it to wrangler.toml ([[d1_databases]] binding = "DB")');
   // drizzle's D1 and libSQL databases share the query builders and `batch`, which is all the store
-  // uses (it never opens a transaction), so the store's functions take either.
+  // uses on the run path (releaseLeases, the one transaction left, is Node-only), so the store's
+  // functions take either.
   return { db: drizzle(env.DB as Parameters<typeof drizzle>[0], { schema }) as unknown as Db, d1: env.DB as D1Like };
 }
 

@@ -65,7 +65,7 @@ const RUN_ENDED = new Set(['run-succeeded', 'run-failed', 'run-cancelled']);
 const SAFETY_POLL_MS = 2000;
 /** Most stalled runs one safety poll looks at (a shared database may hold many active runs). */
 const STALLED_BATCH = 200;
-/** Group commit bounds: most outcomes per transaction, and longest wait for more to join. */
+/** Group commit bounds: most outcomes per batch, and longest wait for more to join. */
 const MAX_GROUP = 512;
 const GROUP_WAIT_MS = 10;
 
@@ -706,7 +706,7 @@ export class Engine {
 
   /**
    * Successes are committed in groups: whatever finished while the previous group was being
-   * written goes into the next transaction. Resolves once this one is durable (true) or lost its lease.
+   * written goes into the next batch. Resolves once this one is durable (true) or lost its lease.
    */
   private commit(success: Success, produced: string[]): Promise<boolean> {
     return new Promise((resolve, reject) => {

@@ -1,6 +1,6 @@
 /**
  * Cron triggers. Each schedule row says when it fires next; firing moves it forward with a
- * compare-and-set in the same transaction that creates the runs, so with several servers on one
+ * compare-and-set in the same batch that creates the runs, so with several servers on one
  * database each tick fires once, and a crash between the two loses nothing.
  */
 import type { AssetStore } from '../assets/store.js';

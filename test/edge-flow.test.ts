@@ -124,8 +124,11 @@ describe('a fan-out flow on Workers (Miniflare: D1, R2, Queues, cron) and on the
   });
 
   after(async () => {
-    await mf?.dispose();
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      await mf?.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   const api: Call = async (method, pathname, body, headers = {}) => answer(await mf.dispatchFetch(`http://tutti.test/api/v1${pathname}`, { method, body, headers }));

@@ -3,7 +3,8 @@
  * dry-run upload with D1 (migrated from drizzle/), R2 and the INSTANCES queue (producer and
  * consumer). The run is triggered and read back through the HTTP API; its instances are dispatched
  * through the queue, one consumer invocation each; a cron invocation (`scheduled()`) fires a
- * scheduled flow. The same flow and components then run on a `tutti serve` and must agree.
+ * scheduled flow; the state moves to a libSQL server when one is configured. The same flow and
+ * components then run on a `tutti serve` and must agree.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -11,11 +12,14 @@ import { randomInt } from 'node:crypto';
 import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Miniflare } from 'miniflare';
+import { createClient } from '@libsql/client';
+import { Miniflare, type MiniflareOptions } from 'miniflare';
 import { packageRoot } from '../src/paths.js';
 import { embedManifest } from '../src/runtime/manifest.js';
+import { openDatabase } from '../src/store/db.js';
 import { countWords, module, tempDir } from './helpers.js';
 import { eventually, startServer } from './server.js';
+import { startSqld } from './sqld.js';
 
 function tutti(args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve, reject) => {
@@ -80,6 +84,8 @@ describe('a fan-out flow on Workers (Miniflare: D1, R2, Queues, cron) and on the
   const input = text(400);
   const expected = `${countWords(input)}\n`;
   let mf: Miniflare;
+  /** What wrangler would upload, as Miniflare options (the database binding aside). */
+  let worker: MiniflareOptions;
   // 128 bytes per instance: well over 100 instances, so dispatching them takes `fan` messages (100 per invocation).
   const wcLines = path.join(dir, 'wc-lines.wasm');
 
@@ -99,7 +105,7 @@ describe('a fan-out flow on Workers (Miniflare: D1, R2, Queues, cron) and on the
     assert.equal(build.code, 0, build.out);
     const dist = path.join(out, 'dist');
     const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => /\.(js|wasm)$/.test(f) && f !== 'entry.js');
-    mf = new Miniflare({
+    worker = {
       modulesRoot: dist,
       modules: [
         { type: 'ESModule', path: path.join(dist, 'entry.js') },
@@ -108,11 +114,11 @@ describe('a fan-out flow on Workers (Miniflare: D1, R2, Queues, cron) and on the
       compatibilityDate: '2026-04-01',
       compatibilityFlags: ['nodejs_compat'],
       r2Buckets: ['ASSETS'],
-      d1Databases: ['DB'],
       queueProducers: { INSTANCES: 'tutti-instances' },
       // As wrangler.toml: one message per invocation.
       queueConsumers: { 'tutti-instances': { maxBatchSize: 1, maxBatchTimeout: 1, maxRetries: 3 } },
-    });
+    };
+    mf = new Miniflare({ ...worker, d1Databases: ['DB'] });
     await mf.ready;
     // What `wrangler d1 migrations apply` does: every migration of drizzle/, in order.
     const d1 = await mf.getD1Database('DB');
@@ -232,6 +238,28 @@ describe('a fan-out flow on Workers (Miniflare: D1, R2, Queues, cron) and on the
       return b.succeeded === 4 ? b : undefined;
     }, 30_000, 'the backfill\'s runs to succeed');
     assert.deepEqual(progress, { succeeded: 4 });
+  });
+
+  it('keeps the state in a libSQL server instead of D1 when TUTTI_DB_URL is set', async () => {
+    const sqld = await startSqld();
+    // As `tutti serve --db URL` does on start: the migrations of drizzle/.
+    (await openDatabase(sqld.url)).close();
+    const remote = new Miniflare({ ...worker, bindings: { TUTTI_DB_URL: sqld.url } });
+    const db = createClient({ url: sqld.url });
+    try {
+      const res = await remote.dispatchFetch('http://tutti.test/api/v1/flows/tick/runs', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+      const { id } = (await res.json()) as { id: string };
+      assert.equal(res.status, 201);
+      const state = await eventually(async () => {
+        const row = (await db.execute({ sql: 'SELECT state FROM runs WHERE id = ?', args: [id] })).rows[0];
+        return row && ['succeeded', 'failed'].includes(String(row.state)) ? String(row.state) : undefined;
+      }, 30_000, 'the run on libSQL to end');
+      assert.equal(state, 'succeeded');
+    } finally {
+      db.close();
+      await remote.dispose();
+      await sqld.stop();
+    }
   });
 
   it('runs the same flow and components on the Node server', async () => {

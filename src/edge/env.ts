@@ -11,6 +11,9 @@ export interface EdgeEnv {
   DB?: unknown;
   /** The queue every step of a run and every instance goes through (edge/engine.ts). */
   INSTANCES?: unknown;
+  /** A libSQL server (Turso, sqld) to keep the state in instead of D1, and its token (Worker secrets). */
+  TUTTI_DB_URL?: unknown;
+  TUTTI_DB_AUTH_TOKEN?: unknown;
   /** Bearer token the API requires, when set (`wrangler secret put TUTTI_API_TOKEN`). */
   TUTTI_API_TOKEN?: unknown;
   /** Worker secrets (`wrangler secret put NAME`), which tasks receive when their flow names them. */

@@ -6,7 +6,9 @@
  * - `scheduled`: the flows' schedule triggers, by the Node server's own schedule code.
  * The deployed flows are registered in D1 on first use, so a deploy is all it takes to run them.
  */
+import { createClient } from '@libsql/client/web';
 import { drizzle } from 'drizzle-orm/d1';
+import { drizzle as drizzleLibsql } from 'drizzle-orm/libsql/web';
 import { Hono, type Context, type ExecutionContext } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { createApp } from '../api/app.js';
@@ -69,12 +71,23 @@ interface D1Like {
   prepare(sql: string): { all(): Promise<unknown> };
 }
 
-function database(env: EdgeEnv): { db: Db; d1: D1Like } {
-  if (!env.DB) throw new Error('no D1 database is bound as DB: add it to wrangler.toml ([[d1_databases]] binding = "DB")');
+/**
+ * The store: a remote libSQL server (Turso, sqld) when the TUTTI_DB_URL secret is set, else the D1
+ * database bound as DB. Either way the store's functions run unchanged: they use query builders and
+ * `batch`, never an interactive transaction, on the run path.
+ */
+function database(env: EdgeEnv): { db: Db; ping(): Promise<unknown> } {
+  if (typeof env.TUTTI_DB_URL === 'string') {
+    const authToken = typeof env.TUTTI_DB_AUTH_TOKEN === 'string' ? env.TUTTI_DB_AUTH_TOKEN : undefined;
+    const client = createClient({ url: env.TUTTI_DB_URL, authToken });
+    return { db: drizzleLibsql(client, { schema }), ping: () => client.execute('SELECT 1') };
+  }
+  if (!env.DB) throw new Error('no database: bind a D1 database as DB in wrangler.toml ([[d1_databases]] binding = "DB"), or set the TUTTI_DB_URL secret to a libSQL server');
+  const d1 = env.DB as D1Like;
   // drizzle's D1 and libSQL databases share the query builders and `batch`, which is all the store
   // uses on the run path (releaseLeases, the one transaction left, is Node-only), so the store's
   // functions take either.
-  return { db: drizzle(env.DB as Parameters<typeof drizzle>[0], { schema }) as unknown as Db, d1: env.DB as D1Like };
+  return { db: drizzle(env.DB as Parameters<typeof drizzle>[0], { schema }) as unknown as Db, ping: () => d1.prepare('SELECT 1').all() };
 }
 
 function queue(env: EdgeEnv): QueueLike {
@@ -99,17 +112,17 @@ export function createWorker(bundle: EdgeBundle) {
   };
 
   const open = async (env: EdgeEnv) => {
-    const { db, d1 } = database(env);
+    const { db, ping } = database(env);
     const store = assetStore(env);
     await registerFlows(db, store);
-    return { db, d1, store, engine: new EdgeEngine(db, store, bundle, queue(env), env) };
+    return { db, ping, store, engine: new EdgeEngine(db, store, bundle, queue(env), env) };
   };
 
   const api = async (request: Request, env: EdgeEnv, ctx: ExecutionContext): Promise<Response> => {
-    const { db, d1, store, engine } = await open(env);
+    const { db, ping, store, engine } = await open(env);
     const later = (p: Promise<unknown>) => ctx.waitUntil(p.catch((e) => console.error('tutti: dispatch failed:', e)));
     const host: ApiHost = {
-      database: { db, client: { execute: (sql) => d1.prepare(sql).all() } },
+      database: { db, client: { execute: ping } },
       assets: store,
       registry: {
         register: () => Promise.reject(new ApiError(403, 'redeploy-required', REDEPLOY)),

@@ -8,7 +8,7 @@ import { databaseUrl, type HomeOptions } from '../../home.js';
 type DbOptions = HomeOptions;
 
 async function withDb<T>(opts: DbOptions, fn: (db: Awaited<ReturnType<typeof openDatabase>>['db']) => Promise<T>): Promise<T> {
-  const database = await openDatabase(databaseUrl(opts));
+  const database = await openDatabase(databaseUrl(opts), { authToken: process.env.TUTTI_DB_AUTH_TOKEN });
   try {
     return await fn(database.db);
   } finally {

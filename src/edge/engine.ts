@@ -18,6 +18,7 @@ import { capPartitions, singlePartition, validatePartitions, type Plan } from '.
 import type { FlowSpec, TaskSpec } from '../scheduler/spec.js';
 import { Reactor } from '../scheduler/reactions.js';
 import { splitByManifest } from '../scheduler/split.js';
+import { isTerminal, nextStep, runOutcome } from '../scheduler/steps.js';
 import type { Db } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import { cancelRun } from '../store/run-control.js';
@@ -50,7 +51,6 @@ const MAX_DELAY_S = 12 * 3600;
 const LEASE_MS = 15 * 60_000;
 /** A pending instance due this long ago with no consumer on it has lost its message. */
 const OVERDUE_MS = 5 * 60_000;
-const TERMINAL_TASK = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
 
 export class EdgeEngine {
   private readonly specs = new Map<string, Promise<FlowSpec>>();
@@ -132,25 +132,22 @@ export class EdgeEngine {
       for (const task of spec.tasks) {
         const tr = trs.get(task.id);
         if (!tr || tr.state !== 'pending') continue;
-        const deps = task.needs.map((n) => trs.get(n)!);
-        const blocked = deps.find((d) => ['failed', 'skipped', 'cancelled'].includes(d.state));
-        if (blocked) {
-          await skipTaskRun(this.db, runId, tr.id, task.id, `upstream task "${blocked.taskId}" ${blocked.state}`);
+        const step = nextStep(task, trs);
+        if (step && 'skip' in step) {
+          await skipTaskRun(this.db, runId, tr.id, task.id, step.skip);
           tr.state = 'skipped';
           moved = true;
-        } else if (deps.every((d) => d.state === 'succeeded')) {
+        } else if (step) {
           const planned = await this.plan(run, task, tr.id);
           const now = planned ?? (await getTaskRun(this.db, tr.id))?.state ?? tr.state;
-          moved ||= TERMINAL_TASK.has(now);
+          moved ||= isTerminal(now);
           trs.set(task.id, { ...tr, state: now });
         }
       }
     }
-    const all = [...trs.values()];
-    if (!all.every((t) => TERMINAL_TASK.has(t.state))) return;
-    const failed = spec.tasks.map((t) => trs.get(t.id)!).find((t) => t.state === 'failed');
-    const skipped = all.some((t) => t.state === 'skipped');
-    const ended = await finishRun(this.db, runId, failed || skipped ? 'failed' : 'succeeded', failed ? `task "${failed.taskId}" failed: ${failed.error}` : null);
+    const outcome = runOutcome(spec, trs);
+    if (!outcome) return;
+    const ended = await finishRun(this.db, runId, outcome.state, outcome.error);
     // A run of the flow ended: the oldest queued ones may start now.
     if (ended.length) {
       const queued = await queuedRunIds(this.db, run.flowId, 16);

@@ -29,6 +29,7 @@ import {
 } from '../store/runs.js';
 import type { ComponentRegistry } from './components.js';
 import { splitByManifest } from './split.js';
+import { nextStep, runOutcome } from './steps.js';
 import { backoff, outputStem, redact, taskDir, taskEnvironment } from './jobs.js';
 import { capPartitions, singlePartition, validatePartitions, type Plan } from './plan.js';
 import type { FlowSpec, TaskSpec } from './spec.js';
@@ -60,7 +61,6 @@ export class LeaseLost extends Error {
 /** Stops a running attempt so that it can be handed back, not failed. */
 const SHUTDOWN = Symbol('shutdown');
 
-const TERMINAL_TASK = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
 const RUN_ENDED = new Set(['run-succeeded', 'run-failed', 'run-cancelled']);
 const SAFETY_POLL_MS = 2000;
 /** Most stalled runs one safety poll looks at (a shared database may hold many active runs). */
@@ -305,23 +305,18 @@ export class Engine {
     for (const task of spec.tasks) {
       const tr = trs.get(task.id);
       if (!tr || tr.state !== 'pending') continue;
-      const deps = task.needs.map((n) => trs.get(n)!);
-      const blocked = deps.find((d) => ['failed', 'skipped', 'cancelled'].includes(d.state));
-      if (blocked) {
-        this.publish(await skipTaskRun(db, runId, tr.id, task.id, `upstream task "${blocked.taskId}" ${blocked.state}`));
+      const step = nextStep(task, trs);
+      if (step && 'skip' in step) {
+        this.publish(await skipTaskRun(db, runId, tr.id, task.id, step.skip));
         tr.state = 'skipped';
-      } else if (deps.every((d) => d.state === 'succeeded')) {
+      } else if (step) {
         const planned = await this.plan(run, task, tr.id);
         if (planned) tr.state = planned;
         else trs.set(task.id, (await getTaskRun(db, tr.id)) ?? tr);
       }
     }
-    const all = [...trs.values()];
-    if (all.every((t) => TERMINAL_TASK.has(t.state))) {
-      const failed = spec.tasks.map((t) => trs.get(t.id)!).find((t) => t.state === 'failed');
-      const skipped = all.some((t) => t.state === 'skipped');
-      this.publish(await finishRun(db, runId, failed || skipped ? 'failed' : 'succeeded', failed ? `task "${failed.taskId}" failed: ${failed.error}` : null));
-    }
+    const outcome = runOutcome(spec, trs);
+    if (outcome) this.publish(await finishRun(db, runId, outcome.state, outcome.error));
   }
 
   /**

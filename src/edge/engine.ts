@@ -337,7 +337,7 @@ export class EdgeEngine {
   private async recordFailure(record: AttemptRecord, task: TaskSpec, failure: Failure): Promise<{ retryAfterS?: number }> {
     // Attempts lost with a dead invocation do not use up the task's retries.
     const failed = (await failedAttempts(this.db, record.instance.id)) + 1;
-    const delay = failure.retryable && failed < task.retry.attempts ? backoff(task, failed) : null;
+    const delay = failure.retryable && failed < task.retry.attempts ? backoff(task.retry, failed) : null;
     const done = await failInstance(this.db, record, failure, delay === null ? null : Date.now() + delay);
     if (!done) return {};
     if (delay !== null) await this.queue.send({ type: 'run', instance: record.instance.id }, { delaySeconds: Math.min(MAX_DELAY_S, Math.ceil(delay / 1000)) });

@@ -58,6 +58,9 @@ export class LeaseLost extends Error {
   }
 }
 
+/** An attempt that cannot even be prepared (its flow revision or component is unreadable) is tried a few times, then fails its task. */
+const PREPARE_RETRY: TaskSpec['retry'] = { attempts: 3, backoff: 'exponential', delay: 1000, maxDelay: 60_000 };
+
 /** Stops a running attempt so that it can be handed back, not failed. */
 const SHUTDOWN = Symbol('shutdown');
 
@@ -509,15 +512,14 @@ export class Engine {
     try {
       ctx = await this.context(inst.taskRunId);
     } catch (e) {
-      const task = { retry: { attempts: 3, backoff: 'exponential', delay: 1000, maxDelay: 60_000 } } as TaskSpec;
-      await this.recordFailure(record, task, { kind: 'internal', message: `cannot prepare the attempt: ${(e as Error).message}`, retryable: true });
+      await this.recordFailure(record, PREPARE_RETRY, { kind: 'internal', message: `cannot prepare the attempt: ${(e as Error).message}`, retryable: true });
       return undefined;
     }
     const { run, task, secrets } = ctx;
     record.taskId = task.id;
     const missing = Object.values(task.secrets).filter((n) => !secrets.has(n));
     if (missing.length) {
-      await this.recordFailure(record, task, missingSecrets(missing));
+      await this.recordFailure(record, task.retry, missingSecrets(missing));
       return undefined;
     }
     const partition = inst.partition as Partition;
@@ -605,7 +607,7 @@ export class Engine {
     const { inst, ctx } = await this.heldAttempt(worker, instanceId, report.attempt);
     const record: AttemptRecord = { instance: inst, taskId: ctx.task.id, worker, startedAt: Date.now() - Math.ceil(report.ms), log: redact(report.log, ctx.task, ctx.secrets) };
     const failure: Failure = { ...report.failure, message: redact(report.failure.message, ctx.task, ctx.secrets) };
-    if (!(await this.recordFailure(record, ctx.task, failure))) throw new LeaseLost(`instance ${instanceId} attempt ${report.attempt}`);
+    if (!(await this.recordFailure(record, ctx.task.retry, failure))) throw new LeaseLost(`instance ${instanceId} attempt ${report.attempt}`);
   }
 
   /** What every instance of a task run shares, loaded once (inputs never change once planned). */
@@ -650,7 +652,7 @@ export class Engine {
       const missing = Object.values(task.secrets).filter((n) => !secrets.has(n));
       if (missing.length) {
         leavePool();
-        await this.recordFailure(record, task, missingSecrets(missing));
+        await this.recordFailure(record, task.retry, missingSecrets(missing));
         return;
       }
       const partition = inst.partition as Partition;
@@ -692,10 +694,10 @@ export class Engine {
         }));
         await this.commit({ record, outputs }, result.outputs.map((o) => o.path));
       } else {
-        await this.recordFailure(record, task, { ...result.failure, message: redact(result.failure.message, task, secrets) });
+        await this.recordFailure(record, task.retry, { ...result.failure, message: redact(result.failure.message, task, secrets) });
       }
     } catch (e) {
-      await this.recordFailure(record, task, { kind: 'internal', message: (e as Error).message ?? String(e), retryable: true });
+      await this.recordFailure(record, task.retry, { kind: 'internal', message: (e as Error).message ?? String(e), retryable: true });
     }
   }
 
@@ -734,10 +736,10 @@ export class Engine {
   }
 
   /** Returns false when the attempt had lost its lease (nothing recorded). */
-  private async recordFailure(record: Parameters<typeof failInstance>[1], task: TaskSpec, failure: Failure): Promise<boolean> {
+  private async recordFailure(record: Parameters<typeof failInstance>[1], policy: TaskSpec['retry'], failure: Failure): Promise<boolean> {
     // Attempts lost with a dead worker or server do not use up the task's retries.
     const failed = (await failedAttempts(this.o.db.db, record.instance.id)) + 1;
-    const retry = failure.retryable && failed < task.retry.attempts ? Date.now() + backoff(task, failed) : null;
+    const retry = failure.retryable && failed < policy.attempts ? Date.now() + backoff(policy, failed) : null;
     const done = await failInstance(this.o.db.db, record, failure, retry);
     if (done) this.publish(done.events);
     if (done && retry !== null) {

@@ -22,8 +22,8 @@ export function outputStem(idx: number, attempt: number): string {
 }
 
 /** Delay before attempt `attempt + 1`. */
-export function backoff(task: TaskSpec, attempt: number): number {
-  const { delay, backoff: kind, maxDelay } = task.retry;
+export function backoff(retry: TaskSpec['retry'], attempt: number): number {
+  const { delay, backoff: kind, maxDelay } = retry;
   return Math.min(maxDelay, kind === 'fixed' ? delay : delay * 2 ** (attempt - 1));
 }
 

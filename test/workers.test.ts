@@ -54,6 +54,14 @@ describe('remote workers', () => {
     for (const s of servers) if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
   });
 
+  it('refuses a --server that is not an http(s) URL, saying so', () => {
+    for (const server of ['app1:8080', 'ftp://app1']) {
+      const r = spawnSync(process.execPath, [bin, 'worker', '--server', server], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /--server ".*" is not an http\(s\) URL, e\.g\. http:\/\/10\.0\.0\.5:8080/);
+    }
+  });
+
   it('an attempt on a worker killed with -9 runs again on another worker once its lease expires', async () => {
     const s = await startServer({ args: ['--workers', '0', '--lease', '2s'] });
     servers.push(s);

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { RemoteWorker } from '../../runtime/remote/worker.js';
+import { UsageError } from '../errors.js';
 
 export interface WorkerOptions {
   server: string;
@@ -12,6 +13,13 @@ export interface WorkerOptions {
 
 /** Pull attempts from a server and run them here until SIGINT/SIGTERM, then hand back what is unfinished. */
 export async function workerCommand(opts: WorkerOptions): Promise<number> {
+  let url: URL | undefined;
+  try {
+    url = new URL(opts.server);
+  } catch {
+    // reported below
+  }
+  if (!url || !['http:', 'https:'].includes(url.protocol)) throw new UsageError(`--server ${JSON.stringify(opts.server)} is not an http(s) URL, e.g. http://10.0.0.5:8080`);
   const log = (msg: string) => process.stderr.write(`tutti worker: ${msg}\n`);
   const worker = new RemoteWorker({
     server: opts.server,

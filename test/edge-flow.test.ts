@@ -7,7 +7,6 @@
  * components then run on a `tutti serve` and must agree.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,20 +16,9 @@ import { Miniflare, type MiniflareOptions } from 'miniflare';
 import { packageRoot } from '../src/paths.js';
 import { embedManifest } from '../src/runtime/manifest.js';
 import { openDatabase } from '../src/store/db.js';
-import { countWords, module, tempDir } from './helpers.js';
+import { countWords, module, runTutti, tempDir } from './helpers.js';
 import { eventually, startServer } from './server.js';
 import { startSqld } from './sqld.js';
-
-function tutti(args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(packageRoot, 'bin', 'tutti.mjs'), ...args], { cwd: packageRoot, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (out += d));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? 1, out }));
-  });
-}
 
 /** Lines of words: the `lines` manifest cuts between lines, so N instances count what one would. */
 function text(lines: number): string {
@@ -101,7 +89,7 @@ describe('a fan-out flow on Workers (Miniflare: D1, R2, Queues, cron) and on the
     const config = path.join(dir, 'wrangler.toml');
     copyFileSync(path.join(packageRoot, 'wrangler.toml'), config);
     const out = path.join(dir, 'edge');
-    const build = await tutti(['deploy', 'cloudflare', '--dry-run', '--config', config, '--out', out, '--home', path.join(dir, 'home'), path.join(dir, 'fan.yaml'), path.join(dir, 'after.yaml'), path.join(dir, 'tick.yaml')]);
+    const build = await runTutti(['deploy', 'cloudflare', '--dry-run', '--config', config, '--out', out, '--home', path.join(dir, 'home'), path.join(dir, 'fan.yaml'), path.join(dir, 'after.yaml'), path.join(dir, 'tick.yaml')]);
     assert.equal(build.code, 0, build.out);
     const dist = path.join(out, 'dist');
     const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => /\.(js|wasm)$/.test(f) && f !== 'entry.js');

@@ -4,7 +4,6 @@
  * compared with the same components on the Node runtime.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, randomInt } from 'node:crypto';
 import { copyFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,24 +13,10 @@ import { R2AssetStore, type R2BucketLike } from '../src/assets/r2.js';
 import { packageRoot } from '../src/paths.js';
 import { ComponentCache } from '../src/runtime/component.js';
 import { execute } from '../src/runtime/execute.js';
-import { countWords, module, tempDir } from './helpers.js';
+import { countWords, module, runTutti, tempDir } from './helpers.js';
 
 const MiB = 2 ** 20;
 const PLANTED = `planted-${randomInt(1e9)}`;
-
-function tutti(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(packageRoot, 'bin', 'tutti.mjs'), ...args], {
-      cwd: packageRoot,
-      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', ...env },
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (out += d));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? 1, out }));
-  });
-}
 
 /** Text with every kind of whitespace wordcount splits on, runs of it, and long lines. */
 function generatedText(words: number): string {
@@ -112,7 +97,7 @@ describe('Cloudflare Workers bundle on workerd', () => {
     // A copy of the repository's wrangler.toml: wrangler keeps its scratch files (.wrangler/) next to its config.
     const config = path.join(dir, 'wrangler.toml');
     copyFileSync(path.join(packageRoot, 'wrangler.toml'), config);
-    build = await tutti(['deploy', 'cloudflare', '--dry-run', '--config', config, '--out', out, '--home', path.join(dir, 'home'), 'modules/demo/word-count.yaml', sandboxFlow]);
+    build = await runTutti(['deploy', 'cloudflare', '--dry-run', '--config', config, '--out', out, '--home', path.join(dir, 'home'), 'modules/demo/word-count.yaml', sandboxFlow]);
     assert.equal(build.code, 0, build.out);
     const dist = path.join(out, 'dist');
     // What wrangler would upload: its bundled entry plus every module it attached, listed by hand
@@ -260,19 +245,19 @@ describe('Cloudflare Workers bundle on workerd', () => {
   it('refuses to build flows Workers cannot run, saying why', async () => {
     const flow = path.join(dir, 'net.yaml');
     writeFileSync(flow, `id: net\ntasks:\n  - { id: get, component: ${module('wordcount')}, network: { allow: [example.com] } }\n  - { id: named, component: wordcount@1.0.0 }\n`);
-    const res = await tutti(['deploy', 'cloudflare', '--dry-run', '--config', path.join(dir, 'wrangler.toml'), '--out', path.join(dir, 'refused'), flow]);
+    const res = await runTutti(['deploy', 'cloudflare', '--dry-run', '--config', path.join(dir, 'wrangler.toml'), '--out', path.join(dir, 'refused'), flow]);
     assert.equal(res.code, 2, res.out);
     assert.match(res.out, /tasks\[0\]: outgoing HTTP \(network\.allow\) is not available to tasks on Workers yet/);
     assert.match(res.out, /tasks\[1\]: component "wordcount@1\.0\.0" is a name@version; a Workers bundle is built from \.wasm files/);
  
     const notTask = path.join(dir, 'not-task.yaml');
     writeFileSync(notTask, `id: not-task\ntasks:\n  - { id: t, component: ${module('not-a-task')} }\n`);
-    const rejected = await tutti(['deploy', 'cloudflare', '--dry-run', '--config', path.join(dir, 'wrangler.toml'), '--out', path.join(dir, 'refused'), notTask]);
+    const rejected = await runTutti(['deploy', 'cloudflare', '--dry-run', '--config', path.join(dir, 'wrangler.toml'), '--out', path.join(dir, 'refused'), notTask]);
     assert.equal(rejected.code, 2, rejected.out);
     assert.match(rejected.out, /not-task\.yaml tasks\[0\]\.component: .*not-a-task\.wasm: the component satisfies no task contract/);
     const bare = path.join(dir, 'bare.toml');
     writeFileSync(bare, 'name = "bare"\ncompatibility_date = "2026-04-01"\n');
-    const noConfig = await tutti(['deploy', 'cloudflare', '--dry-run', '--config', bare, '--out', path.join(dir, 'refused'), 'modules/demo/word-count.yaml']);
+    const noConfig = await runTutti(['deploy', 'cloudflare', '--dry-run', '--config', bare, '--out', path.join(dir, 'refused'), 'modules/demo/word-count.yaml']);
     assert.equal(noConfig.code, 2, noConfig.out);
     assert.match(noConfig.out, /bare\.toml lacks what the Tutti bundle needs .*\n  find_additional_modules = true\n  rules = .*\n  compatibility_flags = \["nodejs_compat"\]/);
   });

@@ -1,4 +1,5 @@
 /** Shared test fixtures: a private Tutti home per test, flows written next to it, runs to completion. */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -67,4 +68,16 @@ export async function harness(opts: TuttiOptions = {}): Promise<Harness> {
 /** Whitespace-separated words, the reference the wordcount component must agree with. */
 export function countWords(text: string): number {
   return text.split(/[ \t\n\r\v\f]+/).filter(Boolean).length;
+}
+
+/** The `tutti` command as a child process, in the checkout, with stdout and stderr as one text. */
+export function runTutti(args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(packageRoot, 'bin', 'tutti.mjs'), ...args], { cwd: packageRoot, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (out += d));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code: code ?? 1, out }));
+  });
 }

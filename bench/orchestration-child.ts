@@ -29,7 +29,9 @@ interface Client {
 }
 
 async function startTutti(home: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [path.join(packageRoot, 'bin/tutti.mjs'), 'serve', '--port', '0', '--home', home, '--workers', String(workers)], {
+  // BENCH_PROF=DIR writes a V8 CPU profile of the server there (open it in Chrome DevTools or speedscope).
+  const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
+  const child = spawn(process.execPath, [...prof, path.join(packageRoot, 'bin/tutti.mjs'), 'serve', '--port', '0', '--home', home, '--workers', String(workers)], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -10,13 +10,21 @@ import { getFlow } from '../store/flows.js';
 import { atomically } from '../store/batch.js';
 import { runsCreated, runStatements, taskOutputAssets, type AssetRow, type NewRun } from '../store/runs.js';
 import { latestEventId } from '../store/events.js';
-import { eventsAfterCursor, hasCursor, moveCursor, triggersFrom, type FlowTriggerRow } from '../store/triggers.js';
+import { cursorOf, eventsAfterId, moveCursor, triggersFrom, type FlowTriggerRow } from '../store/triggers.js';
 import type { FlowSpec } from './spec.js';
 import { InputError, prepareRun } from './trigger.js';
 
 const CURSOR = 'flow-triggers';
-const TYPES = ['run-succeeded', 'run-failed', 'run-cancelled', 'task-succeeded'];
+const TYPES = new Set(['run-succeeded', 'run-failed', 'run-cancelled', 'task-succeeded']);
 const POLL_MS = 1000;
+/** Events read at most this often: a busy server wakes the reactor on every run's end. */
+const MIN_GAP_MS = 20;
+/**
+ * A cursor move that fired nothing is written at most this often. Replaying events that fired
+ * nothing is harmless, and one that did fire moved the cursor in its own batch; without this, every
+ * run's end would cost a commit of its own.
+ */
+const PERSIST_MS = 5000;
 
 export interface ReactorOptions {
   db: Db;
@@ -30,12 +38,20 @@ export class Reactor {
   private running = false;
   private busy?: Promise<void>;
   private again = false;
+  /** Events up to here are handled; `persisted` is what the database says. */
+  private cursor = 0;
+  private persisted = 0;
+  private persistedAt = 0;
+  private lastStep = 0;
 
   constructor(private readonly o: ReactorOptions) {}
 
   /** A new database (or one from before flow triggers) starts at its newest event, not its history. */
   async init(): Promise<void> {
-    if (!(await hasCursor(this.o.db, CURSOR))) await moveCursor(this.o.db, CURSOR, await latestEventId(this.o.db));
+    const stored = await cursorOf(this.o.db, CURSOR);
+    if (stored === undefined) await moveCursor(this.o.db, CURSOR, await latestEventId(this.o.db));
+    this.cursor = this.persisted = stored ?? (await cursorOf(this.o.db, CURSOR)) ?? 0;
+    this.persistedAt = Date.now();
   }
 
   async start(): Promise<void> {
@@ -50,6 +66,12 @@ export class Reactor {
     this.running = false;
     clearInterval(this.timer);
     await this.busy;
+    await this.persist();
+  }
+
+  /** An event was written: wake up if it is one that can fire a flow trigger. */
+  onEvent(e: { type: string }): void {
+    if (TYPES.has(e.type)) this.wake();
   }
 
   wake(): void {
@@ -61,7 +83,11 @@ export class Reactor {
     this.busy = (async () => {
       do {
         this.again = false;
+        const wait = this.lastStep + MIN_GAP_MS - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        this.lastStep = Date.now();
         while (await this.step());
+        if (Date.now() - this.persistedAt >= PERSIST_MS) await this.persist();
       } while (this.again && this.running);
     })()
       .catch((e) => this.o.log?.(`flow triggers: ${(e as Error).message}`))
@@ -70,12 +96,20 @@ export class Reactor {
 
   /** Handle every event after the cursor, now: on Workers, where nothing polls, after each step of a run. */
   async catchUp(): Promise<void> {
+    if (!this.persistedAt) await this.init();
     while (await this.step());
+    await this.persist();
+  }
+
+  private async persist(): Promise<void> {
+    if (this.cursor > this.persisted) await moveCursor(this.o.db, CURSOR, this.cursor);
+    this.persisted = Math.max(this.persisted, this.cursor);
+    this.persistedAt = Date.now();
   }
 
   /** Handle one batch of events; true when there may be more. */
   private async step(): Promise<boolean> {
-    const { rows } = await eventsAfterCursor(this.o.db, CURSOR, TYPES, 100);
+    const rows = await eventsAfterId(this.o.db, this.cursor, [...TYPES], 100);
     if (!rows.length) return false;
     const fire: { runId: string; trigger: FlowTriggerRow; key: string }[] = [];
     const bySource = new Map<string, FlowTriggerRow[]>();
@@ -90,8 +124,14 @@ export class Reactor {
       const run = await this.prepare(f.runId, f.trigger, f.key);
       if (run) prepared.push(run);
     }
-    const results = await atomically(this.o.db, [...prepared.flatMap((run) => runStatements(this.o.db, run)), moveCursor(this.o.db, CURSOR, rows.at(-1)!.id)]);
-    for (const id of runsCreated(results.slice(0, -1), prepared)) this.o.onRun(id);
+    const last = rows.at(-1)!.id;
+    if (prepared.length) {
+      const results = await atomically(this.o.db, [...prepared.flatMap((run) => runStatements(this.o.db, run)), moveCursor(this.o.db, CURSOR, last)]);
+      this.persisted = last;
+      this.persistedAt = Date.now();
+      for (const id of runsCreated(results.slice(0, -1), prepared)) this.o.onRun(id);
+    }
+    this.cursor = last;
     return rows.length === 100;
   }
 

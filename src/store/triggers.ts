@@ -92,18 +92,15 @@ export async function flowTriggersOf(db: Db, targetFlowId: string): Promise<Flow
   return db.select().from(flowTriggers).where(eq(flowTriggers.targetFlowId, targetFlowId)).orderBy(asc(flowTriggers.idx));
 }
 
-/** Events after a consumer's cursor that may fire flow triggers, with the flow of their run. */
-export async function eventsAfterCursor(db: Db, name: string, types: string[], limit: number) {
-  const [cur] = await db.select().from(cursors).where(eq(cursors.name, name));
-  const after = cur?.eventId ?? 0;
-  const rows = await db
+/** Events after `afterId` of the given types, with the flow of their run (what a flow trigger matches on). */
+export async function eventsAfterId(db: Db, afterId: number, types: string[], limit: number) {
+  return db
     .select({ id: events.id, runId: events.runId, taskId: events.taskId, type: events.type, flowId: runs.flowId })
     .from(events)
     .innerJoin(runs, eq(runs.id, events.runId))
-    .where(and(gt(events.id, after), inArray(events.type, types)))
+    .where(and(gt(events.id, afterId), inArray(events.type, types)))
     .orderBy(asc(events.id))
     .limit(limit);
-  return { after, rows };
 }
 
 /** The statement that moves a cursor forward (never back); await it, or batch it with what the events caused. */
@@ -114,6 +111,8 @@ export function moveCursor(db: Db, name: string, eventId: number) {
     .onConflictDoUpdate({ target: cursors.name, set: { eventId: sql`max(${cursors.eventId}, excluded.event_id)` } });
 }
 
-export async function hasCursor(db: Db, name: string): Promise<boolean> {
-  return (await db.select().from(cursors).where(eq(cursors.name, name))).length > 0;
+/** Where a consumer's cursor stands; undefined when it has none yet. */
+export async function cursorOf(db: Db, name: string): Promise<number | undefined> {
+  const [row] = await db.select({ eventId: cursors.eventId }).from(cursors).where(eq(cursors.name, name));
+  return row?.eventId;
 }

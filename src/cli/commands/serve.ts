@@ -28,7 +28,7 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
   const onRun = (id: string) => tutti.engine.notify(id);
   const schedules = new ScheduleLoop({ db: tutti.database.db, assets: tutti.assets, onRun, log });
   const reactor = new Reactor({ db: tutti.database.db, assets: tutti.assets, onRun, log });
-  const offReactor = tutti.engine.onEvent(() => reactor.wake());
+  const offReactor = tutti.engine.onEvent((e) => reactor.onEvent(e));
   await tutti.engine.start();
   await reactor.start();
   schedules.start();

@@ -23,9 +23,10 @@ import {
   type AttemptRecord, type InstanceRow, type ReleasedAttempt, type Success,
 } from '../store/instances.js';
 import { cancelRun } from '../store/run-control.js';
+import { runAll, type Step } from '../store/batch.js';
 import {
-  activeRunIds, assetsByIds, failTaskRunPlanning, finishRun, getRun, getTaskRun, oldestRunningRun, planTaskRun, queuedRunIds, runInputAssets,
-  skipTaskRun, stalledRunIds, startRun, taskOutputAssets, taskRunStates, type AssetRow, type NewAsset, type RunRow,
+  activeRunIds, assetsByIds, claimedByPlan, failPlanningStep, finishRunStep, getRun, getTaskRun, oldestRunningRun, planStep, queuedRunIds, runInputAssets,
+  skipStep, stalledRunIds, startRun, startRunStep, taskOutputAssets, taskRunStates, type AssetRow, type NewAsset, type PlanWrite, type RunRow,
 } from '../store/runs.js';
 import type { ComponentRegistry } from './components.js';
 import { splitByManifest } from './split.js';
@@ -296,13 +297,28 @@ export class Engine {
     return p;
   }
 
-  /** Move one run forward: start it, plan ready tasks, skip doomed ones, finish it when all are done. */
+  /**
+   * Move one run forward: start it, plan ready tasks (leasing their first instances to this
+   * process's workers), skip doomed ones, finish it when all are done. All of it is one batch, so
+   * one commit. It decides from what is committed: what this batch changes (a task planned with no
+   * instance, a skip) is looked at on the next pass, which its events trigger.
+   */
   private async advance(runId: string): Promise<void> {
     const db = this.o.db.db;
     const run = await getRun(db, runId);
     if (!run || !['queued', 'running'].includes(run.state)) return;
     const spec = await this.spec(run.flowId, run.revision);
-    if (run.state === 'queued' && !(await this.startQueued(run, spec))) return;
+    const steps: Step<EventRow[]>[] = [];
+    const after: ((events: EventRow[]) => void)[] = [];
+    if (run.state === 'queued') {
+      // Runs waiting for a run limit start on their own first, so that they do not plan for nothing.
+      if (spec.concurrency || run.backfillId) {
+        if (!(await this.startQueued(run, spec))) return;
+      } else {
+        steps.push(startRunStep(db, run.id));
+        after.push(() => {});
+      }
+    }
     this.warm(spec);
     const trs = new Map((await taskRunStates(db, runId)).map((t) => [t.taskId, t]));
     for (const task of spec.tasks) {
@@ -310,16 +326,23 @@ export class Engine {
       if (!tr || tr.state !== 'pending') continue;
       const step = nextStep(task, trs);
       if (step && 'skip' in step) {
-        this.publish(await skipTaskRun(db, runId, tr.id, task.id, step.skip));
-        tr.state = 'skipped';
+        steps.push(skipStep(db, runId, tr.id, task.id, step.skip));
+        after.push(() => {});
       } else if (step) {
         const planned = await this.plan(run, task, tr.id);
-        if (planned) tr.state = planned;
-        else trs.set(task.id, (await getTaskRun(db, tr.id)) ?? tr);
+        steps.push(planned.step);
+        after.push(planned.after);
       }
     }
-    const outcome = runOutcome(spec, trs);
-    if (outcome) this.publish(await finishRun(db, runId, outcome.state, outcome.error));
+    const outcome = run.state === 'running' && !steps.length ? runOutcome(spec, trs) : undefined;
+    if (outcome) {
+      steps.push(finishRunStep(db, runId, outcome.state, outcome.error));
+      after.push(() => {});
+    }
+    if (!steps.length) return;
+    const results = await runAll(db, steps);
+    results.forEach((events, i) => after[i]!(events));
+    this.publish(results.flat());
   }
 
   /**
@@ -363,8 +386,11 @@ export class Engine {
     this.publish(events);
   }
 
-  /** Plan a ready task run; returns its new state when this call planned it (undefined: look it up). */
-  private async plan(run: RunRow, task: TaskSpec, taskRunId: string): Promise<'running' | 'succeeded' | 'failed' | undefined> {
+  /**
+   * Plan a ready task run: the step that records it, and what to do once it is committed (when its
+   * events came back, it won): remember what its instances share, and run those it leased here.
+   */
+  private async plan(run: RunRow, task: TaskSpec, taskRunId: string): Promise<{ step: Step<EventRow[]>; after: (events: EventRow[]) => void }> {
     const db = this.o.db.db;
     const given = task.inputs.length ? await runInputAssets(db, run.id) : [];
     const upstream = task.needs.length ? await taskOutputAssets(db, run.id, task.needs) : [];
@@ -386,25 +412,30 @@ export class Engine {
           problem = `invalid-plan: ${(e as Error).message}`;
         }
       }
-      if (problem) {
-        const events = await failTaskRunPlanning(db, run.id, taskRunId, task.id, `plan failed: ${problem}`);
-        this.publish(events);
-        return events.length ? 'failed' : undefined;
-      }
+      if (problem) return { step: failPlanningStep(db, run.id, taskRunId, task.id, `plan failed: ${problem}`), after: () => {} };
     }
     plan = capPartitions(plan, task.maxInstances);
     await this.o.assets.prepareDir(taskDir(run.id, task.id));
-    const events = await planTaskRun(db, { runId: run.id, taskRunId, taskId: task.id, inputs: inputs.map((a) => a.id), ...plan, concurrency: task.concurrency });
-    this.markClaimable();
-    if (!events.length) return undefined;
-    // Its instances need exactly what planning just read: no second look at the store for them.
-    if (!this.contexts.has(taskRunId)) {
-      const ctx = readSecrets(db, Object.values(task.secrets)).then((secrets) => ({ run, task, inputs, secrets, component }));
-      this.contexts.set(taskRunId, ctx);
-      ctx.catch(() => this.contexts.delete(taskRunId));
-    }
-    this.publish(events);
-    return plan.partitions.length ? 'running' : 'succeeded';
+    const secrets = await readSecrets(db, Object.values(task.secrets));
+    // Lease what this process's idle workers can start now: no claim statement, no wait for one.
+    // Only that much: the rest stays pending for whichever worker, here or remote, is free first.
+    const room = this.running && this.o.runInstances !== false ? this.o.pool.size - this.inPool : 0;
+    const count = Math.max(0, Math.min(plan.partitions.length, task.concurrency ?? Infinity, room));
+    const write: PlanWrite = {
+      runId: run.id, taskRunId, taskId: task.id, inputs: inputs.map((a) => a.id), ...plan, concurrency: task.concurrency,
+      claim: count ? { owner: this.owner, leaseMs: this.leaseMs, count } : undefined,
+    };
+    const now = Date.now();
+    return {
+      step: planStep(db, write),
+      after: (events) => {
+        if (!events.length) return;
+        // Its instances need exactly what planning just read: no second look at the store for them.
+        if (!this.contexts.has(taskRunId)) this.contexts.set(taskRunId, Promise.resolve({ run, task, inputs, secrets, component }));
+        if (count < plan.partitions.length) this.markClaimable();
+        this.dispatch(claimedByPlan(write, now));
+      },
+    };
   }
 
   /**
@@ -460,8 +491,13 @@ export class Engine {
     }
     // A full batch may have left more behind.
     if (claimed.length === want) this.markClaimable();
-    if (claimed.length && this.inflight === 0) this.lastRenew = Date.now();
-    for (const inst of claimed) {
+    this.dispatch(claimed);
+  }
+
+  /** Run instances leased to this process on its workers. */
+  private dispatch(leased: InstanceRow[]): void {
+    if (leased.length && this.inflight === 0) this.lastRenew = Date.now();
+    for (const inst of leased) {
       this.inflight++;
       this.inPool++;
       void this.execute(inst).finally(() => {

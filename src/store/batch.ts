@@ -14,28 +14,97 @@ import type { EventRow, NewEvent } from './events.js';
 
 export type Statement = BatchItem<'sqlite'>;
 
+/**
+ * Statements that belong together and how to read what they did from their results: a caller may
+ * run a step alone (`run`) or put several in one batch, so that one commit moves a run several steps.
+ */
+export interface Step<T> {
+  items: Statement[];
+  read(results: unknown[]): T;
+}
+
+export async function run<T>(db: Db, step: Step<T>): Promise<T> {
+  return step.read(await atomically(db, step.items));
+}
+
+/** Run steps in one batch; each gets its own results. */
+export async function runAll<T>(db: Db, steps: Step<T>[]): Promise<T[]> {
+  const results = await atomically(db, steps.flatMap((s) => s.items));
+  let at = 0;
+  return steps.map((s) => s.read(results.slice(at, (at += s.items.length))));
+}
+
 /** A fresh nonce for a compare-and-set. */
 export const newToken = (): string => crypto.randomUUID();
 
-/** Run `items` atomically and return each one's result, in order. */
+/**
+ * Run `items` atomically and return each one's result, in order.
+ *
+ * On libSQL, batches that arrive while another is being committed wait and then go together, in
+ * arrival order, in one transaction: one fsync for all of them instead of one each (group commit).
+ * That is the same as running them one after the other, because every statement is guarded by what
+ * it finds, not by what its caller read before. A group that fails is retried one batch at a time,
+ * so one caller's error never becomes another's.
+ */
 export async function atomically(db: Db, items: Statement[]): Promise<unknown[]> {
   if (!items.length) return [];
-  prepareRawForD1(db, items);
-  return db.batch(items as [Statement, ...Statement[]]);
+  if (prepareRawForD1(db, items)) return db.batch(items as [Statement, ...Statement[]]);
+  let group = groups.get(db);
+  if (!group) groups.set(db, (group = { queue: [], busy: false }));
+  return new Promise((resolve, reject) => {
+    group.queue.push({ items, resolve, reject });
+    if (!group.busy) void drain(db, group);
+  });
+}
+
+interface Waiting {
+  items: Statement[];
+  resolve(results: unknown[]): void;
+  reject(e: unknown): void;
+}
+
+const groups = new WeakMap<Db, { queue: Waiting[]; busy: boolean }>();
+/** Statements per group commit, beyond which later batches wait for the next one. */
+const MAX_GROUP_STATEMENTS = 2000;
+
+async function drain(db: Db, group: { queue: Waiting[]; busy: boolean }): Promise<void> {
+  group.busy = true;
+  try {
+    while (group.queue.length) {
+      let n = 0;
+      let size = 0;
+      while (n < group.queue.length && (n === 0 || size + group.queue[n]!.items.length <= MAX_GROUP_STATEMENTS)) size += group.queue[n++]!.items.length;
+      const batch = group.queue.splice(0, n);
+      try {
+        const results = await db.batch(batch.flatMap((w) => w.items) as [Statement, ...Statement[]]);
+        let at = 0;
+        for (const w of batch) {
+          w.resolve(results.slice(at, at + w.items.length));
+          at += w.items.length;
+        }
+      } catch (e) {
+        if (batch.length === 1) batch[0]!.reject(e);
+        else for (const w of batch) await db.batch(w.items as [Statement, ...Statement[]]).then(w.resolve, w.reject);
+      }
+    }
+  } finally {
+    group.busy = false;
+  }
 }
 
 /**
  * drizzle-orm 0.45's D1 batch binds each statement's parameters to its prepared D1 statement, which
  * a raw query (`db.run(sql…)`, `db.all(sql…)`) does not have: it fails with "reading 'bind'". Give
- * each raw query one. libSQL clients have no `prepare`, so this does nothing on Node.
+ * each raw query one. Returns whether this is D1 (libSQL clients have no `prepare`).
  */
-function prepareRawForD1(db: Db, items: Statement[]): void {
+function prepareRawForD1(db: Db, items: Statement[]): boolean {
   const client = (db as unknown as { session?: { client?: { prepare?: (sql: string) => unknown } } }).session?.client;
-  if (typeof client?.prepare !== 'function') return;
+  if (typeof client?.prepare !== 'function') return false;
   for (const item of items as unknown as { _prepare(): unknown; stmt?: unknown; getQuery(): { sql: string } }[]) {
     // A raw query is its own prepared query; builders prepare a new one, with its statement.
     if (item._prepare() === item && item.stmt === undefined) item.stmt = client.prepare(item.getQuery().sql);
   }
+  return true;
 }
 
 /**

@@ -2,7 +2,7 @@
 import { and, asc, desc, eq, inArray, isNull, notExists, sql, type SQL } from 'drizzle-orm';
 import type { Partition } from '../runtime/protocol.js';
 import type { Db } from './db.js';
-import { atomically, eventRows, guardedEvents, newToken, type Statement } from './batch.js';
+import { atomically, eventRows, guardedEvents, newToken, run as runStep, type Statement, type Step } from './batch.js';
 import type { EventRow, NewEvent } from './events.js';
 import { assets, backfills, instances, runs, taskRuns, type RunState } from './schema.js';
 
@@ -20,6 +20,7 @@ export interface NewAsset {
 export type RunRow = typeof runs.$inferSelect;
 export type TaskRunRow = typeof taskRuns.$inferSelect;
 export type AssetRow = typeof assets.$inferSelect;
+type InstanceRow = typeof instances.$inferSelect;
 
 export interface NewRun {
   id: string;
@@ -118,7 +119,8 @@ export async function stalledRunIds(db: Db, limit: number): Promise<string[]> {
 }
 
 export async function getRun(db: Db, runId: string): Promise<RunRow | undefined> {
-  return db.query.runs.findFirst({ where: eq(runs.id, runId) });
+  const [row] = await db.select().from(runs).where(eq(runs.id, runId));
+  return row;
 }
 
 export async function getTaskRuns(db: Db, runId: string): Promise<TaskRunRow[]> {
@@ -139,6 +141,10 @@ export async function getTaskRun(db: Db, taskRunId: string): Promise<TaskRunRow 
  * running runs of the flow (oldest queued first), and at most its backfill's concurrency.
  */
 export async function startRun(db: Db, runId: string, gate: { flowMax?: number } = {}): Promise<EventRow[]> {
+  return runStep(db, startRunStep(db, runId, gate));
+}
+
+export function startRunStep(db: Db, runId: string, gate: { flowMax?: number } = {}): Step<EventRow[]> {
   // Correlated subqueries over a second copy of runs ("r"); drizzle's alias() does not render in sql``.
   const conds = [eq(runs.id, runId), eq(runs.state, 'queued')];
   if (gate.flowMax !== undefined) {
@@ -149,11 +155,13 @@ export async function startRun(db: Db, runId: string, gate: { flowMax?: number }
     (SELECT count(*) FROM runs r WHERE r.backfill_id = ${runs.backfillId} AND r.state = 'running') < (SELECT ${backfills.concurrency} FROM ${backfills} WHERE ${backfills.id} = ${runs.backfillId})
     AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.backfill_id = ${runs.backfillId} AND r.state = 'queued' AND r.logical_time < ${runs.logicalTime})))`);
   const token = newToken();
-  const [, ev] = await atomically(db, [
-    db.update(runs).set({ state: 'running', startedAt: Date.now(), stepToken: token }).where(and(...conds)),
-    guardedEvents(db, [{ runId, type: 'run-started' }], runHas(runId, token)),
-  ]);
-  return eventRows(ev);
+  return {
+    items: [
+      db.update(runs).set({ state: 'running', startedAt: Date.now(), stepToken: token }).where(and(...conds)),
+      guardedEvents(db, [{ runId, type: 'run-started' }], runHas(runId, token)),
+    ],
+    read: (r) => eventRows(r[1]),
+  };
 }
 
 /** Queued runs that may start once a run of this flow (or of their backfill) ends: the oldest first. */
@@ -174,12 +182,18 @@ export async function oldestRunningRun(db: Db, flowId: string): Promise<string |
 }
 
 export async function finishRun(db: Db, runId: string, state: Extract<RunState, 'succeeded' | 'failed' | 'cancelled'>, error: string | null): Promise<EventRow[]> {
+  return runStep(db, finishRunStep(db, runId, state, error));
+}
+
+export function finishRunStep(db: Db, runId: string, state: Extract<RunState, 'succeeded' | 'failed' | 'cancelled'>, error: string | null): Step<EventRow[]> {
   const token = newToken();
-  const [, ev] = await atomically(db, [
-    db.update(runs).set({ state, error, finishedAt: Date.now(), stepToken: token }).where(and(eq(runs.id, runId), inArray(runs.state, ['queued', 'running']))),
-    guardedEvents(db, [{ runId, type: `run-${state}`, data: error ? { error } : undefined }], runHas(runId, token)),
-  ]);
-  return eventRows(ev);
+  return {
+    items: [
+      db.update(runs).set({ state, error, finishedAt: Date.now(), stepToken: token }).where(and(eq(runs.id, runId), inArray(runs.state, ['queued', 'running']))),
+      guardedEvents(db, [{ runId, type: `run-${state}`, data: error ? { error } : undefined }], runHas(runId, token)),
+    ],
+    read: (r) => eventRows(r[1]),
+  };
 }
 
 /** The flow inputs given to a run (assets with no producing task). */
@@ -212,14 +226,28 @@ export async function runAssets(db: Db, runId: string): Promise<AssetRow[]> {
   return db.select().from(assets).where(eq(assets.runId, runId)).orderBy(asc(assets.taskId), asc(assets.instanceIdx), asc(assets.name));
 }
 
+/** What planning a task run writes. With `claim`, its first `claim.count` instances are leased to `claim.owner` at once. */
+export interface PlanWrite {
+  runId: string;
+  taskRunId: string;
+  taskId: string;
+  inputs: string[];
+  policy: string;
+  partitions: Partition[];
+  concurrency?: number;
+  claim?: { owner: string; leaseMs: number; count: number };
+}
+
 /**
  * Move a pending task run to running with its instances. Idempotent: a second call (after a crash,
  * or from another server) finds the task run no longer pending and inserts nothing.
  */
-export async function planTaskRun(
-  db: Db,
-  p: { runId: string; taskRunId: string; taskId: string; inputs: string[]; policy: string; partitions: Partition[]; concurrency?: number },
-): Promise<EventRow[]> {
+export async function planTaskRun(db: Db, p: PlanWrite): Promise<EventRow[]> {
+  return runStep(db, planStep(db, p));
+}
+
+/** Planning as a step; it writes nothing unless the run is running and the task run still pending. */
+export function planStep(db: Db, p: PlanWrite): Step<EventRow[]> {
   const now = Date.now();
   const empty = p.partitions.length === 0;
   const token = newToken();
@@ -237,8 +265,9 @@ export async function planTaskRun(
         finishedAt: empty ? now : null,
         stepToken: token,
       })
-      .where(and(eq(taskRuns.id, p.taskRunId), eq(taskRuns.state, 'pending'))),
+      .where(and(eq(taskRuns.id, p.taskRunId), eq(taskRuns.state, 'pending'), sql`EXISTS (SELECT 1 FROM runs WHERE id = ${p.runId} AND state = 'running')`)),
   ];
+  const claimed = Math.min(p.claim?.count ?? 0, p.partitions.length);
   // The partitions travel as one JSON parameter per chunk: D1 binds at most 100 parameters.
   for (let i = 0; i < p.partitions.length; i += PLAN_CHUNK) {
     items.push(
@@ -248,34 +277,68 @@ export async function planTaskRun(
         ON CONFLICT DO NOTHING`),
     );
   }
+  if (claimed) {
+    const c = p.claim!;
+    items.push(
+      db
+        .update(instances)
+        .set({ state: 'running', attempt: 1, leaseOwner: c.owner, leaseExpiresAt: now + c.leaseMs, startedAt: now, progress: 0 })
+        .where(and(eq(instances.taskRunId, p.taskRunId), sql`${instances.idx} IN (SELECT value FROM json_each(${JSON.stringify(p.partitions.slice(0, claimed).map((x) => x.index))}))`, eq(instances.state, 'pending'), mine)),
+    );
+  }
   const events: NewEvent[] = [{ runId: p.runId, taskId: p.taskId, type: 'task-planned', data: { instances: p.partitions.length, policy: p.policy } }];
   if (empty) events.push({ runId: p.runId, taskId: p.taskId, type: 'task-succeeded' });
   items.push(guardedEvents(db, events, mine));
-  return eventRows((await atomically(db, items)).at(-1));
+  return { items, read: (r) => eventRows(r.at(-1)) };
+}
+
+/**
+ * The instances a plan with `claim` leased, as the rows it wrote (valid only when the plan's events
+ * came back: otherwise it wrote nothing).
+ */
+export function claimedByPlan(p: PlanWrite, now: number): InstanceRow[] {
+  const c = p.claim;
+  if (!c) return [];
+  return p.partitions.slice(0, c.count).map((partition) => ({
+    id: `${p.taskRunId}.${partition.index}`, taskRunId: p.taskRunId, runId: p.runId, idx: partition.index, state: 'running', attempt: 1, availableAt: now, leaseOwner: c.owner,
+    leaseExpiresAt: now + c.leaseMs, partition, progress: 0, errorKind: null, error: null, startedAt: now, finishedAt: null, stepToken: null,
+  }));
 }
 
 /** Partitions per insert statement when planning (a JSON parameter of a few hundred KiB). */
 const PLAN_CHUNK = 2000;
 
 export async function skipTaskRun(db: Db, runId: string, taskRunId: string, taskId: string, reason: string): Promise<EventRow[]> {
+  return runStep(db, skipStep(db, runId, taskRunId, taskId, reason));
+}
+
+export function skipStep(db: Db, runId: string, taskRunId: string, taskId: string, reason: string): Step<EventRow[]> {
   const token = newToken();
-  const [, ev] = await atomically(db, [
-    db.update(taskRuns).set({ state: 'skipped', error: reason, finishedAt: Date.now(), stepToken: token }).where(and(eq(taskRuns.id, taskRunId), eq(taskRuns.state, 'pending'))),
-    guardedEvents(db, [{ runId, taskId, type: 'task-skipped', data: { reason } }], taskRunHas(taskRunId, token)),
-  ]);
-  return eventRows(ev);
+  return {
+    items: [
+      db.update(taskRuns).set({ state: 'skipped', error: reason, finishedAt: Date.now(), stepToken: token }).where(and(eq(taskRuns.id, taskRunId), eq(taskRuns.state, 'pending'))),
+      guardedEvents(db, [{ runId, taskId, type: 'task-skipped', data: { reason } }], taskRunHas(taskRunId, token)),
+    ],
+    read: (r) => eventRows(r[1]),
+  };
 }
 
 /** A task run that could not be planned (its component's plan failed): failed, with no instances. */
 export async function failTaskRunPlanning(db: Db, runId: string, taskRunId: string, taskId: string, error: string): Promise<EventRow[]> {
+  return runStep(db, failPlanningStep(db, runId, taskRunId, taskId, error));
+}
+
+export function failPlanningStep(db: Db, runId: string, taskRunId: string, taskId: string, error: string): Step<EventRow[]> {
   const now = Date.now();
   const token = newToken();
-  const [, ev] = await atomically(db, [
-    db
-      .update(taskRuns)
-      .set({ state: 'failed', error, startedAt: now, finishedAt: now, instanceCount: 0, policy: 'plan export', stepToken: token })
-      .where(and(eq(taskRuns.id, taskRunId), eq(taskRuns.state, 'pending'))),
-    guardedEvents(db, [{ runId, taskId, type: 'task-failed', data: { error } }], taskRunHas(taskRunId, token)),
-  ]);
-  return eventRows(ev);
+  return {
+    items: [
+      db
+        .update(taskRuns)
+        .set({ state: 'failed', error, startedAt: now, finishedAt: now, instanceCount: 0, policy: 'plan export', stepToken: token })
+        .where(and(eq(taskRuns.id, taskRunId), eq(taskRuns.state, 'pending'))),
+      guardedEvents(db, [{ runId, taskId, type: 'task-failed', data: { error } }], taskRunHas(taskRunId, token)),
+    ],
+    read: (r) => eventRows(r[1]),
+  };
 }

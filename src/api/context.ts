@@ -3,8 +3,10 @@ import type { AssetStore } from '../assets/store.js';
 import type { ComponentRegistry } from '../scheduler/components.js';
 import type { Engine } from '../scheduler/engine.js';
 import type { ScheduleLoop } from '../scheduler/schedules.js';
+import type { FlowSpec } from '../scheduler/spec.js';
 import type { Db } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
+import type { NewRun } from '../store/runs.js';
 
 export interface ApiOptions {
   /** Bearer token every /api/v1 and /metrics request must carry; none: no auth. */
@@ -24,7 +26,13 @@ export interface ApiHost {
   assets: AssetStore;
   registry: Pick<ComponentRegistry, 'register'>;
   /** On Node also the remote workers' side of the engine; Workers have no remote workers. */
-  engine: { notify(runId: string): void; report(events: EventRow[]): void; onEvent(fn: (e: EventRow) => void): () => void } & Partial<RemoteEngine>;
+  engine: {
+    /** Record a new run and set it going; returns its creation events (none: its dedupe key was taken). */
+    submit(run: NewRun, spec: FlowSpec): Promise<EventRow[]>;
+    notify(runId: string): void;
+    report(events: EventRow[]): void;
+    onEvent(fn: (e: EventRow) => void): () => void;
+  } & Partial<RemoteEngine>;
   pool: { size: number };
   /** An asset's bytes for a download; without it, the file at the asset store's local path. */
   openAsset?(location: string): Promise<ReadableStream<Uint8Array>>;

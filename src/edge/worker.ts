@@ -20,7 +20,7 @@ import { Reactor } from '../scheduler/reactions.js';
 import { ScheduleLoop } from '../scheduler/schedules.js';
 import type { Db } from '../store/db.js';
 import { saveFlowRevision } from '../store/flows.js';
-import { stalledRunIds } from '../store/runs.js';
+import { createRun, stalledRunIds } from '../store/runs.js';
 import * as schema from '../store/schema.js';
 import { syncTriggers } from '../store/triggers.js';
 import { EdgeAssetStore } from './assets.js';
@@ -128,6 +128,11 @@ export function createWorker(bundle: EdgeBundle) {
         register: () => Promise.reject(new ApiError(403, 'redeploy-required', REDEPLOY)),
       },
       engine: {
+        submit: async (run) => {
+          const created = await createRun(db, run);
+          if (created.length) later(queue(env).send({ type: 'advance', run: run.id }));
+          return created;
+        },
         notify: (run) => later(queue(env).send({ type: 'advance', run })),
         report: (events) => later(engine.react(events)),
         // Events reach a Worker through the database only: the live stream polls it.

@@ -19,14 +19,14 @@ import type { EventRow } from '../store/events.js';
 import { getFlowRevision } from '../store/flows.js';
 import { readSecrets } from '../store/secrets.js';
 import {
-  claimInstances, completeInstances, failedAttempts, failInstance, getInstance, releaseLeases, renewLeases, setProgress,
+  claimInstances, completeInstances, completeStep, failedAttempts, failInstance, getInstance, releaseLeases, renewLeases, setProgress,
   type AttemptRecord, type InstanceRow, type ReleasedAttempt, type Success,
 } from '../store/instances.js';
 import { cancelRun } from '../store/run-control.js';
-import { runAll, type Step } from '../store/batch.js';
+import { run as runStep, runAll, type Step } from '../store/batch.js';
 import {
-  activeRunIds, assetsByIds, claimedByPlan, failPlanningStep, finishRunStep, getRun, getTaskRun, oldestRunningRun, planStep, queuedRunIds, runInputAssets,
-  skipStep, stalledRunIds, startRun, startRunStep, taskOutputAssets, taskRunStates, type AssetRow, type NewAsset, type PlanWrite, type RunRow,
+  activeRunIds, assetsByIds, claimedByPlan, createRunStep, failPlanningStep, finishRunStep, getRun, getTaskRun, oldestRunningRun, planStep, queuedRunIds, runInputAssets,
+  skipStep, stalledRunIds, startRun, startRunStep, taskOutputAssets, taskRunStates, type AssetRow, type NewAsset, type NewRun, type PlanWrite, type RunRow,
 } from '../store/runs.js';
 import type { ComponentRegistry } from './components.js';
 import { splitByManifest } from './split.js';
@@ -79,6 +79,8 @@ export class Engine {
   private readonly listeners = new Set<(e: EventRow) => void>();
   private readonly dirty = new Set<string>();
   private readonly specs = new Map<string, Promise<FlowSpec>>();
+  /** The flow of each active run seen here, to find what waits for it to end without reading it. */
+  private readonly flowOf = new Map<string, string>();
   /** Instances claimed and not yet recorded (for stop), and those of them not yet back from a worker. */
   private inflight = 0;
   private inPool = 0;
@@ -202,6 +204,43 @@ export class Engine {
     this.wake();
   }
 
+  /**
+   * Record a new run. When nothing can hold it back (no run limit, no backfill), it is started and
+   * its first tasks planned in the same commit, their instances leased to idle workers here.
+   * Returns its creation events; none when its dedupe key was taken.
+   */
+  async submit(newRun: NewRun, spec: FlowSpec): Promise<EventRow[]> {
+    const db = this.o.db.db;
+    const create = createRunStep(db, newRun);
+    if (!this.running || spec.concurrency || newRun.backfillId || newRun.skipAbove !== undefined) {
+      const created = await runStep(db, create);
+      this.report(created);
+      return created;
+    }
+    const now = Date.now();
+    const run: RunRow = {
+      id: newRun.id, flowId: newRun.flowId, revision: newRun.revision, state: 'running', params: newRun.params, trigger: newRun.trigger,
+      logicalTime: newRun.logicalTime ?? null, dedupeKey: newRun.dedupeKey ?? null, backfillId: null, error: null, createdAt: now, startedAt: now, finishedAt: null, stepToken: null,
+    };
+    const inputs: AssetRow[] = newRun.inputs
+      .map(({ order, ...a }) => ({ ...a, runId: run.id, taskId: null, instanceIdx: order ?? null, createdAt: now }))
+      .sort((a, b) => (a.name === b.name ? (a.instanceIdx ?? 0) - (b.instanceIdx ?? 0) : a.name < b.name ? -1 : 1));
+    this.flowOf.set(run.id, run.flowId);
+    const first: Planned[] = [];
+    let all = true;
+    for (const task of spec.tasks.filter((t) => !t.needs.length)) {
+      // A component that plans for itself is called in a sandbox: the usual pass does that, after the commit.
+      if ((await this.o.registry.get(task.digest)).info.hasPlan) all = false;
+      else first.push(await this.plan(run, task, `${run.id}.${task.id}`, { inputs }));
+    }
+    this.warm(spec);
+    const [created, started, ...planned] = await runAll(db, [create, startRunStep(db, run.id), ...first.map((p) => p.step)]);
+    planned.forEach((events, i) => first[i]!.after(events));
+    this.publish([...created!, ...started!, ...planned.flat()]);
+    if (!all || !started!.length || planned.some((e) => !e.length)) this.notify(run.id);
+    return created!;
+  }
+
   /** Resolve with the run once it has finished. */
   waitForRun(runId: string): Promise<RunRow> {
     return new Promise((resolve, reject) => {
@@ -254,11 +293,12 @@ export class Engine {
     }
   }
 
-  private publish(events: EventRow[]): void {
+  /** Tell listeners; look again at runs whose tasks ended, except `quiet` ones (already moved on in the same commit). */
+  private publish(events: EventRow[], quiet?: Set<string>): void {
     for (const e of events) {
       for (const fn of this.listeners) fn(e);
       if (e.type === 'task-succeeded' || e.type === 'task-failed' || e.type === 'task-skipped') {
-        this.dirty.add(e.runId);
+        if (!quiet?.has(e.runId)) this.dirty.add(e.runId);
         this.contexts.delete(`${e.runId}.${e.taskId}`);
       }
       if (e.type === 'run-cancelled') for (const c of this.aborts.get(e.runId) ?? []) c.abort();
@@ -274,9 +314,10 @@ export class Engine {
   /** A run of a flow ended: the oldest queued runs of that flow may start now. */
   private async wakeQueued(runId: string): Promise<void> {
     try {
-      const run = await getRun(this.o.db.db, runId);
-      if (!run) return;
-      for (const id of await queuedRunIds(this.o.db.db, run.flowId, 16)) this.dirty.add(id);
+      const flowId = this.flowOf.get(runId) ?? (await getRun(this.o.db.db, runId))?.flowId;
+      this.flowOf.delete(runId);
+      if (!flowId) return;
+      for (const id of await queuedRunIds(this.o.db.db, flowId, 16)) this.dirty.add(id);
       this.wake();
     } catch (e) {
       console.error('tutti: cannot look at queued runs:', e);
@@ -308,6 +349,7 @@ export class Engine {
     const run = await getRun(db, runId);
     if (!run || !['queued', 'running'].includes(run.state)) return;
     const spec = await this.spec(run.flowId, run.revision);
+    this.flowOf.set(run.id, run.flowId);
     const steps: Step<EventRow[]>[] = [];
     const after: ((events: EventRow[]) => void)[] = [];
     if (run.state === 'queued') {
@@ -390,10 +432,13 @@ export class Engine {
    * Plan a ready task run: the step that records it, and what to do once it is committed (when its
    * events came back, it won): remember what its instances share, and run those it leased here.
    */
-  private async plan(run: RunRow, task: TaskSpec, taskRunId: string): Promise<{ step: Step<EventRow[]>; after: (events: EventRow[]) => void }> {
+  private async plan(run: RunRow, task: TaskSpec, taskRunId: string, known: Known = {}): Promise<Planned> {
     const db = this.o.db.db;
-    const given = task.inputs.length ? await runInputAssets(db, run.id) : [];
-    const upstream = task.needs.length ? await taskOutputAssets(db, run.id, task.needs) : [];
+    const given = task.inputs.length ? (known.inputs ?? (await runInputAssets(db, run.id))) : [];
+    // Assets committed in the same batch as this plan are not in the store yet: the caller has them.
+    const unknown = task.needs.filter((n) => !known.outputs?.has(n));
+    const read = unknown.length ? await taskOutputAssets(db, run.id, unknown) : [];
+    const upstream = task.needs.flatMap((n) => known.outputs?.get(n) ?? read.filter((a) => a.taskId === n));
     const inputs = [...task.inputs.flatMap((n) => given.filter((a) => a.name === n)), ...upstream];
     const component = await this.o.registry.get(task.digest);
     let plan: Plan = singlePartition(inputs);
@@ -422,7 +467,7 @@ export class Engine {
     const room = this.running && this.o.runInstances !== false ? this.o.pool.size - this.inPool : 0;
     const count = Math.max(0, Math.min(plan.partitions.length, task.concurrency ?? Infinity, room));
     const write: PlanWrite = {
-      runId: run.id, taskRunId, taskId: task.id, inputs: inputs.map((a) => a.id), ...plan, concurrency: task.concurrency,
+      runId: run.id, taskRunId, taskId: task.id, inputs: inputs.map((a) => a.id), ...plan, concurrency: task.concurrency, needs: task.needs,
       claim: count ? { owner: this.owner, leaseMs: this.leaseMs, count } : undefined,
     };
     const now = Date.now();
@@ -758,17 +803,87 @@ export class Engine {
       }
       const group = this.pending.splice(0);
       try {
-        const { events, won } = await completeInstances(this.o.db.db, group.map((g) => g.success));
+        const db = this.o.db.db;
+        const successes = group.map((g) => g.success);
+        let { steps: next, settled } = await this.unblocked(successes);
+        const [done, ...more] = await runAll<unknown>(db, [completeStep(db, successes), ...next.map((n) => n.step)]).catch((e) => {
+          if (!next.length) throw e;
+          // The outcomes must not fail with what was only a shortcut.
+          console.error('tutti: planning ahead of a commit failed, committing the outcomes alone:', e);
+          next = [];
+          settled = new Map();
+          return runAll<unknown>(db, [completeStep(db, successes)]);
+        });
+        const { events, won } = done as Awaited<ReturnType<typeof completeInstances>>;
         const counted = new Set(won);
         // A result that lost its lease is dropped, and so are its files (no other attempt writes to them).
         for (const g of group) if (!counted.has(g.success)) for (const f of g.produced) await rm(f, { force: true });
-        this.publish(events);
+        const held = new Set(next.filter((_, i) => (more[i] as EventRow[]).length > 0));
+        const quiet = new Set([...settled].filter(([, steps]) => steps.every((p) => held.has(p))).map(([runId]) => runId));
+        this.publish(events, quiet);
+        more.forEach((e, i) => next[i]!.after(e as EventRow[]));
+        this.publish(more.flat() as EventRow[]);
         for (const g of group) g.resolve(counted.has(g.success));
       } catch (e) {
         for (const g of group) g.reject(e);
       }
     }
     this.flushing = undefined;
+  }
+
+  /**
+   * What the successes of a group unblock, to be written in the same commit. The success of an
+   * instance that is its task run's only one ends that task run: the tasks waiting for it can be
+   * planned (or the run finished) in the commit that records it rather than in another one after
+   * it. Each such step holds only if what it assumed is true when it runs (its needs succeeded,
+   * every task run succeeded); when a success does not count after all, they write nothing, and
+   * the run is advanced as usual.
+   */
+  private async unblocked(group: Success[]): Promise<{ steps: Planned[]; settled: Map<string, Planned[]> }> {
+    const db = this.o.db.db;
+    const out: Planned[] = [];
+    // Runs that need no other look after this commit if these steps all hold: nothing else in them
+    // can have become ready (one success of theirs in the group, and it unblocked all it could).
+    const settled = new Map<string, Planned[]>();
+    const perRun = new Map<string, number>();
+    for (const { record } of group) perRun.set(record.instance.runId, (perRun.get(record.instance.runId) ?? 0) + 1);
+    try {
+      for (const { record, outputs } of group) {
+        const inst = record.instance;
+        const ctx = this.contexts.get(inst.taskRunId);
+        if ((inst.partition as Partition).count !== 1 || !ctx) continue;
+        const before = out.length;
+        const { run, task } = await ctx;
+        const spec = await this.spec(run.flowId, run.revision);
+        const trs = new Map((await taskRunStates(db, run.id)).map((t) => [t.taskId, t]));
+        const me = trs.get(task.id);
+        if (me?.state !== 'running') continue;
+        me.state = 'succeeded';
+        const now = Date.now();
+        const produced: AssetRow[] = outputs
+          .map((o) => ({ id: o.id, runId: run.id, taskId: task.id, instanceIdx: inst.idx, name: o.name, size: o.size, sha256: o.sha256, mediaType: o.mediaType, location: o.location, createdAt: now }))
+          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        const known = { outputs: new Map([[task.id, produced]]) };
+        let planned = false;
+        for (const t of spec.tasks) {
+          const tr = trs.get(t.id);
+          if (tr?.state !== 'pending' || !t.needs.includes(task.id)) continue;
+          const step = nextStep(t, trs);
+          // A task whose component plans for itself is planned by the usual pass: that is a sandbox call.
+          if (!step || 'skip' in step || (await this.o.registry.get(t.digest)).info.hasPlan) continue;
+          out.push(await this.plan(run, t, tr.id, known));
+          planned = true;
+        }
+        const outcome = runOutcome(spec, trs);
+        if (!planned && outcome?.state === 'succeeded') out.push({ step: finishRunStep(db, run.id, 'succeeded', null, true), after: () => {} });
+        if (perRun.get(run.id) === 1 && (planned || !outcome || outcome.state === 'succeeded')) settled.set(run.id, out.slice(before));
+      }
+    } catch (e) {
+      // Only a shortcut: the usual pass does the same work after the commit.
+      console.error('tutti: cannot plan ahead of a commit:', e);
+      return { steps: out, settled: new Map() };
+    }
+    return { steps: out, settled };
   }
 
   /** Returns false when the attempt had lost its lease (nothing recorded). */
@@ -798,6 +913,18 @@ export class RemoteReportError extends Error {
 
 function missingSecrets(missing: string[]): Failure {
   return { kind: 'missing-secret', message: `secret${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} not set (tutti secret set NAME)`, retryable: false };
+}
+
+/** A step of a run and what to do once it is committed, given the events it wrote (none: it did not hold). */
+interface Planned {
+  step: Step<EventRow[]>;
+  after: (events: EventRow[]) => void;
+}
+
+/** Assets a plan would otherwise read from the store: a new run's inputs, outputs committed with the plan. */
+interface Known {
+  inputs?: AssetRow[];
+  outputs?: Map<string, AssetRow[]>;
 }
 
 interface TaskContext {

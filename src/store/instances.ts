@@ -2,7 +2,7 @@
 import { and, asc, count, eq, gt, inArray, isNotNull, lte, notInArray, sql, type SQLWrapper } from 'drizzle-orm';
 import type { Failure } from '../runtime/failures.js';
 import type { Db } from './db.js';
-import { atomically, eventRows, guardedEvents, newToken, returned, type Statement } from './batch.js';
+import { atomically, eventRows, guardedEvents, newToken, returned, run, type Statement, type Step } from './batch.js';
 import type { EventRow } from './events.js';
 import type { NewAsset } from './runs.js';
 import { assets, attempts, instances, taskRuns } from './schema.js';
@@ -129,6 +129,11 @@ export interface Success {
  */
 export async function completeInstances(db: Db, batch: Success[]): Promise<{ events: EventRow[]; won: Success[] }> {
   if (!batch.length) return { events: [], won: [] };
+  return run(db, completeStep(db, batch));
+}
+
+/** completeInstances as a step, for a batch that also plans what the completed task runs unblock. */
+export function completeStep(db: Db, batch: Success[]): Step<{ events: EventRow[]; won: Success[] }> {
   const now = Date.now();
   const token = newToken();
   const won = sql`i.step_token = ${token}`;
@@ -205,9 +210,13 @@ export async function completeInstances(db: Db, batch: Success[]): Promise<{ eve
       SELECT run_id, task_id, 'task-succeeded', NULL, ${now} FROM task_runs WHERE id IN (SELECT value FROM json_each(${taskRunIds})) AND step_token = ${token}
       RETURNING id, run_id, task_id, type, data, created_at`) as unknown as Statement,
   );
-  const results = await atomically(db, items);
-  const ids = new Set(results.slice(0, keyLists.length).flatMap((r) => returned<{ id: string }>(r).map((x) => x.id)));
-  return { events: [...eventRows(results.at(-2)), ...eventRows(results.at(-1))], won: batch.filter((b) => ids.has(b.record.instance.id)) };
+  return {
+    items,
+    read(results) {
+      const ids = new Set(results.slice(0, keyLists.length).flatMap((r) => returned<{ id: string }>(r).map((x) => x.id)));
+      return { events: [...eventRows(results.at(-2)), ...eventRows(results.at(-1))], won: batch.filter((b) => ids.has(b.record.instance.id)) };
+    },
+  };
 }
 
 /**

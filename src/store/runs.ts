@@ -86,7 +86,11 @@ export const runCreatedEvents = (results: unknown[]): EventRow[] => [...eventRow
 
 /** Record a new run (queued, or skipped at its flow's limit). Returns its events; none when its dedupe key was taken. */
 export async function createRun(q: Db, run: NewRun): Promise<EventRow[]> {
-  return runCreatedEvents(await atomically(q, runStatements(q, run)));
+  return runStep(q, createRunStep(q, run));
+}
+
+export function createRunStep(q: Db, run: NewRun): Step<EventRow[]> {
+  return { items: runStatements(q, run), read: runCreatedEvents };
 }
 
 /** Events guarded by "the run carries this token" / "the task run carries this token". */
@@ -185,11 +189,15 @@ export async function finishRun(db: Db, runId: string, state: Extract<RunState, 
   return runStep(db, finishRunStep(db, runId, state, error));
 }
 
-export function finishRunStep(db: Db, runId: string, state: Extract<RunState, 'succeeded' | 'failed' | 'cancelled'>, error: string | null): Step<EventRow[]> {
+/** With `ifAllSucceeded`, the run is finished only if every one of its task runs has succeeded when the step runs. */
+export function finishRunStep(
+  db: Db, runId: string, state: Extract<RunState, 'succeeded' | 'failed' | 'cancelled'>, error: string | null, ifAllSucceeded = false,
+): Step<EventRow[]> {
   const token = newToken();
+  const allSucceeded = ifAllSucceeded ? sql`NOT EXISTS (SELECT 1 FROM task_runs u WHERE u.run_id = ${runId} AND u.state != 'succeeded')` : undefined;
   return {
     items: [
-      db.update(runs).set({ state, error, finishedAt: Date.now(), stepToken: token }).where(and(eq(runs.id, runId), inArray(runs.state, ['queued', 'running']))),
+      db.update(runs).set({ state, error, finishedAt: Date.now(), stepToken: token }).where(and(eq(runs.id, runId), inArray(runs.state, ['queued', 'running']), allSucceeded)),
       guardedEvents(db, [{ runId, type: `run-${state}`, data: error ? { error } : undefined }], runHas(runId, token)),
     ],
     read: (r) => eventRows(r[1]),
@@ -235,6 +243,8 @@ export interface PlanWrite {
   policy: string;
   partitions: Partition[];
   concurrency?: number;
+  /** The tasks it needs: it is planned only if they have all succeeded when the step runs. */
+  needs?: string[];
   claim?: { owner: string; leaseMs: number; count: number };
 }
 
@@ -265,7 +275,16 @@ export function planStep(db: Db, p: PlanWrite): Step<EventRow[]> {
         finishedAt: empty ? now : null,
         stepToken: token,
       })
-      .where(and(eq(taskRuns.id, p.taskRunId), eq(taskRuns.state, 'pending'), sql`EXISTS (SELECT 1 FROM runs WHERE id = ${p.runId} AND state = 'running')`)),
+      .where(
+        and(
+          eq(taskRuns.id, p.taskRunId),
+          eq(taskRuns.state, 'pending'),
+          sql`EXISTS (SELECT 1 FROM runs WHERE id = ${p.runId} AND state = 'running')`,
+          p.needs?.length
+            ? sql`NOT EXISTS (SELECT 1 FROM task_runs u WHERE u.run_id = ${p.runId} AND u.task_id IN (SELECT value FROM json_each(${JSON.stringify(p.needs)})) AND u.state != 'succeeded')`
+            : undefined,
+        ),
+      ),
   ];
   const claimed = Math.min(p.claim?.count ?? 0, p.partitions.length);
   // The partitions travel as one JSON parameter per chunk: D1 binds at most 100 parameters.

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { FlowSpec } from '../../scheduler/spec.js';
-import { triggerRun, type TriggerRequest } from '../../scheduler/trigger.js';
+import { InputError, prepareRun, type TriggerRequest } from '../../scheduler/trigger.js';
 import { getFlow, getFlowRevision } from '../../store/flows.js';
 import { taskRunInstances } from '../../store/instances.js';
 import { cancelRun, retryRun } from '../../store/run-control.js';
@@ -186,9 +186,9 @@ export function runRoutes(api: Api) {
       } else {
         throw new ApiError(415, 'unsupported_media_type', `content type "${type}": use application/json or multipart/form-data`);
       }
-      const runId = await triggerRun(db, tutti.assets, req);
-      tutti.engine.notify(runId);
-      return runId;
+      const run = await prepareRun(tutti.assets, req);
+      if (!(await tutti.engine.submit(run, req.spec)).length) throw new InputError(`flow ${run.flowId} already has a run for ${run.dedupeKey}`);
+      return run.id;
     } finally {
       if (temp) await rm(temp, { recursive: true, force: true });
     }

@@ -95,9 +95,6 @@ export class R2AssetStore implements AssetStore {
     return removed;
   }
 
-  /** R2 keys need no directories. */
-  async prepareDir(): Promise<void> {}
-
   localPath(location: string): string {
     throw new Error(`asset ${location} has no local path: it is in R2; read it with read() or readRange()`);
   }

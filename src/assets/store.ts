@@ -23,8 +23,6 @@ export interface AssetStore {
   writeStream(location: string, body: ReadableStream<Uint8Array>): Promise<StoredAsset>;
   /** Delete the files in directory `dir` whose names start with `namePrefix` (an abandoned attempt's outputs). */
   removeMatching(dir: string, namePrefix: string): Promise<number>;
-  /** Make sure the directory of a location prefix exists (once per task run, not per output). */
-  prepareDir(prefix: string): Promise<void>;
   /** Path on this machine for in-process readers (workers read inputs by path). */
   localPath(location: string): string;
   read(location: string): Promise<Uint8Array>;
@@ -96,10 +94,6 @@ export class LocalAssetStore implements AssetStore {
     const doomed = names.filter((n) => n.startsWith(namePrefix));
     for (const n of doomed) await rm(path.join(full, n), { force: true });
     return doomed.length;
-  }
-
-  async prepareDir(prefix: string): Promise<void> {
-    await mkdir(this.localPath(prefix), { recursive: true });
   }
 
   read(location: string): Promise<Uint8Array> {

@@ -5,7 +5,7 @@ import { newId } from '../ids.js';
 import type { Db } from '../store/db.js';
 import { getFlow } from '../store/flows.js';
 import { atomically } from '../store/batch.js';
-import { runStatements, type NewRun } from '../store/runs.js';
+import { createRunStep, type NewRun } from '../store/runs.js';
 import { createBackfill } from '../store/triggers.js';
 import type { FlowSpec } from './spec.js';
 import { InputError, prepareRun } from './trigger.js';
@@ -54,7 +54,7 @@ export async function startBackfill(db: Db, assets: AssetStore, req: BackfillReq
   }
   await atomically(db, [
     createBackfill(db, { id, flowId: req.flowId, cron, timezone: timezone ?? null, from: req.from, to: req.to, concurrency: req.concurrency ?? 1, runCount: ticks.length, createdAt: Date.now() }),
-    ...runs.flatMap((run) => runStatements(db, run)),
+    ...runs.flatMap((run) => createRunStep(db, run).items),
   ]);
   return { id, runIds: runs.map((r) => r.id), ticks };
 }

@@ -234,7 +234,7 @@ export class Engine {
       else first.push(await this.plan(run, task, `${run.id}.${task.id}`, { inputs }));
     }
     this.warm(spec);
-    const [created, started, ...planned] = await runAll(db, [create, startRunStep(db, run.id), ...first.map((p) => p.step)]);
+    const [created, started, ...planned] = await commitSteps(db, [create, startRunStep(db, run.id), ...first.map((p) => p.step)], [undefined, undefined, ...first]);
     planned.forEach((events, i) => first[i]!.after(events));
     this.publish([...created!, ...started!, ...planned.flat()]);
     if (!all || !started!.length || planned.some((e) => !e.length)) this.notify(run.id);
@@ -350,15 +350,14 @@ export class Engine {
     if (!run || !['queued', 'running'].includes(run.state)) return;
     const spec = await this.spec(run.flowId, run.revision);
     this.flowOf.set(run.id, run.flowId);
-    const steps: Step<EventRow[]>[] = [];
-    const after: ((events: EventRow[]) => void)[] = [];
+    const steps: Planned[] = [];
+    const only = (step: Step<EventRow[]>): Planned => ({ step, after: () => {} });
     if (run.state === 'queued') {
       // Runs waiting for a run limit start on their own first, so that they do not plan for nothing.
       if (spec.concurrency || run.backfillId) {
         if (!(await this.startQueued(run, spec))) return;
       } else {
-        steps.push(startRunStep(db, run.id));
-        after.push(() => {});
+        steps.push(only(startRunStep(db, run.id)));
       }
     }
     this.warm(spec);
@@ -367,23 +366,14 @@ export class Engine {
       const tr = trs.get(task.id);
       if (!tr || tr.state !== 'pending') continue;
       const step = nextStep(task, trs);
-      if (step && 'skip' in step) {
-        steps.push(skipStep(db, runId, tr.id, task.id, step.skip));
-        after.push(() => {});
-      } else if (step) {
-        const planned = await this.plan(run, task, tr.id);
-        steps.push(planned.step);
-        after.push(planned.after);
-      }
+      if (step && 'skip' in step) steps.push(only(skipStep(db, runId, tr.id, task.id, step.skip)));
+      else if (step) steps.push(await this.plan(run, task, tr.id));
     }
     const outcome = run.state === 'running' && !steps.length ? runOutcome(spec, trs) : undefined;
-    if (outcome) {
-      steps.push(finishRunStep(db, runId, outcome.state, outcome.error));
-      after.push(() => {});
-    }
+    if (outcome) steps.push(only(finishRunStep(db, runId, outcome.state, outcome.error)));
     if (!steps.length) return;
-    const results = await runAll(db, steps);
-    results.forEach((events, i) => after[i]!(events));
+    const results = await commitSteps(db, steps.map((p) => p.step), steps);
+    results.forEach((events, i) => steps[i]!.after(events));
     this.publish(results.flat());
   }
 
@@ -460,7 +450,6 @@ export class Engine {
       if (problem) return { step: failPlanningStep(db, run.id, taskRunId, task.id, `plan failed: ${problem}`), after: () => {} };
     }
     plan = capPartitions(plan, task.maxInstances);
-    await this.o.assets.prepareDir(taskDir(run.id, task.id));
     const secrets = await readSecrets(db, Object.values(task.secrets));
     // Lease what this process's idle workers can start now: no claim statement, no wait for one.
     // Only that much: the rest stays pending for whichever worker, here or remote, is free first.
@@ -471,14 +460,25 @@ export class Engine {
       claim: count ? { owner: this.owner, leaseMs: this.leaseMs, count } : undefined,
     };
     const now = Date.now();
+    // Its instances need exactly what planning just read: no second look at the store for them.
+    const context = Promise.resolve({ run, task, inputs, secrets, component });
     return {
       step: planStep(db, write),
-      after: (events) => {
-        if (!events.length) return;
-        // Its instances need exactly what planning just read: no second look at the store for them.
-        if (!this.contexts.has(taskRunId)) this.contexts.set(taskRunId, Promise.resolve({ run, task, inputs, secrets, component }));
-        if (count < plan.partitions.length) this.markClaimable();
+      // The leased instances start while the plan is being committed. Their outcomes are committed
+      // after it (batches commit in the order they are queued) and count only if it held.
+      early: () => {
+        if (!count) return;
+        this.contexts.set(taskRunId, context);
         this.dispatch(claimedByPlan(write, now));
+      },
+      after: (events) => {
+        if (!events.length) {
+          // Lost (planned elsewhere, run cancelled): the instances started early will be refused.
+          if (count) this.contexts.delete(taskRunId);
+          return;
+        }
+        this.contexts.set(taskRunId, context);
+        if (count < plan.partitions.length) this.markClaimable();
       },
     };
   }
@@ -806,10 +806,11 @@ export class Engine {
         const db = this.o.db.db;
         const successes = group.map((g) => g.success);
         let { steps: next, settled } = await this.unblocked(successes);
-        const [done, ...more] = await runAll<unknown>(db, [completeStep(db, successes), ...next.map((n) => n.step)]).catch((e) => {
+        const [done, ...more] = await commitSteps<unknown>(db, [completeStep(db, successes), ...next.map((n) => n.step)], [undefined, ...next]).catch((e) => {
           if (!next.length) throw e;
           // The outcomes must not fail with what was only a shortcut.
           console.error('tutti: planning ahead of a commit failed, committing the outcomes alone:', e);
+          for (const n of next) n.after([]);
           next = [];
           settled = new Map();
           return runAll<unknown>(db, [completeStep(db, successes)]);
@@ -918,7 +919,19 @@ function missingSecrets(missing: string[]): Failure {
 /** A step of a run and what to do once it is committed, given the events it wrote (none: it did not hold). */
 interface Planned {
   step: Step<EventRow[]>;
+  /** Called just before the step is handed to the store: work that may overlap its commit. */
+  early?: () => void;
   after: (events: EventRow[]) => void;
+}
+
+/**
+ * Commit steps in one batch, starting their early work first: an embedded database commits on
+ * this thread, so work started after it was handed the batch would only start once it is durable.
+ * Anything that early work reports is committed after this batch, which is queued before this returns.
+ */
+function commitSteps<T>(db: Database['db'], steps: Step<T>[], planned: (Planned | undefined)[]): Promise<T[]> {
+  for (const p of planned) p?.early?.();
+  return runAll(db, steps);
 }
 
 /** Assets a plan would otherwise read from the store: a new run's inputs, outputs committed with the plan. */

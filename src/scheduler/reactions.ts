@@ -7,8 +7,8 @@
 import type { AssetStore } from '../assets/store.js';
 import type { Db } from '../store/db.js';
 import { getFlow } from '../store/flows.js';
-import { atomically } from '../store/batch.js';
-import { runsCreated, runStatements, taskOutputAssets, type AssetRow, type NewRun } from '../store/runs.js';
+import { runAll } from '../store/batch.js';
+import { createRunStep, taskOutputAssets, type AssetRow, type NewRun } from '../store/runs.js';
 import { latestEventId } from '../store/events.js';
 import { cursorOf, eventsAfterId, moveCursor, triggersFrom, type FlowTriggerRow } from '../store/triggers.js';
 import type { FlowSpec } from './spec.js';
@@ -126,10 +126,11 @@ export class Reactor {
     }
     const last = rows.at(-1)!.id;
     if (prepared.length) {
-      const results = await atomically(this.o.db, [...prepared.flatMap((run) => runStatements(this.o.db, run)), moveCursor(this.o.db, CURSOR, last)]);
+      const steps = prepared.map((run) => createRunStep(this.o.db, run));
+      const created = await runAll(this.o.db, [...steps, { items: [moveCursor(this.o.db, CURSOR, last)], read: () => [] }]);
       this.persisted = last;
       this.persistedAt = Date.now();
-      for (const id of runsCreated(results.slice(0, -1), prepared)) this.o.onRun(id);
+      prepared.forEach((run, i) => created[i]!.length && this.o.onRun(run.id));
     }
     this.cursor = last;
     return rows.length === 100;

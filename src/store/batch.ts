@@ -40,8 +40,9 @@ export const newToken = (): string => crypto.randomUUID();
 /**
  * Run `items` atomically and return each one's result, in order.
  *
- * On libSQL, batches that arrive while another is being committed wait and then go together, in
- * arrival order, in one transaction: one fsync for all of them instead of one each (group commit).
+ * On libSQL, batches queued in the same turn of the event loop, or while another is being
+ * committed, go together, in arrival order, in one transaction: one fsync for all of them instead
+ * of one each (group commit).
  * That is the same as running them one after the other, because every statement is guarded by what
  * it finds, not by what its caller read before. A group that fails is retried one batch at a time,
  * so one caller's error never becomes another's.
@@ -71,6 +72,10 @@ async function drain(db: Db, group: { queue: Waiting[]; busy: boolean }): Promis
   group.busy = true;
   try {
     while (group.queue.length) {
+      // The embedded driver commits synchronously: nothing could join a batch while it runs. Wait
+      // for the end of this turn of the event loop instead, so that the batches of every request
+      // and outcome handled in it go together.
+      await new Promise((r) => setImmediate(r));
       let n = 0;
       let size = 0;
       while (n < group.queue.length && (n === 0 || size + group.queue[n]!.items.length <= MAX_GROUP_STATEMENTS)) size += group.queue[n++]!.items.length;
@@ -112,6 +117,13 @@ function prepareRawForD1(db: Db, items: Statement[]): boolean {
  * when the statement runs. Returns the statement; its result is the rows written (see eventRows).
  */
 export function guardedEvents(q: Db, list: NewEvent[], guard: SQL): Statement {
+  if (list.length === 1) {
+    // The common case, without json_each: about half the cost to prepare and run.
+    const [e] = list as [NewEvent];
+    return q.all(sql`INSERT INTO events (run_id, task_id, type, data, created_at)
+      SELECT ${e.runId}, ${e.taskId ?? null}, ${e.type}, ${e.data ? JSON.stringify(e.data) : null}, ${Date.now()} WHERE ${guard}
+      RETURNING id, run_id, task_id, type, data, created_at`) as unknown as Statement;
+  }
   const rows = JSON.stringify(list.map((e) => ({ r: e.runId, t: e.taskId ?? null, y: e.type, d: e.data ?? null })));
   return q.all(sql`INSERT INTO events (run_id, task_id, type, data, created_at)
     SELECT json_extract(e.value, '$.r'), json_extract(e.value, '$.t'), json_extract(e.value, '$.y'), json_extract(e.value, '$.d'), ${Date.now()}

@@ -39,11 +39,12 @@ export interface NewRun {
 }
 
 /**
- * The statements that record a new run (queued, or skipped at its flow's limit), for callers that
- * batch them with more; the last two return its events. With `guard`, nothing is written unless it
- * holds (a schedule's move, say). Deciding "skipped" is part of the insert, not a read before it.
+ * Record a new run (queued, or skipped at its flow's limit), as a step that callers may batch with
+ * more. With `guard`, nothing is written unless it holds (a schedule's move, say). Deciding
+ * "skipped" is part of the insert, not a read before it. Its result: the run's events, none when a
+ * run with its dedupe key (or id) exists already.
  */
-export function runStatements(q: Db, run: NewRun, guard: SQL = sql`1`): Statement[] {
+export function createRunStep(q: Db, run: NewRun, guard?: SQL): Step<EventRow[]> {
   const now = Date.now();
   const active = sql`(SELECT count(*) FROM runs WHERE flow_id = ${run.flowId} AND state IN ('queued', 'running'))`;
   const skip = run.skipAbove === undefined ? sql`0` : sql`${active} >= ${run.skipAbove}`;
@@ -54,43 +55,40 @@ export function runStatements(q: Db, run: NewRun, guard: SQL = sql`1`): Statemen
   const exists = sql`EXISTS (SELECT 1 FROM runs WHERE id = ${run.id})`;
   const data = { flowId: run.flowId, revision: run.revision, trigger: run.trigger, ...(run.logicalTime != null ? { logicalTime: run.logicalTime } : {}) };
   const inputs = run.inputs.map(({ order, ...a }) => ({ ...a, idx: order ?? null }));
-  return [
+  const items: Statement[] = [
     // A taken dedupe key (or id) makes this a no-op, and then every statement below writes nothing.
     q.run(sql`INSERT INTO runs (id, flow_id, revision, state, error, params, trigger, created_at, finished_at, logical_time, dedupe_key, backfill_id)
       SELECT ${run.id}, ${run.flowId}, ${run.revision}, CASE WHEN ${skip} THEN 'skipped' ELSE 'queued' END, CASE WHEN ${skip} THEN ${error} END,
         ${JSON.stringify(run.params)}, ${run.trigger}, ${now}, CASE WHEN ${skip} THEN ${now} END, ${run.logicalTime ?? null}, ${run.dedupeKey ?? null}, ${run.backfillId ?? null}
-      WHERE ${guard}
+      WHERE ${guard ?? sql`1`}
       ON CONFLICT DO NOTHING`),
     q.run(sql`INSERT INTO task_runs (id, run_id, task_id, state)
       SELECT r.id || '.' || j.value, r.id, j.value, CASE r.state WHEN 'skipped' THEN 'skipped' ELSE 'pending' END
       FROM json_each(${JSON.stringify(run.taskIds)}) j JOIN runs r ON r.id = ${run.id}`),
-    q.run(sql`INSERT INTO assets (id, run_id, task_id, instance_idx, name, location, size, sha256, media_type, created_at)
-      SELECT json_extract(j.value, '$.id'), ${run.id}, NULL, json_extract(j.value, '$.idx'), json_extract(j.value, '$.name'), json_extract(j.value, '$.location'),
-        json_extract(j.value, '$.size'), json_extract(j.value, '$.sha256'), json_extract(j.value, '$.mediaType'), ${now}
-      FROM json_each(${JSON.stringify(inputs)}) j WHERE ${exists}`),
-    guardedEvents(q, [{ runId: run.id, type: 'run-created', data }], exists),
-    q.all(sql`INSERT INTO events (run_id, task_id, type, data, created_at)
-      SELECT id, NULL, 'run-skipped', json_object('error', error), ${now} FROM runs WHERE id = ${run.id} AND state = 'skipped'
-      RETURNING id, run_id, task_id, type, data, created_at`) as unknown as Statement,
   ];
+  if (inputs.length) {
+    items.push(
+      q.run(sql`INSERT INTO assets (id, run_id, task_id, instance_idx, name, location, size, sha256, media_type, created_at)
+        SELECT json_extract(j.value, '$.id'), ${run.id}, NULL, json_extract(j.value, '$.idx'), json_extract(j.value, '$.name'), json_extract(j.value, '$.location'),
+          json_extract(j.value, '$.size'), json_extract(j.value, '$.sha256'), json_extract(j.value, '$.mediaType'), ${now}
+        FROM json_each(${JSON.stringify(inputs)}) j WHERE ${exists}`),
+    );
+  }
+  const firstEvent = items.length;
+  items.push(guardedEvents(q, [{ runId: run.id, type: 'run-created', data }], exists));
+  if (run.skipAbove !== undefined) {
+    items.push(
+      q.all(sql`INSERT INTO events (run_id, task_id, type, data, created_at)
+        SELECT id, NULL, 'run-skipped', json_object('error', error), ${now} FROM runs WHERE id = ${run.id} AND state = 'skipped'
+        RETURNING id, run_id, task_id, type, data, created_at`) as unknown as Statement,
+    );
+  }
+  return { items, read: (r) => r.slice(firstEvent).flatMap(eventRows) };
 }
-
-/** Which of `newRuns` were created, from the results of their runStatements batched one after the other. */
-export function runsCreated(results: unknown[], newRuns: NewRun[]): string[] {
-  const per = results.length / Math.max(1, newRuns.length);
-  return newRuns.filter((_, i) => runCreatedEvents(results.slice(0, (i + 1) * per)).length > 0).map((r) => r.id);
-}
-
-/** Events of a batch that ended with runStatements. */
-export const runCreatedEvents = (results: unknown[]): EventRow[] => [...eventRows(results.at(-2)), ...eventRows(results.at(-1))];
 
 /** Record a new run (queued, or skipped at its flow's limit). Returns its events; none when its dedupe key was taken. */
 export async function createRun(q: Db, run: NewRun): Promise<EventRow[]> {
   return runStep(q, createRunStep(q, run));
-}
-
-export function createRunStep(q: Db, run: NewRun): Step<EventRow[]> {
-  return { items: runStatements(q, run), read: runCreatedEvents };
 }
 
 /** Events guarded by "the run carries this token" / "the task run carries this token". */

@@ -1,8 +1,8 @@
 /** Schedules, backfills and flow-to-flow triggers: the rows that make runs start without a caller. */
 import { and, asc, eq, gt, inArray, lte, notInArray, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
-import { atomically, newToken, returned, type Statement } from './batch.js';
-import { runsCreated, runStatements, type NewRun } from './runs.js';
+import { newToken, returned, runAll, type Statement, type Step } from './batch.js';
+import { createRunStep, type NewRun } from './runs.js';
 import { backfills, cursors, events, flowTriggers, runs, schedules } from './schema.js';
 
 export type ScheduleRow = typeof schedules.$inferSelect;
@@ -57,17 +57,19 @@ export async function flowSchedules(db: Db, flowId: string): Promise<ScheduleRow
 export async function advanceSchedule(db: Db, s: ScheduleRow, next: number, fired: number | null, newRuns: NewRun[]): Promise<string[] | null> {
   const token = newToken();
   const mine = sql`EXISTS (SELECT 1 FROM schedules WHERE flow_id = ${s.flowId} AND key = ${s.key} AND step_token = ${token})`;
-  const perRun = newRuns.map((r) => runStatements(db, r, mine));
-  const results = await atomically(db, [
-    db
-      .update(schedules)
-      .set({ nextFireAt: next, stepToken: token, ...(fired !== null ? { lastFireAt: fired } : {}) })
-      .where(and(eq(schedules.flowId, s.flowId), eq(schedules.key, s.key), eq(schedules.nextFireAt, s.nextFireAt)))
-      .returning({ key: schedules.key }),
-    ...perRun.flat(),
-  ]);
-  if (!returned(results[0]).length) return null;
-  return runsCreated(results.slice(1), newRuns);
+  const move: Step<boolean> = {
+    items: [
+      db
+        .update(schedules)
+        .set({ nextFireAt: next, stepToken: token, ...(fired !== null ? { lastFireAt: fired } : {}) })
+        .where(and(eq(schedules.flowId, s.flowId), eq(schedules.key, s.key), eq(schedules.nextFireAt, s.nextFireAt)))
+        .returning({ key: schedules.key }),
+    ],
+    read: (r) => returned(r[0]).length > 0,
+  };
+  const [moved, ...created] = await runAll<unknown>(db, [move, ...newRuns.map((r) => createRunStep(db, r, mine))]);
+  if (!moved) return null;
+  return newRuns.filter((_, i) => (created[i] as unknown[]).length).map((r) => r.id);
 }
 
 export function createBackfill(q: Db, b: typeof backfills.$inferInsert) {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { parseFlow } from '../src/flow/index.js';
 import { packageRoot } from '../src/paths.js';
 import { registerFlow } from '../src/scheduler/flows.js';
-import { triggerRun } from '../src/scheduler/trigger.js';
+import { prepareRun } from '../src/scheduler/trigger.js';
 import { openTutti, type Tutti, type TuttiOptions } from '../src/tutti.js';
 
 // Transpiled components are keyed by digest: one cache for the whole suite saves a transpile per test.
@@ -44,9 +44,10 @@ export async function harness(opts: TuttiOptions = {}): Promise<Harness> {
     const flowFile = path.join(dir, 'flow.yaml');
     const parsed = parseFlow(yaml, flowFile, dir);
     const { spec, revision } = await registerFlow(tutti.database.db, tutti.registry, parsed, flowFile);
-    const runId = await triggerRun(tutti.database.db, tutti.assets, { spec, revision, files, params });
-    tutti.engine.notify(runId);
-    return runId;
+    // As the API does: the engine records the run and starts it in the same commit.
+    const run = await prepareRun(tutti.assets, { spec, revision, files, params });
+    await tutti.engine.submit(run, spec);
+    return run.id;
   };
   return {
     dir,

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runEvents } from '../src/store/events.js';
+import { embedManifest } from '../src/runtime/manifest.js';
+import { atomically } from '../src/store/batch.js';
+import { runEvents, type EventRow } from '../src/store/events.js';
+import { cursors } from '../src/store/schema.js';
 import { instanceAttempts, runAttempts, taskRunInstances } from '../src/store/instances.js';
 import { getRun, getTaskRuns, runAssets } from '../src/store/runs.js';
 import { countWords, harness, module, type Harness } from './helpers.js';
@@ -45,6 +49,36 @@ tasks:
     assert.equal(types.at(-1), ':run-succeeded');
     assert.ok(types.indexOf('total:task-planned') > types.indexOf('count-a:task-succeeded'));
     assert.ok(types.indexOf('total:task-planned') > types.indexOf('count-ab:task-succeeded'));
+  });
+
+  it('publishes each event as stored: same ids, types, tasks and data as the event log', async () => {
+    const seen: EventRow[] = [];
+    const off = h.tutti.engine.onEvent((e) => seen.push(e));
+    const text = h.file('chain.txt', Array.from({ length: 400 }, (_, i) => `word${i} and more\n`).join(''));
+    // A chain (each step commits the outcome and the next plan together) with a fan-out in the middle.
+    const split = path.join(h.dir, 'split-wordcount.wasm');
+    writeFileSync(split, embedManifest(readFileSync(module('wordcount')), { split: 'lines', per: '1KiB', max: 100 }));
+    const runId = await h.run(
+      `id: chain
+inputs: { text: {} }
+tasks:
+  - { id: first, component: ${module('wordcount')}, inputs: [text] }
+  - { id: parts, component: ${split}, inputs: [text], needs: [first] }
+  - { id: total, component: ${module('sum')}, needs: [parts] }
+`,
+      { text },
+    );
+    off();
+    const db = h.tutti.database.db;
+    assert.equal((await getRun(db, runId))!.state, 'succeeded');
+    const stored = await runEvents(db, runId);
+    const published = seen.filter((e) => e.runId === runId).sort((a, b) => a.id - b.id);
+    assert.deepEqual(
+      published.map((e) => ({ ...e, data: e.data ?? null })),
+      stored.map((e) => ({ ...e, data: e.data ?? null })),
+    );
+    assert.ok(stored.some((e) => e.type === 'task-succeeded' && e.taskId === 'total'));
+    assert.ok((await getTaskRuns(db, runId)).find((t) => t.taskId === 'parts')!.instanceCount! > 1, 'the middle task fanned out');
   });
 
   it('retries a failing task with backoff, then fails the run with its message and skips downstream', async () => {
@@ -137,5 +171,27 @@ tasks:
     // both were running at the same time: each started before the other finished
     const [x, y] = insts as [(typeof insts)[0], (typeof insts)[0]];
     assert.ok(x.startedAt! < y.finishedAt! && y.startedAt! < x.finishedAt!, 'the two instances overlapped');
+  });
+});
+
+describe('group commit', () => {
+  let h: Harness;
+  before(async () => (h = await harness()));
+  after(() => h.close());
+
+  it('batches queued together each get their own results, and one that fails does not take the others with it', async () => {
+    const db = h.tutti.database.db;
+    const put = (name: string) => db.insert(cursors).values({ name, eventId: 1 }).returning({ name: cursors.name });
+    // Queued in one turn of the event loop: they go to the store as one transaction first.
+    const [a, bad, c] = await Promise.allSettled([
+      atomically(db, [put('group-a1'), put('group-a2')]),
+      atomically(db, [put('group-b'), put('group-b')]), // the second insert breaks the primary key
+      atomically(db, [put('group-c')]),
+    ]);
+    assert.deepEqual(a.status === 'fulfilled' && a.value, [[{ name: 'group-a1' }], [{ name: 'group-a2' }]]);
+    assert.equal(bad.status, 'rejected');
+    assert.deepEqual(c.status === 'fulfilled' && c.value, [[{ name: 'group-c' }]]);
+    const names = (await db.select({ name: cursors.name }).from(cursors)).map((r) => r.name).filter((n) => n.startsWith('group-'));
+    assert.deepEqual(names.sort(), ['group-a1', 'group-a2', 'group-c'], 'the failed batch wrote nothing, the others everything');
   });
 });

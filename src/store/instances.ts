@@ -2,7 +2,7 @@
 import { and, asc, count, eq, gt, inArray, isNotNull, lte, notInArray, sql, type SQLWrapper } from 'drizzle-orm';
 import type { Failure } from '../runtime/failures.js';
 import type { Db } from './db.js';
-import { atomically, eventRows, guardedEvents, newToken, returned, run, type Statement, type Step } from './batch.js';
+import { atomically, eventRows, guardedEvents, newToken, returned, run, written, type Statement, type Step } from './batch.js';
 import type { EventRow } from './events.js';
 import type { NewAsset } from './runs.js';
 import { assets, attempts, instances, taskRuns } from './schema.js';
@@ -134,6 +134,7 @@ export async function completeInstances(db: Db, batch: Success[]): Promise<{ eve
 
 /** completeInstances as a step, for a batch that also plans what the completed task runs unblock. */
 export function completeStep(db: Db, batch: Success[]): Step<{ events: EventRow[]; won: Success[] }> {
+  if (batch.length === 1) return completeOne(db, batch[0]!);
   const now = Date.now();
   const token = newToken();
   const won = sql`i.step_token = ${token}`;
@@ -219,6 +220,60 @@ export function completeStep(db: Db, batch: Success[]): Step<{ events: EventRow[
   };
 }
 
+/** completeStep for one success: the same writes with plain parameters, a third of the cost. */
+function completeOne(db: Db, success: Success): Step<{ events: EventRow[]; won: Success[] }> {
+  const { record: a, outputs } = success;
+  const now = Date.now();
+  const token = newToken();
+  const won = sql`EXISTS (SELECT 1 FROM instances WHERE id = ${a.instance.id} AND step_token = ${token})`;
+  const ended = sql`EXISTS (SELECT 1 FROM task_runs WHERE id = ${a.instance.taskRunId} AND step_token = ${token})`;
+  const data = { count: 1, idxs: [a.instance.idx] };
+  const items: Statement[] = [
+    db
+      .update(instances)
+      .set({ state: 'succeeded', progress: 1, startedAt: a.startedAt, finishedAt: now, leaseOwner: null, leaseExpiresAt: null, errorKind: null, error: null, stepToken: token })
+      .where(stillLeased(a)),
+    db.run(sql`INSERT INTO attempts (instance_id, attempt, worker, outcome, log, started_at, finished_at)
+      SELECT id, attempt, ${a.worker}, 'succeeded', ${a.log}, started_at, ${now} FROM instances WHERE id = ${a.instance.id} AND step_token = ${token}`),
+  ];
+  if (outputs.length) {
+    items.push(
+      db.run(sql`INSERT INTO assets (id, run_id, task_id, instance_idx, name, location, size, sha256, media_type, created_at)
+        SELECT json_extract(o.value, '$.id'), ${a.instance.runId}, ${a.taskId}, ${a.instance.idx}, json_extract(o.value, '$.name'), json_extract(o.value, '$.location'),
+          json_extract(o.value, '$.size'), json_extract(o.value, '$.sha256'), json_extract(o.value, '$.mediaType'), ${now}
+        FROM json_each(${JSON.stringify(outputs)}) o WHERE ${won}
+        ON CONFLICT (run_id, task_id, instance_idx, name) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, location = excluded.location, id = excluded.id`),
+    );
+  }
+  const completes = sql`${taskRuns.state} = 'running' AND ${taskRuns.succeededCount} + 1 >= ${taskRuns.instanceCount}`;
+  items.push(
+    db
+      .update(taskRuns)
+      .set({
+        succeededCount: sql`${taskRuns.succeededCount} + 1`,
+        state: sql`CASE WHEN ${completes} THEN 'succeeded' ELSE ${taskRuns.state} END`,
+        finishedAt: sql`CASE WHEN ${completes} THEN ${now} ELSE ${taskRuns.finishedAt} END`,
+        stepToken: sql`CASE WHEN ${completes} THEN ${token} ELSE ${taskRuns.stepToken} END`,
+      })
+      .where(and(eq(taskRuns.id, a.instance.taskRunId), won)),
+    // Both events in one statement (the second only when the task run ended), without RETURNING.
+    db.run(sql`INSERT INTO events (run_id, task_id, type, data, created_at)
+      SELECT ${a.instance.runId}, ${a.taskId}, 'instances-succeeded', ${JSON.stringify(data)}, ${now} WHERE ${won}
+      UNION ALL SELECT ${a.instance.runId}, ${a.taskId}, 'task-succeeded', NULL, ${now} WHERE ${ended}`),
+  );
+  return {
+    items,
+    read(r) {
+      const { count, lastId } = written(r.at(-1));
+      const events: EventRow[] = [];
+      const base = { runId: a.instance.runId, taskId: a.taskId, createdAt: now };
+      if (count >= 1) events.push({ ...base, id: lastId - count + 1, type: 'instances-succeeded', data });
+      if (count === 2) events.push({ ...base, id: lastId, type: 'task-succeeded', data: null });
+      return { events, won: written(r[0]).count ? [success] : [] };
+    },
+  };
+}
+
 /**
  * Record a failed attempt. With `retryAt`, the instance goes back to pending until then; without,
  * it fails for good, and so does its task run (its other pending instances are cancelled).
@@ -247,16 +302,16 @@ export async function failInstance(
       SELECT ${a.instance.id}, ${a.instance.attempt}, ${a.worker}, 'failed', ${failure.kind}, ${failure.message}, ${a.log}, ${a.startedAt}, ${now} WHERE ${mine}`),
   ];
   const base = { runId: a.instance.runId, taskId: a.taskId };
-  items.push(
-    guardedEvents(
-      db,
-      [{ ...base, type: retryAt !== null ? 'instance-retrying' : 'instance-failed', data: { idx: a.instance.idx, attempt: a.instance.attempt, kind: failure.kind, error: failure.message, retryAt } }],
-      mine,
-    ),
+  const attemptEvent = guardedEvents(
+    db,
+    [{ ...base, type: retryAt !== null ? 'instance-retrying' : 'instance-failed', data: { idx: a.instance.idx, attempt: a.instance.attempt, kind: failure.kind, error: failure.message, retryAt } }],
+    mine,
   );
+  items.push(attemptEvent.statement);
+  const message = `instance ${a.instance.idx} failed after ${a.instance.attempt} attempt(s): ${failure.kind}: ${failure.message}`;
+  const taskRunMine = sql`EXISTS (SELECT 1 FROM task_runs WHERE id = ${a.instance.taskRunId} AND step_token = ${token})`;
+  const taskEvent = guardedEvents(db, [{ ...base, type: 'task-failed', data: { error: message } }], taskRunMine);
   if (retryAt === null) {
-    const message = `instance ${a.instance.idx} failed after ${a.instance.attempt} attempt(s): ${failure.kind}: ${failure.message}`;
-    const taskRunMine = sql`EXISTS (SELECT 1 FROM task_runs WHERE id = ${a.instance.taskRunId} AND step_token = ${token})`;
     items.push(
       db
         .update(taskRuns)
@@ -267,13 +322,13 @@ export async function failInstance(
         .update(instances)
         .set({ state: 'cancelled', finishedAt: now })
         .where(and(eq(instances.taskRunId, a.instance.taskRunId), eq(instances.state, 'pending'), taskRunMine)),
-      guardedEvents(db, [{ ...base, type: 'task-failed', data: { error: message } }], taskRunMine),
+      taskEvent.statement,
     );
   }
   const results = await atomically(db, items);
   if (!returned(results[0]).length) return null;
-  if (retryAt !== null) return { events: eventRows(results[2]), taskFailed: false };
-  return { events: [...eventRows(results[2]), ...eventRows(results[5])], taskFailed: returned(results[3]).length > 0 };
+  if (retryAt !== null) return { events: attemptEvent.rows(results[2]), taskFailed: false };
+  return { events: [...attemptEvent.rows(results[2]), ...taskEvent.rows(results[5])], taskFailed: returned(results[3]).length > 0 };
 }
 
 export async function setProgress(db: Db, instanceId: string, attempt: number, fraction: number): Promise<void> {

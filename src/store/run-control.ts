@@ -25,6 +25,7 @@ export async function cancelRun(db: Db, runId: string, reason: string): Promise<
   const now = Date.now();
   const token = newToken();
   const mine = sql`EXISTS (SELECT 1 FROM runs WHERE id = ${runId} AND step_token = ${token})`;
+  const cancelled = guardedEvents(db, [{ runId, type: 'run-cancelled', data: { error: reason } }], mine);
   const results = await atomically(db, [
     db
       .update(runs)
@@ -47,9 +48,9 @@ export async function cancelRun(db: Db, runId: string, reason: string): Promise<
     db.all(sql`INSERT INTO events (run_id, task_id, type, data, created_at)
       SELECT run_id, task_id, 'task-cancelled', json_object('reason', ${reason}), ${now} FROM task_runs WHERE run_id = ${runId} AND step_token = ${token} ORDER BY rowid
       RETURNING id, run_id, task_id, type, data, created_at`) as unknown as Statement,
-    guardedEvents(db, [{ runId, type: 'run-cancelled', data: { error: reason } }], mine),
+    cancelled.statement,
   ]);
-  return [...eventRows(results[5]), ...eventRows(results[6])];
+  return [...eventRows(results[5]), ...cancelled.rows(results[6])];
 }
 
 /**

@@ -75,7 +75,8 @@ export function createRunStep(q: Db, run: NewRun, guard?: SQL): Step<EventRow[]>
     );
   }
   const firstEvent = items.length;
-  items.push(guardedEvents(q, [{ runId: run.id, type: 'run-created', data }], exists));
+  const created = guardedEvents(q, [{ runId: run.id, type: 'run-created', data }], exists);
+  items.push(created.statement);
   if (run.skipAbove !== undefined) {
     items.push(
       q.all(sql`INSERT INTO events (run_id, task_id, type, data, created_at)
@@ -83,7 +84,7 @@ export function createRunStep(q: Db, run: NewRun, guard?: SQL): Step<EventRow[]>
         RETURNING id, run_id, task_id, type, data, created_at`) as unknown as Statement,
     );
   }
-  return { items, read: (r) => r.slice(firstEvent).flatMap(eventRows) };
+  return { items, read: (r) => [...created.rows(r[firstEvent]), ...eventRows(r[firstEvent + 1])] };
 }
 
 /** Record a new run (queued, or skipped at its flow's limit). Returns its events; none when its dedupe key was taken. */
@@ -157,12 +158,13 @@ export function startRunStep(db: Db, runId: string, gate: { flowMax?: number } =
     (SELECT count(*) FROM runs r WHERE r.backfill_id = ${runs.backfillId} AND r.state = 'running') < (SELECT ${backfills.concurrency} FROM ${backfills} WHERE ${backfills.id} = ${runs.backfillId})
     AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.backfill_id = ${runs.backfillId} AND r.state = 'queued' AND r.logical_time < ${runs.logicalTime})))`);
   const token = newToken();
+  const ev = guardedEvents(db, [{ runId, type: 'run-started' }], runHas(runId, token));
   return {
     items: [
       db.update(runs).set({ state: 'running', startedAt: Date.now(), stepToken: token }).where(and(...conds)),
-      guardedEvents(db, [{ runId, type: 'run-started' }], runHas(runId, token)),
+      ev.statement,
     ],
-    read: (r) => eventRows(r[1]),
+    read: (r) => ev.rows(r[1]),
   };
 }
 
@@ -193,12 +195,13 @@ export function finishRunStep(
 ): Step<EventRow[]> {
   const token = newToken();
   const allSucceeded = ifAllSucceeded ? sql`NOT EXISTS (SELECT 1 FROM task_runs u WHERE u.run_id = ${runId} AND u.state != 'succeeded')` : undefined;
+  const ev = guardedEvents(db, [{ runId, type: `run-${state}`, data: error ? { error } : undefined }], runHas(runId, token));
   return {
     items: [
       db.update(runs).set({ state, error, finishedAt: Date.now(), stepToken: token }).where(and(eq(runs.id, runId), inArray(runs.state, ['queued', 'running']), allSucceeded)),
-      guardedEvents(db, [{ runId, type: `run-${state}`, data: error ? { error } : undefined }], runHas(runId, token)),
+      ev.statement,
     ],
-    read: (r) => eventRows(r[1]),
+    read: (r) => ev.rows(r[1]),
   };
 }
 
@@ -285,28 +288,25 @@ export function planStep(db: Db, p: PlanWrite): Step<EventRow[]> {
       ),
   ];
   const claimed = Math.min(p.claim?.count ?? 0, p.partitions.length);
-  // The partitions travel as one JSON parameter per chunk: D1 binds at most 100 parameters.
+  const c = p.claim ?? { owner: null, leaseMs: 0 };
+  // The partitions travel as one JSON parameter per chunk: D1 binds at most 100 parameters. The
+  // first `claimed` of them (by position) are leased at once, with their first attempt started.
   for (let i = 0; i < p.partitions.length; i += PLAN_CHUNK) {
+    const leased = sql`(j.key + ${i} < ${claimed})`;
     items.push(
-      db.run(sql`INSERT INTO instances (id, task_run_id, run_id, idx, state, partition, available_at)
-        SELECT ${p.taskRunId} || '.' || json_extract(j.value, '$.index'), ${p.taskRunId}, ${p.runId}, json_extract(j.value, '$.index'), 'pending', j.value, ${now}
+      db.run(sql`INSERT INTO instances (id, task_run_id, run_id, idx, state, attempt, lease_owner, lease_expires_at, started_at, partition, available_at)
+        SELECT ${p.taskRunId} || '.' || json_extract(j.value, '$.index'), ${p.taskRunId}, ${p.runId}, json_extract(j.value, '$.index'),
+          CASE WHEN ${leased} THEN 'running' ELSE 'pending' END, CASE WHEN ${leased} THEN 1 ELSE 0 END,
+          CASE WHEN ${leased} THEN ${c.owner} END, CASE WHEN ${leased} THEN ${now + c.leaseMs} END, CASE WHEN ${leased} THEN ${now} END, j.value, ${now}
         FROM json_each(${JSON.stringify(p.partitions.slice(i, i + PLAN_CHUNK))}) j WHERE ${mine}
         ON CONFLICT DO NOTHING`),
     );
   }
-  if (claimed) {
-    const c = p.claim!;
-    items.push(
-      db
-        .update(instances)
-        .set({ state: 'running', attempt: 1, leaseOwner: c.owner, leaseExpiresAt: now + c.leaseMs, startedAt: now, progress: 0 })
-        .where(and(eq(instances.taskRunId, p.taskRunId), sql`${instances.idx} IN (SELECT value FROM json_each(${JSON.stringify(p.partitions.slice(0, claimed).map((x) => x.index))}))`, eq(instances.state, 'pending'), mine)),
-    );
-  }
   const events: NewEvent[] = [{ runId: p.runId, taskId: p.taskId, type: 'task-planned', data: { instances: p.partitions.length, policy: p.policy } }];
   if (empty) events.push({ runId: p.runId, taskId: p.taskId, type: 'task-succeeded' });
-  items.push(guardedEvents(db, events, mine));
-  return { items, read: (r) => eventRows(r.at(-1)) };
+  const ev = guardedEvents(db, events, mine);
+  items.push(ev.statement);
+  return { items, read: (r) => ev.rows(r.at(-1)) };
 }
 
 /**
@@ -331,12 +331,13 @@ export async function skipTaskRun(db: Db, runId: string, taskRunId: string, task
 
 export function skipStep(db: Db, runId: string, taskRunId: string, taskId: string, reason: string): Step<EventRow[]> {
   const token = newToken();
+  const ev = guardedEvents(db, [{ runId, taskId, type: 'task-skipped', data: { reason } }], taskRunHas(taskRunId, token));
   return {
     items: [
       db.update(taskRuns).set({ state: 'skipped', error: reason, finishedAt: Date.now(), stepToken: token }).where(and(eq(taskRuns.id, taskRunId), eq(taskRuns.state, 'pending'))),
-      guardedEvents(db, [{ runId, taskId, type: 'task-skipped', data: { reason } }], taskRunHas(taskRunId, token)),
+      ev.statement,
     ],
-    read: (r) => eventRows(r[1]),
+    read: (r) => ev.rows(r[1]),
   };
 }
 
@@ -348,14 +349,15 @@ export async function failTaskRunPlanning(db: Db, runId: string, taskRunId: stri
 export function failPlanningStep(db: Db, runId: string, taskRunId: string, taskId: string, error: string): Step<EventRow[]> {
   const now = Date.now();
   const token = newToken();
+  const ev = guardedEvents(db, [{ runId, taskId, type: 'task-failed', data: { error } }], taskRunHas(taskRunId, token));
   return {
     items: [
       db
         .update(taskRuns)
         .set({ state: 'failed', error, startedAt: now, finishedAt: now, instanceCount: 0, policy: 'plan export', stepToken: token })
         .where(and(eq(taskRuns.id, taskRunId), eq(taskRuns.state, 'pending'))),
-      guardedEvents(db, [{ runId, taskId, type: 'task-failed', data: { error } }], taskRunHas(taskRunId, token)),
+      ev.statement,
     ],
-    read: (r) => eventRows(r[1]),
+    read: (r) => ev.rows(r[1]),
   };
 }

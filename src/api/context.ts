@@ -32,6 +32,8 @@ export interface ApiHost {
     notify(runId: string): void;
     report(events: EventRow[]): void;
     onEvent(fn: (e: EventRow) => void): () => void;
+    /** Events after an id from memory, when this process knows them all (undefined: read the store). */
+    recentEvents?(afterId: number, runId?: string, limit?: number): EventRow[] | undefined;
   } & Partial<RemoteEngine>;
   pool: { size: number };
   /** An asset's bytes for a download; without it, the file at the asset store's local path. */

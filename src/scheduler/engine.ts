@@ -67,6 +67,7 @@ const SHUTDOWN = Symbol('shutdown');
 
 const RUN_ENDED = new Set(['run-succeeded', 'run-failed', 'run-cancelled']);
 const SAFETY_POLL_MS = 2000;
+const RECENT_EVENTS = 4096;
 /** Most stalled runs one safety poll looks at (a shared database may hold many active runs). */
 const STALLED_BATCH = 200;
 /** Group commit bounds: most outcomes per batch, and longest wait for more to join. */
@@ -79,6 +80,8 @@ export class Engine {
   private readonly listeners = new Set<(e: EventRow) => void>();
   private readonly dirty = new Set<string>();
   private readonly specs = new Map<string, Promise<FlowSpec>>();
+  /** The newest events published here, in id order, for live streams (see recentEvents). */
+  private readonly recent: EventRow[] = [];
   /** The flow of each active run seen here, to find what waits for it to end without reading it. */
   private readonly flowOf = new Map<string, string>();
   /** Instances claimed and not yet recorded (for stop), and those of them not yet back from a worker. */
@@ -293,8 +296,30 @@ export class Engine {
     }
   }
 
+  /**
+   * Events after `afterId` (of one run, or of all) from those published here, when they are known
+   * to be all of them: the ids that follow `afterId` are all here, with no gap (an event this
+   * process did not write, or has not published yet, makes a gap). Undefined: read the store.
+   */
+  recentEvents(afterId: number, runId?: string, limit = 500): EventRow[] | undefined {
+    const r = this.recent;
+    let i = r.length;
+    while (i > 0 && r[i - 1]!.id > afterId) i--;
+    if (i === r.length) return [];
+    if (r[i]!.id !== afterId + 1 || r.length - i > limit) return undefined;
+    for (let j = i + 1; j < r.length; j++) if (r[j]!.id !== r[j - 1]!.id + 1) return undefined;
+    const tail = r.slice(i);
+    return runId ? tail.filter((e) => e.runId === runId) : tail;
+  }
+
   /** Tell listeners; look again at runs whose tasks ended, except `quiet` ones (already moved on in the same commit). */
   private publish(events: EventRow[], quiet?: Set<string>): void {
+    for (const e of [...events].sort((a, b) => a.id - b.id)) {
+      let at = this.recent.length;
+      while (at > 0 && this.recent[at - 1]!.id > e.id) at--;
+      if (this.recent[at - 1]?.id !== e.id) this.recent.splice(at, 0, e);
+    }
+    if (this.recent.length > RECENT_EVENTS) this.recent.splice(0, this.recent.length - RECENT_EVENTS);
     for (const e of events) {
       for (const fn of this.listeners) fn(e);
       if (e.type === 'task-succeeded' || e.type === 'task-failed' || e.type === 'task-skipped') {

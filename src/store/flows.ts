@@ -47,10 +47,12 @@ export async function saveFlowRevision(
 
 /** A live flow (not deleted) with its current revision. */
 export async function getFlow(db: Db, flowId: string): Promise<{ flow: FlowRow; current: FlowRevisionRow } | undefined> {
-  const flow = await db.query.flows.findFirst({ where: and(eq(flows.id, flowId), eq(flows.deleted, false)) });
-  if (!flow) return undefined;
-  const current = await getFlowRevision(db, flowId, flow.revision);
-  return current && { flow, current };
+  const [row] = await db
+    .select({ flow: flows, current: flowRevisions })
+    .from(flows)
+    .innerJoin(flowRevisions, and(eq(flowRevisions.flowId, flows.id), eq(flowRevisions.revision, flows.revision)))
+    .where(and(eq(flows.id, flowId), eq(flows.deleted, false)));
+  return row;
 }
 
 export async function listFlows(db: Db): Promise<{ flow: FlowRow; current: FlowRevisionRow }[]> {

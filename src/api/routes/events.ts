@@ -36,9 +36,13 @@ export function eventRoutes(api: Api) {
         wake?.();
       });
       let quietSince = Date.now();
+      // Woken by this process's engine, the new events are usually in its memory; the periodic
+      // look (and a gap: an event written by someone else) reads the store.
+      let woken = false;
       try {
         while (!closed) {
-          const rows = await eventsAfter(db, { runId, afterId: last, limit: 500 });
+          const rows = (woken ? api.tutti.engine.recentEvents?.(last, runId, 500) : undefined) ?? (await eventsAfter(db, { runId, afterId: last, limit: 500 }));
+          woken = false;
           let ended = false;
           for (const e of rows) {
             await s.writeSSE({ id: String(e.id), event: e.type, data: JSON.stringify(e) });
@@ -58,6 +62,7 @@ export function eventRoutes(api: Api) {
             const t = setTimeout(r, POLL_MS);
             wake = () => {
               clearTimeout(t);
+              woken = true;
               r();
             };
           });

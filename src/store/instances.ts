@@ -144,23 +144,17 @@ export function completeStep(db: Db, batch: Success[]): Step<{ events: EventRow[
     const chunk = batch.slice(i, i + 200);
     const keys = JSON.stringify(chunk.map(({ record: a }) => ({ i: a.instance.id, a: a.instance.attempt, w: a.worker, s: a.startedAt, t: a.instance.taskRunId })));
     keyLists.push(keys);
+    // Every statement here starts from the list and looks instances up by primary key (`id IN`;
+    // `+state` keeps SQLite off the state index, CROSS JOIN keeps the join order): the cost follows
+    // the size of the group, never the number of instances around it.
     items.push(
-      db
-        .update(instances)
-        .set({
-          state: 'succeeded', progress: 1, finishedAt: now, leaseOwner: null, leaseExpiresAt: null, errorKind: null, error: null, stepToken: token,
-          startedAt: sql`(SELECT json_extract(k.value, '$.s') FROM json_each(${keys}) k WHERE json_extract(k.value, '$.i') = ${instances.id})`,
-        })
-        // `id IN (…)` lets SQLite use the primary key; the attempt and holder are then checked per row.
-        .where(
-          and(
-            sql`${instances.id} IN (SELECT json_extract(value, '$.i') FROM json_each(${keys}))`,
-            eq(instances.state, 'running'),
-            sql`EXISTS (SELECT 1 FROM json_each(${keys}) k WHERE json_extract(k.value, '$.i') = ${instances.id}
-              AND json_extract(k.value, '$.a') = ${instances.attempt} AND json_extract(k.value, '$.w') = ${instances.leaseOwner})`,
-          ),
-        )
-        .returning({ id: instances.id }),
+      db.all(sql`UPDATE instances SET state = 'succeeded', progress = 1, finished_at = ${now}, lease_owner = NULL, lease_expires_at = NULL,
+          error_kind = NULL, error = NULL, step_token = ${token}, started_at = k.s
+        FROM (SELECT json_extract(value, '$.i') AS i, json_extract(value, '$.a') AS a, json_extract(value, '$.w') AS w, json_extract(value, '$.s') AS s
+          FROM json_each(${keys})) AS k
+        WHERE instances.id IN (SELECT json_extract(value, '$.i') FROM json_each(${keys}))
+          AND instances.id = k.i AND +instances.state = 'running' AND instances.attempt = k.a AND instances.lease_owner = k.w
+        RETURNING instances.id AS id`) as unknown as Statement,
     );
   }
   for (let i = 0; i < batch.length; i += 100) {
@@ -169,43 +163,40 @@ export function completeStep(db: Db, batch: Success[]): Step<{ events: EventRow[
     items.push(
       db.run(sql`INSERT INTO attempts (instance_id, attempt, worker, outcome, log, started_at, finished_at)
         SELECT i.id, i.attempt, json_extract(k.value, '$.w'), 'succeeded', json_extract(k.value, '$.l'), i.started_at, ${now}
-        FROM json_each(${logs}) k JOIN instances i ON i.id = json_extract(k.value, '$.i') WHERE ${won}`),
+        FROM json_each(${logs}) k CROSS JOIN instances i ON i.id = json_extract(k.value, '$.i') WHERE ${won}`),
     );
     const outs = JSON.stringify(chunk.flatMap(({ record: a, outputs }) => outputs.map((o) => ({ ...o, inst: a.instance.id, task: a.taskId }))));
     items.push(
       db.run(sql`INSERT INTO assets (id, run_id, task_id, instance_idx, name, location, size, sha256, media_type, created_at)
         SELECT json_extract(o.value, '$.id'), i.run_id, json_extract(o.value, '$.task'), i.idx, json_extract(o.value, '$.name'), json_extract(o.value, '$.location'),
           json_extract(o.value, '$.size'), json_extract(o.value, '$.sha256'), json_extract(o.value, '$.mediaType'), ${now}
-        FROM json_each(${outs}) o JOIN instances i ON i.id = json_extract(o.value, '$.inst') WHERE ${won}
+        FROM json_each(${outs}) o CROSS JOIN instances i ON i.id = json_extract(o.value, '$.inst') WHERE ${won}
         ON CONFLICT (run_id, task_id, instance_idx, name) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, location = excluded.location, id = excluded.id`),
     );
   }
   const taskRunIds = JSON.stringify([...new Set(batch.map((b) => b.record.instance.taskRunId))]);
   const winners = sql.join(
-    keyLists.map((keys) => sql`SELECT i.id, i.idx, i.task_run_id FROM json_each(${keys}) k JOIN instances i ON i.id = json_extract(k.value, '$.i') WHERE ${won}`),
+    keyLists.map((keys) => sql`SELECT i.id, i.idx, i.task_run_id FROM json_each(${keys}) k CROSS JOIN instances i ON i.id = json_extract(k.value, '$.i') WHERE ${won}`),
     sql` UNION ALL `,
   );
   // One statement counts and, when this group completes a task run, finishes it and marks it with
-  // the token, so that only the commit that crossed the total writes its task-succeeded.
-  const n = sql`(SELECT count(*) FROM (${winners}) w WHERE w.task_run_id = ${taskRuns.id})`;
-  const completes = sql`${taskRuns.state} = 'running' AND ${taskRuns.succeededCount} + ${n} >= ${taskRuns.instanceCount}`;
+  // the token, so that only the commit that crossed the total writes its task-succeeded. The
+  // winners are counted once, per task run, and joined to their task runs by primary key.
+  const completes = sql`task_runs.state = 'running' AND task_runs.succeeded_count + w.n >= task_runs.instance_count`;
   items.push(
-    db
-      .update(taskRuns)
-      .set({
-        succeededCount: sql`${taskRuns.succeededCount} + ${n}`,
-        state: sql`CASE WHEN ${completes} THEN 'succeeded' ELSE ${taskRuns.state} END`,
-        finishedAt: sql`CASE WHEN ${completes} THEN ${now} ELSE ${taskRuns.finishedAt} END`,
-        stepToken: sql`CASE WHEN ${completes} THEN ${token} ELSE ${taskRuns.stepToken} END`,
-      })
-      .where(sql`${taskRuns.id} IN (SELECT value FROM json_each(${taskRunIds}))`),
+    db.run(sql`UPDATE task_runs SET succeeded_count = task_runs.succeeded_count + w.n,
+        state = CASE WHEN ${completes} THEN 'succeeded' ELSE task_runs.state END,
+        finished_at = CASE WHEN ${completes} THEN ${now} ELSE task_runs.finished_at END,
+        step_token = CASE WHEN ${completes} THEN ${token} ELSE task_runs.step_token END
+      FROM (SELECT task_run_id, count(*) AS n FROM (${winners}) GROUP BY task_run_id) AS w
+      WHERE task_runs.id = w.task_run_id`),
   );
   // One event per task run per group, listing the instances: a fan-out of 100,000 writes
   // hundreds of event rows, not 100,000.
   items.push(
     db.all(sql`INSERT INTO events (run_id, task_id, type, data, created_at)
       SELECT tr.run_id, tr.task_id, 'instances-succeeded', json_object('count', count(*), 'idxs', json_group_array(w.idx)), ${now}
-      FROM (${winners}) w JOIN task_runs tr ON tr.id = w.task_run_id GROUP BY tr.id ORDER BY tr.id
+      FROM (${winners}) w CROSS JOIN task_runs tr ON tr.id = w.task_run_id GROUP BY tr.id ORDER BY tr.id
       RETURNING id, run_id, task_id, type, data, created_at`) as unknown as Statement,
     db.all(sql`INSERT INTO events (run_id, task_id, type, data, created_at)
       SELECT run_id, task_id, 'task-succeeded', NULL, ${now} FROM task_runs WHERE id IN (SELECT value FROM json_each(${taskRunIds})) AND step_token = ${token}

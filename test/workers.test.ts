@@ -238,7 +238,7 @@ describe('server shutdown and the embedded database', () => {
       assert.equal(run.status, 1, run.stderr);
       assert.match(run.stderr, /is in use by another Tutti process/);
     } finally {
-      assert.equal(await s.stop(), 0);
+      assert.equal(await s.stop(), 0, `signal ${s.child.signalCode}: ${s.stderr()}`);
     }
     // Released at exit: the next process takes it.
     const next = await startServer({ home: s.home });

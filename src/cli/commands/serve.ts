@@ -23,6 +23,12 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
   if (!token && !LOCAL.has(opts.host)) {
     process.stderr.write(`tutti: warning: serving on ${opts.host} without a token: anyone who can reach it can run code here (set TUTTI_API_TOKEN or --token)\n`);
   }
+  // Listened for from the start: until a listener exists, SIGTERM kills the process on the spot
+  // (a supervisor stopping a server that has just said it is serving would skip the shutdown).
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
   const tutti = await openTutti(opts);
   const log = (msg: string) => process.stderr.write(`tutti: ${msg}\n`);
   const onRun = (id: string) => tutti.engine.notify(id);
@@ -43,10 +49,7 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
   const workers = opts.workers === 0 ? 'no local workers' : `${tutti.pool.size} workers`;
   process.stderr.write(`tutti serving on http://${opts.host}:${port} (db ${tutti.database.url}, ${workers}${token ? ', token required' : ''})\n`);
   process.stderr.write(`tutti: dashboard at http://${opts.host}:${port}/ui/\n`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await stopped;
   const grace = opts.grace ?? 30_000;
   process.stderr.write(`tutti: shutting down: no new work; running instances get ${Math.round(grace / 1000)} s to finish, the rest are handed back\n`);
   await schedules.stop();

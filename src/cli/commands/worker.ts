@@ -20,6 +20,11 @@ export async function workerCommand(opts: WorkerOptions): Promise<number> {
     // reported below
   }
   if (!url || !['http:', 'https:'].includes(url.protocol)) throw new UsageError(`--server ${JSON.stringify(opts.server)} is not an http(s) URL, e.g. http://10.0.0.5:8080`);
+  // Listened for before anything is said: until a listener exists, SIGTERM kills the process on the spot.
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
   const log = (msg: string) => process.stderr.write(`tutti worker: ${msg}\n`);
   const worker = new RemoteWorker({
     server: opts.server,
@@ -31,13 +36,7 @@ export async function workerCommand(opts: WorkerOptions): Promise<number> {
   });
   log(`${worker.id} pulling from ${opts.server}`);
   const running = worker.run();
-  await Promise.race([
-    running,
-    new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    }),
-  ]);
+  await Promise.race([running, stopped]);
   log(`stopping: running attempts get ${Math.round(opts.grace / 1000)} s to finish, the rest go back to the server`);
   await worker.stop(opts.grace);
   await running;

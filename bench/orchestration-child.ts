@@ -3,7 +3,7 @@
  * HTTP API only: runs are triggered with POST and seen to end on the global SSE stream, as a
  * client would. Prints one JSON line last (the shape bench/peers/run.mjs shares with the peers).
  *
- *   node dist/bench/orchestration-child.js [--quick] [--db-mode default]
+ *   node dist/bench/orchestration-child.js [--quick]     (BENCH_PROF=DIR: CPU profile of the server)
  *
  * 1. 40 tasks in sequence, fib(10) each   2. 10 tasks in sequence, fib(33) each, vs the compute alone
  * 3. trigger → completion latency, one task, one run at a time   4. runs/s with 64 runs in flight

@@ -14,7 +14,7 @@ import { embedManifest } from '../src/runtime/manifest.js';
 import { registerFlow } from '../src/scheduler/flows.js';
 import { triggerRun } from '../src/scheduler/trigger.js';
 import { instanceCounts } from '../src/store/run-queries.js';
-import { runAssets, runInputAssets } from '../src/store/runs.js';
+import { runAssets, runInputAssets, type AssetRow } from '../src/store/runs.js';
 import { openTutti } from '../src/tutti.js';
 
 const textFile = process.argv[2]!;
@@ -32,9 +32,10 @@ try {
   await tutti.engine.start();
   // The input is copied into the asset store before the clock starts: the copy is not the task.
   // Flushed too: otherwise the kernel writes 1 GiB back to disk during the count, on the cores it measures.
-  const timed = async () => {
-    const runId = await triggerRun(tutti.database.db, tutti.assets, { spec, revision, files: { text: textFile } });
-    for (const a of await runInputAssets(tutti.database.db, runId)) {
+  // The second run reads the asset the first one stored (shared, not copied again).
+  const timed = async (input: { files: Record<string, string> } | { assets: Record<string, AssetRow[]> }) => {
+    const runId = await triggerRun(tutti.database.db, tutti.assets, { spec, revision, ...input });
+    for (const a of 'files' in input ? await runInputAssets(tutti.database.db, runId) : []) {
       const fd = openSync(tutti.assets.localPath(a.location), 'r');
       fsyncSync(fd);
       closeSync(fd);
@@ -44,8 +45,8 @@ try {
     const run = await tutti.engine.waitForRun(runId);
     return { runId, run, wallMs: performance.now() - t0 };
   };
-  const cold = await timed();
-  const { runId, run, wallMs } = await timed();
+  const cold = await timed({ files: { text: textFile } });
+  const { runId, run, wallMs } = await timed({ assets: { text: await runInputAssets(tutti.database.db, cold.runId) } });
   const total = (await runAssets(tutti.database.db, runId)).find((a) => a.taskId === 'total')!;
   const words = Number(readFileSync(tutti.assets.localPath(total.location), 'utf8'));
   process.stdout.write(`${JSON.stringify({ workers, partMiB, countInstances: [...(await instanceCounts(tutti.database.db, runId)).values()].reduce((n, c) => n + (c.succeeded ?? 0), 0) - 1, state: cold.run.state === 'succeeded' ? run.state : cold.run.state, coldMs: cold.wallMs, bytes: size, wallMs, mbPerS: size / 1e6 / (wallMs / 1000), words })}\n`);

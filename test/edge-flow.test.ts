@@ -16,7 +16,7 @@ import { Miniflare, type MiniflareOptions } from 'miniflare';
 import { packageRoot } from '../src/paths.js';
 import { embedManifest } from '../src/runtime/manifest.js';
 import { openDatabase } from '../src/store/db.js';
-import { countWords, module, runTutti, tempDir } from './helpers.js';
+import { countWords, module, runTutti, tempDir, workerModules } from './helpers.js';
 import { eventually, startServer } from './server.js';
 import { startSqld } from './sqld.js';
 
@@ -92,13 +92,9 @@ describe('a fan-out flow on Workers (Miniflare: D1, R2, Queues, cron) and on the
     const build = await runTutti(['deploy', 'cloudflare', '--dry-run', '--config', config, '--out', out, '--home', path.join(dir, 'home'), path.join(dir, 'fan.yaml'), path.join(dir, 'after.yaml'), path.join(dir, 'tick.yaml')]);
     assert.equal(build.code, 0, build.out);
     const dist = path.join(out, 'dist');
-    const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => /\.(js|wasm)$/.test(f) && f !== 'entry.js');
     worker = {
       modulesRoot: dist,
-      modules: [
-        { type: 'ESModule', path: path.join(dist, 'entry.js') },
-        ...files.map((f) => ({ type: f.endsWith('.wasm') ? ('CompiledWasm' as const) : ('ESModule' as const), path: path.join(dist, f) })),
-      ],
+      modules: workerModules(dist),
       compatibilityDate: '2026-04-01',
       compatibilityFlags: ['nodejs_compat'],
       r2Buckets: ['ASSETS'],

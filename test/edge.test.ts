@@ -13,7 +13,7 @@ import { R2AssetStore, type R2BucketLike } from '../src/assets/r2.js';
 import { packageRoot } from '../src/paths.js';
 import { ComponentCache } from '../src/runtime/component.js';
 import { execute } from '../src/runtime/execute.js';
-import { countWords, module, runTutti, tempDir } from './helpers.js';
+import { countWords, module, runTutti, tempDir, workerModules } from './helpers.js';
 
 const MiB = 2 ** 20;
 const PLANTED = `planted-${randomInt(1e9)}`;
@@ -102,13 +102,9 @@ describe('Cloudflare Workers bundle on workerd', () => {
     const dist = path.join(out, 'dist');
     // What wrangler would upload: its bundled entry plus every module it attached, listed by hand
     // since Miniflare cannot follow the run-time import() of the bindings.
-    const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => /\.(js|wasm)$/.test(f) && f !== 'entry.js');
     mf = new Miniflare({
       modulesRoot: dist,
-      modules: [
-        { type: 'ESModule', path: path.join(dist, 'entry.js') },
-        ...files.map((f) => ({ type: f.endsWith('.wasm') ? ('CompiledWasm' as const) : ('ESModule' as const), path: path.join(dist, f) })),
-      ],
+      modules: workerModules(dist),
       compatibilityDate: '2026-04-01',
       compatibilityFlags: ['nodejs_compat'],
       r2Buckets: ['ASSETS'],

@@ -1,6 +1,6 @@
 /** Shared test fixtures: a private Tutti home per test, flows written next to it, runs to completion. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseFlow } from '../src/flow/index.js';
@@ -81,4 +81,13 @@ export function runTutti(args: string[]): Promise<{ code: number; out: string }>
     child.on('error', reject);
     child.on('exit', (code) => resolve({ code: code ?? 1, out }));
   });
+}
+
+/** A built Worker bundle's modules as Miniflare takes them: entry.js first, every .wasm precompiled. */
+export function workerModules(dist: string) {
+  const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => /\.(js|wasm)$/.test(f) && f !== 'entry.js');
+  return [
+    { type: 'ESModule' as const, path: path.join(dist, 'entry.js') },
+    ...files.map((f) => ({ type: f.endsWith('.wasm') ? ('CompiledWasm' as const) : ('ESModule' as const), path: path.join(dist, f) })),
+  ];
 }

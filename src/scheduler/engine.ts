@@ -319,7 +319,8 @@ export class Engine {
       while (at > 0 && this.recent[at - 1]!.id > e.id) at--;
       if (this.recent[at - 1]?.id !== e.id) this.recent.splice(at, 0, e);
     }
-    if (this.recent.length > RECENT_EVENTS) this.recent.splice(0, this.recent.length - RECENT_EVENTS);
+    // Trimmed in halves, not one event at a time: a busy server publishes thousands per second.
+    if (this.recent.length > 2 * RECENT_EVENTS) this.recent.splice(0, this.recent.length - RECENT_EVENTS);
     for (const e of events) {
       for (const fn of this.listeners) fn(e);
       if (e.type === 'task-succeeded' || e.type === 'task-failed' || e.type === 'task-skipped') {

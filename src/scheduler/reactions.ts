@@ -66,7 +66,8 @@ export class Reactor {
     this.running = false;
     clearInterval(this.timer);
     await this.busy;
-    await this.persist();
+    // Best effort: a cursor left behind only means replaying events that fire nothing.
+    await this.persist().catch((e) => this.o.log?.(`flow triggers: cannot save the cursor: ${(e as Error).message}`));
   }
 
   /** An event was written: wake up if it is one that can fire a flow trigger. */

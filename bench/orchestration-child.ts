@@ -142,10 +142,19 @@ try {
   for (let i = 0; i < (quick ? 3 : 10); i++) w1runs.push(ok(await client.run('seq40')).ms);
   const w1 = { runsMs: w1runs, medianMs: median(w1runs), minMs: Math.min(...w1runs), maxMs: Math.max(...w1runs) };
 
-  // 2. 10 long tasks in sequence, against fib(33) computed by the same component without Tutti around it
-  const w2total = ok(await client.run('seq10')).ms;
-  const compute = 10 * (await computeMs(33, quick ? 3 : 5));
-  const w2 = { totalMs: w2total, computeMs: compute, overheadPct: ((w2total - compute) / compute) * 100 };
+  // 2. 10 long tasks in sequence, against fib(33) computed by the same component without Tutti
+  // around it. This VM's speed drifts by tens of percent within minutes: each run is paired with a
+  // compute measurement taken just before it, and the overhead is the median of the pairs.
+  const pairs: { total: number; compute: number }[] = [];
+  for (let i = 0; i < (quick ? 1 : 3); i++) {
+    const compute = 10 * (await computeMs(33, quick ? 3 : 5));
+    pairs.push({ compute, total: ok(await client.run('seq10')).ms });
+  }
+  const w2 = {
+    totalMs: median(pairs.map((p) => p.total)),
+    computeMs: median(pairs.map((p) => p.compute)),
+    overheadPct: median(pairs.map((p) => ((p.total - p.compute) / p.compute) * 100)),
+  };
 
   // 3. trigger latency, one run at a time
   for (let i = 0; i < 50; i++) ok(await client.run('one'));

@@ -199,9 +199,8 @@ describe('server shutdown and the embedded database', () => {
     await setup(s, 4000);
     const runId = await trigger(s, 'resumed\n');
     await eventually(async () => ((await instance(s, runId))?.state === 'running' ? true : undefined), 30_000, 'the instance to run');
-    const t0 = Date.now();
     assert.equal(await s.stop(), 0);
-    assert.ok(Date.now() - t0 < 3500, `stopped after the grace period, not after the instance (${Date.now() - t0} ms)`);
+    // Handed back, so it stopped after the grace period and not after the 4 s instance (which would have finished).
     assert.match(s.stderr(), /handed back 1 unfinished instance/);
 
     // The next server on the same home runs it from the start and finishes the run.

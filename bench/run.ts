@@ -2,7 +2,8 @@
  * `npm run bench`: Tutti's own benchmarks, each in a fresh process. Prints markdown tables and
  * writes bench/results/latest.json. BENCH_TEXT_MIB (default 1024) sizes the word-count input;
  * BENCH_FANOUT (default "1000,10000,100000") lists the fan-out sizes, empty to skip them;
- * BENCH_TEXT_MIB=0 skips the word count; BENCH_ORCHESTRATION=0 skips workloads 1–5 of issue 6
+ * BENCH_TEXT_MIB=0 skips the word count; BENCH_SMALL_PARTS=1 adds 32 MiB partitions to it;
+ * BENCH_ORCHESTRATION=0 skips workloads 1–5 of issue 6
  * (their peers run in `npm run bench:peers`).
  */
 import { execFileSync } from 'node:child_process';
@@ -14,6 +15,7 @@ import { child, machine, median, save, table } from './lib.js';
 
 const textMiB = Number(process.env.BENCH_TEXT_MIB ?? 1024);
 const fanouts = (process.env.BENCH_FANOUT ?? '1000,10000,100000').split(',').filter(Boolean).map(Number);
+const smallParts = process.env.BENCH_SMALL_PARTS === '1';
 const cores = machine().cpus;
 
 /** A deterministic text of words and lines of varied length, made once and kept in the temp dir. */
@@ -82,13 +84,13 @@ if (textMiB > 0) {
   const bytes = statSync(file).size;
   const mb = bytes / 1e6;
   type Wc = { wallMs: number; coldMs: number; mbPerS: number; words: number; state: string; countInstances: number };
-  // Headline: 128 MiB partitions (Hadoop's block size). Beside it, 32 MiB partitions: four times
-  // the instances, to show what each instance costs. Runs interleaved, so machine noise hits all alike.
+  // Headline: 128 MiB partitions (Hadoop's block size). With BENCH_SMALL_PARTS=1, beside it 32 MiB
+  // partitions: four times the instances, to show what each instance costs (another ~40 s). Runs
+  // interleaved, so machine noise hits all alike.
   const configs = [
     { partMiB: 128, workers: 1, runs: 5 },
     { partMiB: 128, workers: cores, runs: 5 },
-    { partMiB: 32, workers: 1, runs: 3 },
-    { partMiB: 32, workers: cores, runs: 3 },
+    ...(smallParts ? [{ partMiB: 32, workers: 1, runs: 3 }, { partMiB: 32, workers: cores, runs: 3 }] : []),
   ];
   const got = configs.map(() => [] as Wc[]);
   for (let i = 0; i < Math.max(...configs.map((c) => c.runs)); i++) {
@@ -107,13 +109,12 @@ if (textMiB > 0) {
     return { one, all, speedup: one.medianMs / all.medianMs, wasmPerCoreVsNative: nat.wallMs / one.medianMs };
   };
   const head = pair(128);
-  const small = pair(32);
   const scaling = {
     bytes,
     configs: rows,
     speedup: head.speedup,
     wasmPerCoreVsNative: head.wasmPerCoreVsNative,
-    speedup32MiB: small.speedup,
+    ...(smallParts ? { speedup32MiB: pair(32).speedup } : {}),
     native: { medianMs: nat.wallMs, mbPerS: mb / (nat.wallMs / 1000) },
     nativeAllCores: { medianMs: natPar, mbPerS: mb / (natPar / 1000), speedup: nat.wallMs / natPar },
     countsAgree: got.flat().every((r) => r.words === nat.words && r.state === 'succeeded'),
@@ -134,7 +135,7 @@ if (textMiB > 0) {
       ],
     ),
   );
-  console.log('Medians of 5 (128 MiB) and 3 (32 MiB) processes; each times its second run (components compiled, workers warm), its first run is the "first run" column.');
+  console.log(`Medians of 5${smallParts ? ' (128 MiB) and 3 (32 MiB)' : ''} processes; each times its second run (components compiled, workers warm), its first run is the "first run" column.`);
   console.log(`counts agree with native: ${scaling.countsAgree}`);
 }
 

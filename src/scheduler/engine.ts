@@ -373,7 +373,11 @@ export class Engine {
   private async advance(runId: string): Promise<void> {
     const db = this.o.db.db;
     const run = await getRun(db, runId);
-    if (!run || !['queued', 'running'].includes(run.state)) return;
+    if (!run || !['queued', 'running'].includes(run.state)) {
+      // Ended elsewhere (another server, on a shared database): its end never reaches wakeQueued here.
+      this.flowOf.delete(runId);
+      return;
+    }
     const spec = await this.spec(run.flowId, run.revision);
     this.flowOf.set(run.id, run.flowId);
     const steps: Planned[] = [];

@@ -5,7 +5,7 @@ import type { Db } from './db.js';
 import { atomically, eventRows, guardedEvents, newToken, returned, run, written, type Statement, type Step } from './batch.js';
 import type { EventRow } from './events.js';
 import type { NewAsset } from './runs.js';
-import { assets, attempts, instances, taskRuns } from './schema.js';
+import { attempts, instances, taskRuns } from './schema.js';
 
 export type InstanceRow = typeof instances.$inferSelect;
 

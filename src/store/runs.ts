@@ -2,7 +2,7 @@
 import { and, asc, desc, eq, inArray, isNull, notExists, sql, type SQL } from 'drizzle-orm';
 import type { Partition } from '../runtime/protocol.js';
 import type { Db } from './db.js';
-import { atomically, eventRows, guardedEvents, newToken, run as runStep, type Statement, type Step } from './batch.js';
+import { eventRows, guardedEvents, newToken, run as runStep, type Statement, type Step } from './batch.js';
 import type { EventRow, NewEvent } from './events.js';
 import { assets, backfills, instances, runs, taskRuns, type RunState } from './schema.js';
 

@@ -16,6 +16,8 @@ export interface TuttiOptions extends HomeOptions {
   assets?: string;
   /** How long a lease lasts without a heartbeat (EngineOptions.leaseMs). */
   lease?: number;
+  /** How often to look for work other servers planned (EngineOptions.pollMs). */
+  poll?: number;
   /** Instance bounds for tasks that set none. */
   defaults?: EngineOptions['defaults'];
 }
@@ -38,7 +40,7 @@ export async function openTutti(opts: TuttiOptions = {}): Promise<Tutti> {
   const registry = new ComponentRegistry(database.db, assets, new ComponentCache(componentCacheDir(opts)));
   // With no workers of its own, a server still needs one thread to call tasks' `plan` exports.
   const pool = new WorkerPool(opts.workers === 0 ? 1 : opts.workers);
-  const engine = new Engine({ db: database, assets, registry, pool, defaults: opts.defaults, leaseMs: opts.lease, runInstances: opts.workers !== 0 });
+  const engine = new Engine({ db: database, assets, registry, pool, defaults: opts.defaults, leaseMs: opts.lease, pollMs: opts.poll, runInstances: opts.workers !== 0 });
   return {
     home,
     database,

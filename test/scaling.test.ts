@@ -139,6 +139,19 @@ describe('scaling by the runtime dataset', () => {
     assert.equal(await overlaps(''), true, 'without a cap, instances ran side by side on the two workers');
   });
 
+  it('a capped task starts its next instance when one ends, not at the next poll', { timeout: 60_000 }, async () => {
+    // With the poll an hour away, only the end of an instance can start the next one.
+    const own = await harness({ poll: 3_600_000, lease: 3 * 3_600_000 });
+    try {
+      const one = path.join(own.dir, 'one.wasm');
+      writeFileSync(one, embedManifest(readFileSync(module('wordcount')), { split: 'bytes', per: 1, max: 100 }));
+      const runId = await own.run(`id: capped\ninputs: { x: {} }\ntasks:\n  - { id: s, component: ${one}, inputs: [x], concurrency: 1 }\n`, { x: own.file('x', 'a b c d e') });
+      assert.equal((await getRun(own.tutti.database.db, runId))!.state, 'succeeded');
+    } finally {
+      await own.close();
+    }
+  });
+
   it('fans out, fans in, and fans out again over the fanned-in outputs', async () => {
     const text = generateText(120_000, true);
     const wc = withManifest('wordcount', { split: 'lines', per: '10KiB', max: 1000 });

@@ -49,6 +49,11 @@ export interface EngineOptions {
   leaseMs?: number;
   /** Run instances on this process's workers (false: plan and coordinate only, remote workers run them). */
   runInstances?: boolean;
+  /**
+   * How often to look for work nobody told this process about: runs and instances other servers
+   * planned on a shared database, expired leases. Default 2 s; never more than a third of the lease.
+   */
+  pollMs?: number;
 }
 
 /** A result for an attempt that is no longer this worker's: refused, not committed. */
@@ -105,6 +110,7 @@ export class Engine {
   /** Remote workers waiting in a long poll for something to become claimable. */
   private readonly waiters = new Set<() => void>();
   readonly leaseMs: number;
+  private readonly pollMs: number;
   private readonly idle = new Set<() => void>();
   /** Components (digest:memory cap) already handed to the workers. */
   private readonly warmed = new Set<string>();
@@ -116,6 +122,7 @@ export class Engine {
   constructor(private readonly o: EngineOptions) {
     this.defaults = { ...DEFAULT_LIMITS, ...o.defaults };
     this.leaseMs = o.leaseMs ?? 30_000;
+    this.pollMs = Math.min(o.pollMs ?? SAFETY_POLL_MS, Math.floor(this.leaseMs / 3));
   }
 
   async start(): Promise<void> {
@@ -125,7 +132,7 @@ export class Engine {
     for (const id of await activeRunIds(this.o.db.db)) this.dirty.add(id);
     this.running = true;
     // Referenced on purpose: a started engine keeps the process alive (a retry may be waiting on a timer).
-    this.timer = setInterval(() => void this.maintain(), Math.min(SAFETY_POLL_MS, Math.floor(this.leaseMs / 3)));
+    this.timer = setInterval(() => void this.maintain(), this.pollMs);
     this.wake();
   }
 
@@ -609,7 +616,7 @@ export class Engine {
           signal?.removeEventListener('abort', done);
           resolve();
         };
-        const timer = setTimeout(done, Math.min(left, SAFETY_POLL_MS));
+        const timer = setTimeout(done, Math.min(left, this.pollMs));
         this.waiters.add(done);
         signal?.addEventListener('abort', done, { once: true });
       });
@@ -784,8 +791,6 @@ export class Engine {
         aborts.delete(abort);
         if (!aborts.size) this.aborts.delete(inst.runId);
         leavePool();
-        // A task run at its concurrency cap has room again.
-        if (task.concurrency !== undefined) this.markClaimable();
         // A worker is free: top up the queue while this outcome is being committed.
         this.wake();
       }
@@ -809,6 +814,13 @@ export class Engine {
       }
     } catch (e) {
       await this.recordFailure(record, task.retry, { kind: 'internal', message: (e as Error).message ?? String(e), retryable: true });
+    } finally {
+      // A capped task run has room again once this attempt is no longer `running` in the store:
+      // claiming before that commit would find none and wait for the next poll.
+      if (task.concurrency !== undefined) {
+        this.markClaimable();
+        this.wake();
+      }
     }
   }
 

@@ -6,8 +6,7 @@
  * BENCH_ORCHESTRATION=0 skips workloads 1–5 of issue 6
  * (their peers run in `npm run bench:peers`).
  */
-import { execFileSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../src/paths.js';
@@ -41,41 +40,6 @@ async function textOf(mib: number): Promise<string> {
   return file;
 }
 
-/** The same C source compiled for this machine, over the same file: the native baseline. */
-function native(file: string): { wallMs: number; words: number } {
-  const bin = path.join(tmpdir(), 'tutti-bench-wordcount-native');
-  mkdirSync(path.dirname(bin), { recursive: true });
-  execFileSync('cc', ['-O2', '-o', bin, path.join(packageRoot, 'modules/c/wordcount.c')]);
-  const runs = [0, 1, 2].map(() => {
-    const t0 = performance.now();
-    const out = execFileSync('sh', ['-c', `"${bin}" < "${file}"`], { encoding: 'utf8' });
-    return { wallMs: performance.now() - t0, words: Number(out) };
-  });
-  return { wallMs: median(runs.map((r) => r.wallMs)), words: runs[0]!.words };
-}
-
-/**
- * The machine's own ceiling: the native binary on `cores` slices of the file at once. On a VM whose
- * vCPUs share a core, even native code does not scale by the core count; wasm cannot beat this.
- */
-function nativeParallel(file: string, size: number): number {
-  const bin = path.join(tmpdir(), 'tutti-bench-wordcount-native');
-  const part = Math.ceil(size / cores);
-  // Slices as files of their own (made once, not timed), so each process reads a file, not a pipe.
-  const slices = Array.from({ length: cores }, (_, i) => {
-    const slice = `${file}.slice${i}of${cores}`;
-    if (!existsSync(slice)) execFileSync('sh', ['-c', `tail -c +${i * part + 1} "${file}" | head -c ${part} > "${slice}"`]);
-    return slice;
-  });
-  const cmd = `${slices.map((f) => `"${bin}" < "${f}" > /dev/null &`).join(' ')} wait`;
-  const runs = [0, 1, 2].map(() => {
-    const t0 = performance.now();
-    execFileSync('sh', ['-c', cmd]);
-    return performance.now() - t0;
-  });
-  return median(runs);
-}
-
 const results: Record<string, unknown> = { machine: machine(), date: new Date().toISOString() };
 
 // Data scaling
@@ -83,59 +47,59 @@ if (textMiB > 0) {
   const file = await textOf(textMiB);
   const bytes = statSync(file).size;
   const mb = bytes / 1e6;
-  type Wc = { wallMs: number; coldMs: number; mbPerS: number; words: number; state: string; countInstances: number };
-  // Headline: 128 MiB partitions (Hadoop's block size). With BENCH_SMALL_PARTS=1, beside it 32 MiB
-  // partitions: four times the instances, to show what each instance costs (another ~40 s). Runs
-  // interleaved, so machine noise hits all alike.
-  const configs = [
-    { partMiB: 128, workers: 1, runs: 5 },
-    { partMiB: 128, workers: cores, runs: 5 },
-    ...(smallParts ? [{ partMiB: 32, workers: 1, runs: 3 }, { partMiB: 32, workers: cores, runs: 3 }] : []),
-  ];
-  const got = configs.map(() => [] as Wc[]);
-  for (let i = 0; i < Math.max(...configs.map((c) => c.runs)); i++) {
-    configs.forEach((c, k) => i < c.runs && got[k]!.push(child<Wc>('wordcount-child.js', [file, String(c.workers), String(c.partMiB)])));
-  }
-  const nat = native(file);
-  const natPar = nativeParallel(file, bytes);
-  const rows = configs.map((c, k) => {
-    const rs = got[k]!;
-    const medianMs = median(rs.map((r) => r.wallMs));
-    return { ...c, instances: rs[0]!.countInstances, medianMs, minMs: Math.min(...rs.map((r) => r.wallMs)), maxMs: Math.max(...rs.map((r) => r.wallMs)), coldMs: median(rs.map((r) => r.coldMs)), mbPerS: mb / (medianMs / 1000) };
+  type Round = { nativeOneMs: number; nativeAllMs: number; wasmOneMs: number; wasmAllMs: number };
+  type Wc = { cores: number; partMiB: number; instances: number; state: string; countsAgree: boolean; words: number; firstRunMs: { one: number; all: number }; rounds: Round[] };
+  // Headline: 128 MiB partitions (Hadoop's block size), 7 rounds. With BENCH_SMALL_PARTS=1, beside
+  // it 32 MiB partitions: four times the instances, to show what each instance costs.
+  const runs = [child<Wc>('wordcount-child.js', [file, '7', '128']), ...(smallParts ? [child<Wc>('wordcount-child.js', [file, '5', '32'])] : [])];
+  const spread = (xs: number[]) => ({ medianMs: median(xs), minMs: Math.min(...xs), maxMs: Math.max(...xs) });
+  const summary = runs.map((r) => {
+    const col = (k: keyof Round) => spread(r.rounds.map((x) => x[k]));
+    const ratio = (f: (x: Round) => number) => median(r.rounds.map(f));
+    return {
+      partMiB: r.partMiB,
+      instances: r.instances,
+      rounds: r.rounds,
+      firstRunMs: r.firstRunMs,
+      nativeOne: col('nativeOneMs'),
+      nativeAll: col('nativeAllMs'),
+      wasmOne: col('wasmOneMs'),
+      wasmAll: col('wasmAllMs'),
+      // Ratios within a round, then their median: both sides of each ratio ran seconds apart.
+      speedup: ratio((x) => x.wasmOneMs / x.wasmAllMs),
+      nativeSpeedup: ratio((x) => x.nativeOneMs / x.nativeAllMs),
+      wasmPerCoreVsNative: ratio((x) => x.nativeOneMs / x.wasmOneMs),
+    };
   });
-  const pair = (partMiB: number) => {
-    const one = rows.find((r) => r.partMiB === partMiB && r.workers === 1)!;
-    const all = rows.find((r) => r.partMiB === partMiB && r.workers === cores)!;
-    return { one, all, speedup: one.medianMs / all.medianMs, wasmPerCoreVsNative: nat.wallMs / one.medianMs };
-  };
-  const head = pair(128);
+  const head = summary[0]!;
   const scaling = {
     bytes,
-    configs: rows,
+    cores,
     speedup: head.speedup,
+    nativeSpeedup: head.nativeSpeedup,
     wasmPerCoreVsNative: head.wasmPerCoreVsNative,
-    ...(smallParts ? { speedup32MiB: pair(32).speedup } : {}),
-    native: { medianMs: nat.wallMs, mbPerS: mb / (nat.wallMs / 1000) },
-    nativeAllCores: { medianMs: natPar, mbPerS: mb / (natPar / 1000), speedup: nat.wallMs / natPar },
-    countsAgree: got.flat().every((r) => r.words === nat.words && r.state === 'succeeded'),
+    configs: summary,
+    countsAgree: runs.every((r) => r.countsAgree && r.state === 'succeeded'),
   };
   results.dataScaling = scaling;
+  const mbps = (ms: number) => (mb / (ms / 1000)).toFixed(0);
+  const row = (name: string, instances: number | string, s: { medianMs: number; minMs: number; maxMs: number }, first: string, vs: string) => [name, String(instances), s.medianMs.toFixed(0), `${s.minMs.toFixed(0)}–${s.maxMs.toFixed(0)}`, first, mbps(s.medianMs), vs];
+  const met = (ok: boolean) => (ok ? 'met' : 'missed');
   console.log(`\n### Data scaling: word count of ${textMiB} MiB, lines split, then a C add over the counts\n`);
   console.log(
     table(
-      ['', 'instances', 'median ms', 'min–max ms', 'first run ms', 'MB/s', 'vs target'],
+      ['', 'instances', 'median ms', 'min–max ms', 'first run ms', 'MB/s', 'median ratio within a round'],
       [
-        ...rows.map((r) => {
-          const p = pair(r.partMiB);
-          const vs = r.workers === 1 ? `per core ${(p.wasmPerCoreVsNative * 100).toFixed(0)}% of native (target ≥ 50%)` : `${p.speedup.toFixed(2)}× one worker (target ≥ 1.8×)`;
-          return [`wasm, ${r.partMiB} MiB partitions, ${r.workers} worker${r.workers > 1 ? 's' : ''}`, String(r.instances), r.medianMs.toFixed(0), `${r.minMs.toFixed(0)}–${r.maxMs.toFixed(0)}`, r.coldMs.toFixed(0), r.mbPerS.toFixed(0), vs];
-        }),
-        ['native C (same source, cc -O2)', '1', nat.wallMs.toFixed(0), '', '', scaling.native.mbPerS.toFixed(0), ''],
-        [`native C, ${cores} processes on ${cores} slices`, String(cores), natPar.toFixed(0), '', '', scaling.nativeAllCores.mbPerS.toFixed(0), `${scaling.nativeAllCores.speedup.toFixed(2)}× one process: this machine's ceiling`],
+        ...summary.flatMap((s) => [
+          row(`wasm, ${s.partMiB} MiB partitions, 1 worker`, s.instances, s.wasmOne, s.firstRunMs.one.toFixed(0), `per core ${(s.wasmPerCoreVsNative * 100).toFixed(0)}% of native (target ≥ 50%: ${met(s.wasmPerCoreVsNative >= 0.5)})`),
+          row(`wasm, ${s.partMiB} MiB partitions, ${cores} workers`, s.instances, s.wasmAll, s.firstRunMs.all.toFixed(0), `${s.speedup.toFixed(2)}× one worker (target ≥ 1.8×: ${met(s.speedup >= 1.8)})`),
+        ]),
+        row('native C (same source, cc -O2)', 1, head.nativeOne, '', ''),
+        row(`native C, ${cores} processes on ${cores} slices`, cores, head.nativeAll, '', `${head.nativeSpeedup.toFixed(2)}× one process: this machine's ceiling`),
       ],
     ),
   );
-  console.log(`Medians of 5${smallParts ? ' (128 MiB) and 3 (32 MiB)' : ''} processes; each times its second run (components compiled, workers warm), its first run is the "first run" column.`);
+  console.log(`${runs[0]!.rounds.length} rounds${smallParts ? ` (${runs[1]!.rounds.length} at 32 MiB)` : ''} in one process: each round runs native on 1 and ${cores} cores and the flow on 1 and ${cores} workers (two servers in one process, with 1 and ${cores} workers). Each flow ran once before the rounds ("first run").`);
   console.log(`counts agree with native: ${scaling.countsAgree}`);
 }
 

@@ -34,10 +34,13 @@ describe('benchmark workloads, small', () => {
     const text = Array.from({ length: 20_000 }, (_, i) => `w${i} ${'x'.repeat(i % 7)}${i % 5 ? ' ' : '\n'}`).join('');
     const file = path.join(tempDir(), 'text.txt');
     writeFileSync(file, text);
-    const wc = bench('wordcount-child.js', file, '2', '0.02');
+    const wc = bench('wordcount-child.js', file, '1', '0.02');
     assert.equal(wc.state, 'succeeded');
-    assert.ok(wc.countInstances > 1, `instances ${wc.countInstances}`);
+    assert.ok(wc.instances > 1, `instances ${wc.instances}`);
     assert.equal(wc.words, countWords(text));
+    assert.equal(wc.nativeWords, countWords(text));
+    assert.equal(wc.countsAgree, true);
+    assert.equal(wc.rounds.length, 1);
     const fan = bench('fanout-child.js', '300', '2');
     assert.deepEqual([fan.state, fan.instances], ['succeeded', 300]);
   });

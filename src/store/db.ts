@@ -6,6 +6,7 @@ import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql';
 import { migrate } from 'drizzle-orm/libsql/migrator';
 import { packageRoot } from '../paths.js';
 import * as schema from './schema.js';
+import { FileClient } from './file-client.js';
 import { serializeWrites } from './serialize.js';
 import { acquireWriterLock, WriterLockHeld } from './writer-lock.js';
 
@@ -64,12 +65,9 @@ async function open(url: string, opts: { authToken?: string }): Promise<Database
 
 async function connect(url: string, clientUrl: string, isRemote: boolean, opts: { authToken?: string }, unlock: () => void): Promise<Database> {
   // The busy timeout covers other processes reading the file; writes of this process are queued.
-  const raw = createClient({ url: clientUrl, authToken: opts.authToken, timeout: 5000 } as Parameters<typeof createClient>[0]);
+  // An embedded file gets a client that syncs commits off the event loop (file-client.ts).
+  const raw = isRemote ? createClient({ url: clientUrl, authToken: opts.authToken, timeout: 5000 } as Parameters<typeof createClient>[0]) : new FileClient(clientUrl.slice('file:'.length), 5000);
   const client = serializeWrites(raw);
-  if (!isRemote) {
-    await client.execute('PRAGMA journal_mode = WAL');
-    await client.execute('PRAGMA foreign_keys = ON');
-  }
   const db = drizzle(client, { schema });
   try {
     await migrate(db, { migrationsFolder: path.join(packageRoot, 'drizzle') });

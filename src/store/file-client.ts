@@ -1,0 +1,395 @@
+/**
+ * The client for an embedded database file: @libsql/client's `Client` interface over libSQL's
+ * native driver, built for a process that commits on every step of every run.
+ *
+ * - **Commits do not hold the event loop during fsync.** Connections run in WAL mode with
+ *   synchronous=NORMAL, where a commit only writes the WAL, and this client fdatasyncs the WAL on
+ *   libuv's thread pool before it reports the write done. Durability is that of
+ *   synchronous=FULL: a write resolves only once it is on disk, and nothing reads it before
+ *   then. While a sync is in flight, reads and further commits wait (the event loop does not);
+ *   when it ends the reads run first, on exactly what is durable, then the waiting commits, which
+ *   share the next sync. A crash of the process loses nothing committed either way (the WAL is
+ *   in the page cache); this is about power loss and kernel crashes.
+ * - **Statements are prepared once** and kept (per connection, least recently used dropped), and
+ *   rows are built as instances of a class per statement instead of one property definition per
+ *   value. Preparing and row building were a quarter of the server's CPU time per step.
+ *
+ * Interactive transactions get a connection of their own, as in @libsql/client.
+ */
+import { fdatasync, openSync, closeSync, existsSync } from 'node:fs';
+import { LibsqlError, type Client, type InArgs, type InStatement, type InValue, type ResultSet, type Transaction, type TransactionMode, type Replicated } from '@libsql/client';
+import Database from 'libsql';
+
+type Native = InstanceType<typeof Database>;
+type NativeStatement = ReturnType<Native['prepare']>;
+
+const CACHED_STATEMENTS = 256;
+
+interface Prepared {
+  stmt: NativeStatement;
+  reader: boolean;
+  columns: string[];
+  columnTypes: string[];
+  Row?: new (values: unknown[]) => object;
+}
+
+/** One libSQL connection with its statement cache. */
+class Connection {
+  readonly db: Native;
+  private readonly cache = new Map<string, Prepared>();
+
+  constructor(file: string, timeout: number) {
+    this.db = new Database(file, { timeout } as never);
+    this.db.exec('PRAGMA journal_mode = WAL');
+    this.db.exec('PRAGMA synchronous = NORMAL');
+    this.db.exec('PRAGMA foreign_keys = ON');
+  }
+
+  prepare(sql: string): Prepared {
+    let p = this.cache.get(sql);
+    if (p) {
+      // Most recently used last, so the first entry is the one to drop.
+      this.cache.delete(sql);
+      this.cache.set(sql, p);
+      return p;
+    }
+    const stmt = this.db.prepare(sql);
+    const reader = stmt.reader;
+    if (reader) stmt.raw(true);
+    const columns = reader ? (stmt.columns() as { name: string; type: string | null }[]) : [];
+    p = { stmt, reader, columns: columns.map((c) => c.name), columnTypes: columns.map((c) => c.type ?? '') };
+    this.cache.set(sql, p);
+    if (this.cache.size > CACHED_STATEMENTS) this.cache.delete(this.cache.keys().next().value!);
+    return p;
+  }
+
+  execute(stmt: InStatement | string, args?: InArgs): ResultSet {
+    const sql = typeof stmt === 'string' ? stmt : stmt.sql;
+    const bound = toSqlArgs(typeof stmt === 'string' ? args : stmt.args);
+    try {
+      const p = this.prepare(sql);
+      if (p.reader) {
+        const Row = (p.Row ??= rowClass(p.columns));
+        const rows = (p.stmt.all(bound) as unknown[][]).map((values) => {
+          for (let i = 0; i < values.length; i++) values[i] = fromSql(values[i]);
+          return new Row(values);
+        });
+        return new Result(p.columns, p.columnTypes, rows as ResultSet['rows'], 0, undefined);
+      }
+      const info = p.stmt.run(bound) as { changes: number; lastInsertRowid: number | bigint };
+      return new Result([], [], [], info.changes, BigInt(info.lastInsertRowid));
+    } catch (e) {
+      throw asLibsqlError(e);
+    }
+  }
+
+  /** `stmts` in one transaction: all of them or none. */
+  batch(stmts: (InStatement | [string, InArgs?])[], mode: TransactionMode = 'deferred'): ResultSet[] {
+    this.execute(mode === 'write' ? 'BEGIN IMMEDIATE' : 'BEGIN DEFERRED');
+    try {
+      const out = stmts.map((s) => (Array.isArray(s) ? this.execute(s[0], s[1]) : this.execute(s)));
+      this.execute('COMMIT');
+      return out;
+    } finally {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    }
+  }
+
+  close(): void {
+    this.cache.clear();
+    this.db.close();
+  }
+}
+
+/** Rows read by name (enumerable, as drizzle's raw queries read them) and by index (as its builders do). */
+function rowClass(columns: string[]): new (values: unknown[]) => object {
+  const names = columns.map((c, i) => (columns.indexOf(c) === i && c !== 'length' && !/^\d+$/.test(c) ? c : undefined));
+  class Row {
+    readonly #values: unknown[];
+    constructor(values: unknown[]) {
+      this.#values = values;
+      for (let i = 0; i < names.length; i++) if (names[i] !== undefined) (this as Record<string, unknown>)[names[i]!] = values[i];
+    }
+    static at(row: Row, i: number): unknown {
+      return row.#values[i];
+    }
+  }
+  for (let i = 0; i < columns.length; i++) {
+    Object.defineProperty(Row.prototype, i, { get(this: Row) { return Row.at(this, i); } });
+  }
+  Object.defineProperty(Row.prototype, 'length', { value: columns.length });
+  return Row;
+}
+
+class Result implements ResultSet {
+  constructor(readonly columns: string[], readonly columnTypes: string[], readonly rows: ResultSet['rows'], readonly rowsAffected: number, readonly lastInsertRowid: bigint | undefined) {}
+  toJSON() {
+    return { columns: this.columns, columnTypes: this.columnTypes, rows: this.rows.map((r) => Array.prototype.map.call(r, toJson)), rowsAffected: this.rowsAffected, lastInsertRowid: this.lastInsertRowid === undefined ? null : String(this.lastInsertRowid) };
+  }
+}
+
+function toJson(v: unknown): unknown {
+  if (typeof v === 'bigint') return String(v);
+  if (v instanceof ArrayBuffer) return Buffer.from(v).toString('base64');
+  return v;
+}
+
+function toSqlArgs(args: InArgs | undefined): unknown[] | Record<string, unknown> {
+  if (args === undefined) return [];
+  if (Array.isArray(args)) return args.map(toSql);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(args)) out[/^[@$:]/.test(k) ? k.slice(1) : k] = toSql(v);
+  return out;
+}
+
+function toSql(v: InValue): unknown {
+  if (typeof v === 'number' && !Number.isFinite(v)) throw new RangeError('Only finite numbers (not Infinity or NaN) can be passed as arguments');
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (v instanceof ArrayBuffer) return Buffer.from(v);
+  if (v instanceof Date) return v.valueOf();
+  if (v === undefined) throw new TypeError('undefined cannot be passed as argument to the database');
+  return v;
+}
+
+function fromSql(v: unknown): unknown {
+  if (typeof v === 'bigint') {
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw new RangeError('Received integer which cannot be safely represented as a JavaScript number');
+    return Number(v);
+  }
+  if (Buffer.isBuffer(v)) return v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength);
+  return v;
+}
+
+function asLibsqlError(e: unknown): unknown {
+  if (e instanceof LibsqlError || !(e instanceof Error)) return e;
+  const code = (e as { code?: unknown }).code;
+  return new LibsqlError(e.message, typeof code === 'string' ? code : 'SQLITE_UNKNOWN', undefined, (e as { rawCode?: number }).rawCode, e);
+}
+
+/**
+ * Makes commits durable off the event loop, and keeps what is not durable yet out of sight.
+ * `read` and `write` run their function synchronously when no sync is in flight; otherwise they
+ * wait for its end. A write resolves once a sync that started after its commit has ended.
+ */
+class Durability {
+  private syncing = false;
+  private failed?: Error;
+  private readonly heldReads: (() => void)[] = [];
+  private readonly heldWrites: (() => void)[] = [];
+  /** Writes committed and waiting for the next sync. */
+  private committed: { resolve(): void; reject(e: Error): void }[] = [];
+  private fd?: number;
+  private closing = false;
+
+  constructor(private readonly file: string) {}
+
+  read<T>(fn: () => T): Promise<T> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (!this.syncing) return settle(fn);
+    return new Promise((resolve, reject) =>
+      this.heldReads.push(() => {
+        try {
+          resolve(fn());
+        } catch (e) {
+          reject(e);
+        }
+      }),
+    );
+  }
+
+  write<T>(fn: () => T): Promise<T> {
+    if (this.failed) return Promise.reject(this.failed);
+    return new Promise<T>((resolve, reject) => {
+      const commit = () => {
+        let result: T;
+        try {
+          result = fn();
+        } catch (e) {
+          reject(e);
+          return;
+        }
+        this.committed.push({ resolve: () => resolve(result), reject });
+      };
+      if (this.syncing) this.heldWrites.push(commit);
+      else {
+        commit();
+        this.sync();
+      }
+    });
+  }
+
+  private sync(): void {
+    if (this.syncing || !this.committed.length) return;
+    const batch = this.committed;
+    this.committed = [];
+    this.syncing = true;
+    const { fd, temporary } = this.target();
+    fdatasync(fd, (err) => {
+      this.syncing = false;
+      if (temporary || this.closing) closeSync(fd);
+      if (err) {
+        // The kernel may have dropped the pages it failed to write: nothing can be trusted after this.
+        this.failed = new Error(`cannot make the database durable (fdatasync of ${this.file}-wal failed: ${err.message}); restart the server`);
+        for (const w of batch) w.reject(this.failed);
+        for (const h of [...this.heldReads.splice(0), ...this.heldWrites.splice(0)]) h();
+        return;
+      }
+      // Reads first: they see exactly what is durable. Then the commits that waited, together.
+      for (const r of this.heldReads.splice(0)) r();
+      for (const w of this.heldWrites.splice(0)) w();
+      for (const w of batch) w.resolve();
+      this.sync();
+    });
+  }
+
+  /** The WAL, kept open from the first commit that made it on; before that, the database file itself. */
+  private target(): { fd: number; temporary: boolean } {
+    if (this.fd === undefined && existsSync(`${this.file}-wal`)) this.fd = openSync(`${this.file}-wal`, 'r');
+    return this.fd !== undefined ? { fd: this.fd, temporary: false } : { fd: openSync(this.file, 'r'), temporary: true };
+  }
+
+  close(): void {
+    this.closing = true;
+    if (!this.syncing && this.fd !== undefined) closeSync(this.fd);
+  }
+}
+
+function settle<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+const isRead = (sql: string) => /^\s*select\b/i.test(sql);
+const sqlOf = (s: InStatement | string) => (typeof s === 'string' ? s : s.sql);
+
+export class FileClient implements Client {
+  closed = false;
+  readonly protocol = 'file';
+  private readonly main: Connection;
+  private readonly spare: Connection[] = [];
+  private readonly durability: Durability;
+
+  constructor(private readonly file: string, private readonly timeout = 5000) {
+    this.main = new Connection(file, timeout);
+    this.durability = new Durability(file);
+  }
+
+  execute(stmt: InStatement | string, args?: InArgs): Promise<ResultSet> {
+    this.checkOpen();
+    const run = () => this.main.execute(stmt, args);
+    return isRead(sqlOf(stmt)) ? this.durability.read(run) : this.durability.write(run);
+  }
+
+  batch(stmts: (InStatement | [string, InArgs?])[], mode?: TransactionMode): Promise<ResultSet[]> {
+    this.checkOpen();
+    return this.durability.write(() => this.main.batch(stmts, mode));
+  }
+
+  migrate(stmts: InStatement[]): Promise<ResultSet[]> {
+    this.checkOpen();
+    return this.durability.write(() => {
+      this.main.db.exec('PRAGMA foreign_keys = OFF');
+      try {
+        return this.main.batch(stmts);
+      } finally {
+        this.main.db.exec('PRAGMA foreign_keys = ON');
+      }
+    });
+  }
+
+  executeMultiple(sql: string): Promise<void> {
+    this.checkOpen();
+    return this.durability.write(() => {
+      this.main.db.exec(sql);
+    });
+  }
+
+  async transaction(mode: TransactionMode = 'write'): Promise<Transaction> {
+    this.checkOpen();
+    // Begun when nothing is waiting for a sync, so it starts from durable state.
+    const conn = await this.durability.read(() => {
+      const c = this.spare.pop() ?? new Connection(this.file, this.timeout);
+      c.execute(mode === 'write' ? 'BEGIN IMMEDIATE' : 'BEGIN DEFERRED');
+      return c;
+    });
+    return new FileTransaction(conn, this.durability, (c) => (this.closed ? c.close() : this.spare.push(c)));
+  }
+
+  sync(): Promise<Replicated> {
+    return Promise.reject(new LibsqlError('sync() is for embedded replicas', 'SYNC_NOT_SUPPORTED'));
+  }
+
+  reconnect(): void {}
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.main.close();
+    for (const c of this.spare.splice(0)) c.close();
+    this.durability.close();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new LibsqlError('The client is closed', 'CLIENT_CLOSED');
+  }
+}
+
+class FileTransaction implements Transaction {
+  private conn?: Connection;
+
+  constructor(conn: Connection, private readonly durability: Durability, private readonly release: (c: Connection) => void) {
+    this.conn = conn;
+  }
+
+  get closed(): boolean {
+    return !this.conn;
+  }
+
+  async execute(stmt: InStatement): Promise<ResultSet> {
+    return this.open().execute(stmt);
+  }
+
+  async batch(stmts: InStatement[]): Promise<ResultSet[]> {
+    const c = this.open();
+    return stmts.map((s) => c.execute(s));
+  }
+
+  async executeMultiple(sql: string): Promise<void> {
+    this.open().db.exec(sql);
+  }
+
+  async commit(): Promise<void> {
+    const c = this.open();
+    await this.durability.write(() => {
+      try {
+        c.execute('COMMIT');
+      } finally {
+        this.close();
+      }
+    });
+  }
+
+  async rollback(): Promise<void> {
+    this.close();
+  }
+
+  close(): void {
+    const c = this.conn;
+    if (!c) return;
+    this.conn = undefined;
+    try {
+      if (c.db.open && c.db.inTransaction) c.db.exec('ROLLBACK');
+      this.release(c);
+    } catch {
+      c.close();
+    }
+  }
+
+  private open(): Connection {
+    if (!this.conn) throw new LibsqlError('The transaction is closed', 'TRANSACTION_CLOSED');
+    return this.conn;
+  }
+}

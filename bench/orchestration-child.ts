@@ -178,7 +178,7 @@ try {
   const elapsed = (performance.now() - t0) / 1000;
   const w4 = { seconds: elapsed, completed, runsPerS: completed / elapsed };
 
-  notes.push(`tutti serve with ${workers} workers, embedded libSQL file (WAL, synchronous FULL: every commit fsynced); fib in a C wasm component; triggers over HTTP, ends seen on the SSE stream`);
+  notes.push(`tutti serve with ${workers} workers, embedded libSQL file (WAL; every commit fdatasynced before it is acknowledged, off the event loop); fib in a C wasm component; triggers over HTTP, ends seen on the SSE stream`);
   process.stdout.write(`${JSON.stringify({ system: 'tutti', w1, w2, w3, w4, notes })}\n`);
 } finally {
   await client.close();

@@ -44,11 +44,14 @@ export function eventRoutes(api: Api) {
           const rows = (woken ? api.tutti.engine.recentEvents?.(last, runId, 500) : undefined) ?? (await eventsAfter(db, { runId, afterId: last, limit: 500 }));
           woken = false;
           let ended = false;
+          // One write for all of them: a write per event was a syscall per event.
+          let text = '';
           for (const e of rows) {
-            await s.writeSSE({ id: String(e.id), event: e.type, data: JSON.stringify(e) });
+            text += `event: ${e.type}\ndata: ${JSON.stringify(e)}\nid: ${e.id}\n\n`;
             last = e.id;
             if (runId && RUN_END.has(e.type)) ended = true;
           }
+          if (text) await s.write(text);
           if (rows.length) quietSince = Date.now();
           // A run's stream ends with the run. An end event in the replay may be one a retry has since
           // undone: only the run's state now says whether it is over.

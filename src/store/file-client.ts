@@ -19,6 +19,7 @@
 import { fdatasync, openSync, closeSync, existsSync } from 'node:fs';
 import { LibsqlError, type Client, type InArgs, type InStatement, type InValue, type ResultSet, type Transaction, type TransactionMode, type Replicated } from '@libsql/client';
 import Database from 'libsql';
+import { isRead } from './serialize.js';
 
 type Native = InstanceType<typeof Database>;
 type NativeStatement = ReturnType<Native['prepare']>;
@@ -174,8 +175,9 @@ function asLibsqlError(e: unknown): unknown {
 class Durability {
   private syncing = false;
   private failed?: Error;
-  private readonly heldReads: (() => void)[] = [];
-  private readonly heldWrites: (() => void)[] = [];
+  /** Reads and commits that arrived during the sync in flight, to run when it ends (or fail with it). */
+  private readonly heldReads: Held[] = [];
+  private readonly heldWrites: Held[] = [];
   /** Writes committed and waiting for the next sync. */
   private committed: { resolve(): void; reject(e: Error): void }[] = [];
   private fd?: number;
@@ -187,12 +189,15 @@ class Durability {
     if (this.failed) return Promise.reject(this.failed);
     if (!this.syncing) return settle(fn);
     return new Promise((resolve, reject) =>
-      this.heldReads.push(() => {
-        try {
-          resolve(fn());
-        } catch (e) {
-          reject(e);
-        }
+      this.heldReads.push({
+        run: () => {
+          try {
+            resolve(fn());
+          } catch (e) {
+            reject(e);
+          }
+        },
+        reject,
       }),
     );
   }
@@ -200,7 +205,7 @@ class Durability {
   write<T>(fn: () => T): Promise<T> {
     if (this.failed) return Promise.reject(this.failed);
     return new Promise<T>((resolve, reject) => {
-      const commit = () => {
+      const run = () => {
         let result: T;
         try {
           result = fn();
@@ -210,9 +215,9 @@ class Durability {
         }
         this.committed.push({ resolve: () => resolve(result), reject });
       };
-      if (this.syncing) this.heldWrites.push(commit);
+      if (this.syncing) this.heldWrites.push({ run, reject });
       else {
-        commit();
+        run();
         this.sync();
       }
     });
@@ -230,13 +235,12 @@ class Durability {
       if (err) {
         // The kernel may have dropped the pages it failed to write: nothing can be trusted after this.
         this.failed = new Error(`cannot make the database durable (fdatasync of ${this.file}-wal failed: ${err.message}); restart the server`);
-        for (const w of batch) w.reject(this.failed);
-        for (const h of [...this.heldReads.splice(0), ...this.heldWrites.splice(0)]) h();
+        for (const w of [...batch, ...this.heldReads.splice(0), ...this.heldWrites.splice(0)]) w.reject(this.failed);
         return;
       }
       // Reads first: they see exactly what is durable. Then the commits that waited, together.
-      for (const r of this.heldReads.splice(0)) r();
-      for (const w of this.heldWrites.splice(0)) w();
+      for (const r of this.heldReads.splice(0)) r.run();
+      for (const w of this.heldWrites.splice(0)) w.run();
       for (const w of batch) w.resolve();
       this.sync();
     });
@@ -254,6 +258,11 @@ class Durability {
   }
 }
 
+interface Held {
+  run(): void;
+  reject(e: Error): void;
+}
+
 function settle<T>(fn: () => T): Promise<T> {
   try {
     return Promise.resolve(fn());
@@ -262,8 +271,6 @@ function settle<T>(fn: () => T): Promise<T> {
   }
 }
 
-const isRead = (sql: string) => /^\s*select\b/i.test(sql);
-const sqlOf = (s: InStatement | string) => (typeof s === 'string' ? s : s.sql);
 
 export class FileClient implements Client {
   closed = false;
@@ -280,7 +287,7 @@ export class FileClient implements Client {
   execute(stmt: InStatement | string, args?: InArgs): Promise<ResultSet> {
     this.checkOpen();
     const run = () => this.main.execute(stmt, args);
-    return isRead(sqlOf(stmt)) ? this.durability.read(run) : this.durability.write(run);
+    return isRead(stmt) ? this.durability.read(run) : this.durability.write(run);
   }
 
   batch(stmts: (InStatement | [string, InArgs?])[], mode?: TransactionMode): Promise<ResultSet[]> {
@@ -312,7 +319,12 @@ export class FileClient implements Client {
     // Begun when nothing is waiting for a sync, so it starts from durable state.
     const conn = await this.durability.read(() => {
       const c = this.spare.pop() ?? new Connection(this.file, this.timeout);
-      c.execute(mode === 'write' ? 'BEGIN IMMEDIATE' : 'BEGIN DEFERRED');
+      try {
+        c.execute(mode === 'write' ? 'BEGIN IMMEDIATE' : 'BEGIN DEFERRED');
+      } catch (e) {
+        this.spare.push(c);
+        throw e;
+      }
       return c;
     });
     return new FileTransaction(conn, this.durability, (c) => (this.closed ? c.close() : this.spare.push(c)));

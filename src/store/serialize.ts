@@ -32,7 +32,8 @@ class Mutex {
   }
 }
 
-function isRead(stmt: InStatement): boolean {
+/** Whether a statement only reads (a plain SELECT): anything else is treated as a write. */
+export function isRead(stmt: InStatement | string): boolean {
   const sql = typeof stmt === 'string' ? stmt : stmt.sql;
   return /^\s*select\b/i.test(sql);
 }

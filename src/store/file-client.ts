@@ -152,13 +152,9 @@ function toSql(v: InValue): unknown {
   return v;
 }
 
+/** Integers come back as doubles (the driver's default): the schema holds none beyond 2^53. Blobs as ArrayBuffer, as @libsql/client returns them. */
 function fromSql(v: unknown): unknown {
-  if (typeof v === 'bigint') {
-    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw new RangeError('Received integer which cannot be safely represented as a JavaScript number');
-    return Number(v);
-  }
-  if (Buffer.isBuffer(v)) return v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength);
-  return v;
+  return Buffer.isBuffer(v) ? v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength) : v;
 }
 
 function asLibsqlError(e: unknown): unknown {

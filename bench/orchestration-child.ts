@@ -3,7 +3,7 @@
  * HTTP API only: runs are triggered with POST and seen to end on the global SSE stream, as a
  * client would. Prints one JSON line last (the shape bench/peers/run.mjs shares with the peers).
  *
- *   node dist/bench/orchestration-child.js [--quick]     (BENCH_PROF=DIR: CPU profile of the server)
+ *   node dist/bench/orchestration-child.js [--quick] [--only w1,w4]     (BENCH_PROF=DIR: CPU profile of the server)
  *
  * 1. 40 tasks in sequence, fib(10) each   2. 10 tasks in sequence, fib(33) each, vs the compute alone
  * 3. trigger → completion latency, one task, one run at a time   4. runs/s with 64 runs in flight
@@ -17,6 +17,9 @@ import { median } from './lib.js';
 import { computeMs } from './fib-compute.js';
 
 const quick = process.argv.includes('--quick');
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt > 0 ? new Set(process.argv[onlyAt + 1]!.split(',')) : undefined;
+const wanted = (w: string) => !only || only.has(w);
 const workers = os.availableParallelism();
 const notes: string[] = [];
 
@@ -137,20 +140,23 @@ try {
   };
 
   // 1. 40 light tasks in sequence
-  ok(await client.run('seq40'));
-  const w1runs: number[] = [];
-  for (let i = 0; i < (quick ? 3 : 10); i++) w1runs.push(ok(await client.run('seq40')).ms);
-  const w1 = { runsMs: w1runs, medianMs: median(w1runs), minMs: Math.min(...w1runs), maxMs: Math.max(...w1runs) };
+  let w1;
+  if (wanted('w1')) {
+    ok(await client.run('seq40'));
+    const w1runs: number[] = [];
+    for (let i = 0; i < (quick ? 3 : 10); i++) w1runs.push(ok(await client.run('seq40')).ms);
+    w1 = { runsMs: w1runs, medianMs: median(w1runs), minMs: Math.min(...w1runs), maxMs: Math.max(...w1runs) };
+  }
 
   // 2. 10 long tasks in sequence, against fib(33) computed by the same component without Tutti
   // around it. This VM's speed drifts by tens of percent within minutes: each run is paired with a
   // compute measurement taken just before it, and the overhead is the median of the pairs.
   const pairs: { total: number; compute: number }[] = [];
-  for (let i = 0; i < (quick ? 1 : 3); i++) {
+  for (let i = 0; i < (!wanted('w2') ? 0 : quick ? 1 : 3); i++) {
     const compute = 10 * (await computeMs(33, quick ? 3 : 5));
     pairs.push({ compute, total: ok(await client.run('seq10')).ms });
   }
-  const w2 = {
+  const w2 = !pairs.length ? undefined : {
     totalMs: median(pairs.map((p) => p.total)),
     computeMs: median(pairs.map((p) => p.compute)),
     overheadPct: median(pairs.map((p) => ((p.total - p.compute) / p.compute) * 100)),
@@ -159,11 +165,11 @@ try {
   // 3. trigger latency, one run at a time
   for (let i = 0; i < 50; i++) ok(await client.run('one'));
   const lat: number[] = [];
-  for (let i = 0; i < (quick ? 100 : 1000); i++) lat.push(ok(await client.run('one')).ms);
-  const w3 = { n: lat.length, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99) };
+  for (let i = 0; i < (!wanted('w3') ? 0 : quick ? 100 : 1000); i++) lat.push(ok(await client.run('one')).ms);
+  const w3 = !lat.length ? undefined : { n: lat.length, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99) };
 
   // 4. throughput: 64 runs in flight for a fixed time
-  const seconds = quick ? 3 : 10;
+  const seconds = !wanted('w4') ? 0 : quick ? 3 : 10;
   const end = performance.now() + seconds * 1000;
   let completed = 0;
   const t0 = performance.now();
@@ -176,7 +182,7 @@ try {
     }),
   );
   const elapsed = (performance.now() - t0) / 1000;
-  const w4 = { seconds: elapsed, completed, runsPerS: completed / elapsed };
+  const w4 = !seconds ? undefined : { seconds: elapsed, completed, runsPerS: completed / elapsed };
 
   notes.push(`tutti serve with ${workers} workers, embedded libSQL file (WAL; every commit fdatasynced before it is acknowledged, off the event loop); fib in a C wasm component; triggers over HTTP, ends seen on the SSE stream`);
   process.stdout.write(`${JSON.stringify({ system: 'tutti', w1, w2, w3, w4, notes })}\n`);

@@ -118,6 +118,9 @@ describe('HTTP API', () => {
     const metrics = await (await s.fetch('/metrics')).text();
     assert.match(metrics, /tutti_runs\{flow="wc",state="succeeded"\} 2/);
     assert.match(metrics, /tutti_queue_depth 0/);
+    // Both runs ended in this process: their durations are read at the scrape, once.
+    assert.match(metrics, /tutti_run_duration_seconds_count\{flow="wc",state="succeeded"\} 2/);
+    assert.match(await (await s.fetch('/metrics')).text(), /tutti_run_duration_seconds_count\{flow="wc",state="succeeded"\} 2/);
 
     // Deleting the flow keeps its runs and revisions.
     assert.equal((await s.fetch('/api/v1/flows/wc', { method: 'DELETE' })).status, 204);

@@ -6,7 +6,7 @@ import type { ScheduleLoop } from '../scheduler/schedules.js';
 import type { FlowSpec } from '../scheduler/spec.js';
 import type { Db } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
-import type { NewRun } from '../store/runs.js';
+import type { NewRun, RunRow } from '../store/runs.js';
 
 export interface ApiOptions {
   /** Bearer token every /api/v1 and /metrics request must carry; none: no auth. */
@@ -27,8 +27,13 @@ export interface ApiHost {
   registry: Pick<ComponentRegistry, 'register'>;
   /** On Node also the remote workers' side of the engine; Workers have no remote workers. */
   engine: {
-    /** Record a new run and set it going; returns its creation events (none: its dedupe key was taken). */
-    submit(run: NewRun, spec: FlowSpec): Promise<EventRow[]>;
+    /**
+     * Record a new run and set it going; returns its creation events (none: its dedupe key was
+     * taken) and the run as committed when it was started at once.
+     */
+    submit(run: NewRun, spec: FlowSpec): Promise<{ events: EventRow[]; started?: RunRow }>;
+    /** A flow revision's spec (revisions never change: implementations may keep them). */
+    flowSpec(flowId: string, revision: number): Promise<FlowSpec>;
     notify(runId: string): void;
     report(events: EventRow[]): void;
     onEvent(fn: (e: EventRow) => void): () => void;

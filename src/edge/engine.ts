@@ -105,7 +105,8 @@ export class EdgeEngine {
     if (ids.length) await this.queue.sendBatch(ids.map((instance) => ({ body: { type: 'run', instance } })));
   }
 
-  private spec(flowId: string, revision: number): Promise<FlowSpec> {
+  /** A flow revision's spec, read once per revision. */
+  flowSpec(flowId: string, revision: number): Promise<FlowSpec> {
     const key = `${flowId}@${revision}`;
     let p = this.specs.get(key);
     if (!p) {
@@ -123,7 +124,7 @@ export class EdgeEngine {
   async advance(runId: string): Promise<void> {
     const run = await getRun(this.db, runId);
     if (!run || !['queued', 'running'].includes(run.state)) return;
-    const spec = await this.spec(run.flowId, run.revision);
+    const spec = await this.flowSpec(run.flowId, run.revision);
     if (run.state === 'queued' && !(await this.startQueued(run, spec))) return;
     const trs = new Map((await taskRunStates(this.db, runId)).map((t) => [t.taskId, t]));
     // A task planned with no instances succeeds at once, which can make the next one ready.
@@ -285,7 +286,7 @@ export class EdgeEngine {
     if (!inst) return this.notClaimed(instanceId, owner);
     const tr = (await getTaskRun(this.db, inst.taskRunId))!;
     const run = (await getRun(this.db, tr.runId))!;
-    const task = (await this.spec(run.flowId, run.revision)).tasks.find((t) => t.id === tr.taskId)!;
+    const task = (await this.flowSpec(run.flowId, run.revision)).tasks.find((t) => t.id === tr.taskId)!;
     const record: AttemptRecord = { instance: inst, taskId: task.id, worker: owner, startedAt: Date.now(), log: '' };
     const secrets = this.taskSecrets(task);
     const missing = Object.values(task.secrets).filter((n) => !secrets.has(n));
@@ -328,7 +329,7 @@ export class EdgeEngine {
     if (inst.state !== 'running' || inst.leaseOwner !== owner) return {};
     const tr = (await getTaskRun(this.db, inst.taskRunId))!;
     const run = (await getRun(this.db, tr.runId))!;
-    const task = (await this.spec(run.flowId, run.revision)).tasks.find((t) => t.id === tr.taskId)!;
+    const task = (await this.flowSpec(run.flowId, run.revision)).tasks.find((t) => t.id === tr.taskId)!;
     const record: AttemptRecord = { instance: inst, taskId: task.id, worker: owner, startedAt: inst.startedAt ?? Date.now(), log: '' };
     const failure: Failure = { kind: 'timed-out', message: 'the Worker invocation running it ended before it finished (CPU time limit, or evicted)', retryable: true };
     return this.recordFailure(record, task, failure);

@@ -131,8 +131,9 @@ export function createWorker(bundle: EdgeBundle) {
         submit: async (run) => {
           const created = await createRun(db, run);
           if (created.length) later(queue(env).send({ type: 'advance', run: run.id }));
-          return created;
+          return { events: created };
         },
+        flowSpec: (flowId, revision) => engine.flowSpec(flowId, revision),
         notify: (run) => later(queue(env).send({ type: 'advance', run })),
         report: (events) => later(engine.react(events)),
         // Events reach a Worker through the database only: the live stream polls it.

@@ -89,6 +89,12 @@ export class Engine {
   private readonly recent: EventRow[] = [];
   /** The flow of each active run seen here, to find what waits for it to end without reading it. */
   private readonly flowOf = new Map<string, string>();
+  /**
+   * Flows that may have queued runs (seen here), the only ones whose run ends must look for runs
+   * to start. Queued runs written by another server on a shared database are found by the safety poll.
+   */
+  private readonly queuing = new Map<string, number>();
+  private queuedSeen = 0;
   /** Instances claimed and not yet recorded (for stop), and those of them not yet back from a worker. */
   private inflight = 0;
   private inPool = 0;
@@ -217,15 +223,17 @@ export class Engine {
   /**
    * Record a new run. When nothing can hold it back (no run limit, no backfill), it is started and
    * its first tasks planned in the same commit, their instances leased to idle workers here.
-   * Returns its creation events; none when its dedupe key was taken.
+   * Returns its creation events (none when its dedupe key was taken) and, when it was started
+   * here, the run as committed.
    */
-  async submit(newRun: NewRun, spec: FlowSpec): Promise<EventRow[]> {
+  async submit(newRun: NewRun, spec: FlowSpec): Promise<{ events: EventRow[]; started?: RunRow }> {
     const db = this.o.db.db;
     const create = createRunStep(db, newRun);
     if (!this.running || spec.concurrency || newRun.backfillId || newRun.skipAbove !== undefined) {
+      this.queuing.set(newRun.flowId, ++this.queuedSeen);
       const created = await runStep(db, create);
       this.report(created);
-      return created;
+      return { events: created };
     }
     const now = Date.now();
     const run: RunRow = {
@@ -248,7 +256,7 @@ export class Engine {
     planned.forEach((events, i) => first[i]!.after(events));
     this.publish([...created!, ...started!, ...planned.flat()]);
     if (!all || !started!.length || planned.some((e) => !e.length)) this.notify(run.id);
-    return created!;
+    return { events: created!, started: started!.length ? run : undefined };
   }
 
   /** Resolve with the run once it has finished. */
@@ -349,15 +357,20 @@ export class Engine {
     try {
       const flowId = this.flowOf.get(runId) ?? (await getRun(this.o.db.db, runId))?.flowId;
       this.flowOf.delete(runId);
-      if (!flowId) return;
-      for (const id of await queuedRunIds(this.o.db.db, flowId, 16)) this.dirty.add(id);
+      const seen = flowId && this.queuing.get(flowId);
+      if (!seen) return;
+      const queued = await queuedRunIds(this.o.db.db, flowId, 16);
+      // Forgotten only if no queued run of the flow was seen while the read ran.
+      if (!queued.length && this.queuing.get(flowId) === seen) this.queuing.delete(flowId);
+      for (const id of queued) this.dirty.add(id);
       this.wake();
     } catch (e) {
       console.error('tutti: cannot look at queued runs:', e);
     }
   }
 
-  private spec(flowId: string, revision: number): Promise<FlowSpec> {
+  /** A flow revision's spec; revisions never change, so each is read once. */
+  flowSpec(flowId: string, revision: number): Promise<FlowSpec> {
     const key = `${flowId}@${revision}`;
     let p = this.specs.get(key);
     if (!p) {
@@ -385,11 +398,12 @@ export class Engine {
       this.flowOf.delete(runId);
       return;
     }
-    const spec = await this.spec(run.flowId, run.revision);
+    const spec = await this.flowSpec(run.flowId, run.revision);
     this.flowOf.set(run.id, run.flowId);
     const steps: Planned[] = [];
     const only = (step: Step<EventRow[]>): Planned => ({ step, after: () => {} });
     if (run.state === 'queued') {
+      this.queuing.set(run.flowId, ++this.queuedSeen);
       // Runs waiting for a run limit start on their own first, so that they do not plan for nothing.
       if (spec.concurrency || run.backfillId) {
         if (!(await this.startQueued(run, spec))) return;
@@ -736,7 +750,7 @@ export class Engine {
         const db = this.o.db.db;
         const tr = (await getTaskRun(db, taskRunId))!;
         const run = (await getRun(db, tr.runId))!;
-        const task = (await this.spec(run.flowId, run.revision)).tasks.find((t) => t.id === tr.taskId)!;
+        const task = (await this.flowSpec(run.flowId, run.revision)).tasks.find((t) => t.id === tr.taskId)!;
         const secrets = await readSecrets(db, Object.values(task.secrets));
         const inputs = await assetsByIds(db, tr.inputs ?? []);
         return { run, task, inputs, secrets, component: await this.o.registry.get(task.digest) };
@@ -897,7 +911,7 @@ export class Engine {
         if ((inst.partition as Partition).count !== 1 || !ctx) continue;
         const before = out.length;
         const { run, task } = await ctx;
-        const spec = await this.spec(run.flowId, run.revision);
+        const spec = await this.flowSpec(run.flowId, run.revision);
         const trs = new Map((await taskRunStates(db, run.id)).map((t) => [t.taskId, t]));
         const me = trs.get(task.id);
         if (me?.state !== 'running') continue;

@@ -4,6 +4,7 @@ import type { Partition } from '../runtime/protocol.js';
 import type { Db } from './db.js';
 import { eventRows, guardedEvents, newToken, run as runStep, type Statement, type Step } from './batch.js';
 import type { EventRow, NewEvent } from './events.js';
+import { prepared } from './prepared.js';
 import { assets, backfills, instances, runs, taskRuns, type RunState } from './schema.js';
 
 export interface NewAsset {
@@ -122,8 +123,7 @@ export async function stalledRunIds(db: Db, limit: number): Promise<string[]> {
 }
 
 export async function getRun(db: Db, runId: string): Promise<RunRow | undefined> {
-  const [row] = await db.select().from(runs).where(eq(runs.id, runId));
-  return row;
+  return prepared(db, 'getRun', () => db.select().from(runs).where(eq(runs.id, sql.placeholder('id'))).prepare()).get({ id: runId });
 }
 
 export async function getTaskRuns(db: Db, runId: string): Promise<TaskRunRow[]> {
@@ -132,7 +132,10 @@ export async function getTaskRuns(db: Db, runId: string): Promise<TaskRunRow[]> 
 
 /** Just what deciding the next step of a run needs: cheap to read on every step of a long run. */
 export async function taskRunStates(db: Db, runId: string) {
-  return db.select({ id: taskRuns.id, taskId: taskRuns.taskId, state: taskRuns.state, error: taskRuns.error }).from(taskRuns).where(eq(taskRuns.runId, runId));
+  const query = prepared(db, 'taskRunStates', () =>
+    db.select({ id: taskRuns.id, taskId: taskRuns.taskId, state: taskRuns.state, error: taskRuns.error }).from(taskRuns).where(eq(taskRuns.runId, sql.placeholder('runId'))).prepare(),
+  );
+  return query.all({ runId });
 }
 
 export async function getTaskRun(db: Db, taskRunId: string): Promise<TaskRunRow | undefined> {

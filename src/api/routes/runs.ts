@@ -8,7 +8,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { FlowSpec } from '../../scheduler/spec.js';
 import { InputError, prepareRun, type TriggerRequest } from '../../scheduler/trigger.js';
-import { getFlow, getFlowRevision } from '../../store/flows.js';
+import { currentRevision, getFlowRevision } from '../../store/flows.js';
 import { taskRunInstances } from '../../store/instances.js';
 import { cancelRun, retryRun } from '../../store/run-control.js';
 import { attemptLog, attemptSummaries, getAsset, getInstance, instanceCounts, listRuns, taskRunOf, type RunCursor } from '../../store/run-queries.js';
@@ -121,12 +121,12 @@ export function runRoutes(api: Api) {
   };
 
   /** Start a run from a request: JSON (params + stored asset ids) or multipart (a file per asset input, a field per value). */
-  const trigger = async (c: Context, flowId: string, how: 'api' | 'webhook'): Promise<string> => {
-    const found = await getFlow(db, flowId);
-    if (!found) throw notFound(`flow ${flowId}`);
-    const spec = found.current.spec as FlowSpec;
+  const trigger = async (c: Context, flowId: string, how: 'api' | 'webhook'): Promise<RunRow> => {
+    const revision = await currentRevision(db, flowId);
+    if (revision === undefined) throw notFound(`flow ${flowId}`);
+    const spec = await tutti.engine.flowSpec(flowId, revision);
     const req: TriggerRequest = {
-      spec, revision: found.flow.revision, trigger: how, params: {}, assets: {}, files: {},
+      spec, revision, trigger: how, params: {}, assets: {}, files: {},
       assetHint: 'upload it as a multipart file part named "{name}", or give {"assets": {"{name}": "<asset id>"}}',
     };
     const type = mediaType(c);
@@ -187,8 +187,9 @@ export function runRoutes(api: Api) {
         throw new ApiError(415, 'unsupported_media_type', `content type "${type}": use application/json or multipart/form-data`);
       }
       const run = await prepareRun(tutti.assets, req);
-      if (!(await tutti.engine.submit(run, req.spec)).length) throw new InputError(`flow ${run.flowId} already has a run for ${run.dedupeKey}`);
-      return run.id;
+      const { events, started } = await tutti.engine.submit(run, req.spec);
+      if (!events.length) throw new InputError(`flow ${run.flowId} already has a run for ${run.dedupeKey}`);
+      return started ?? (await mustRun(run.id));
     } finally {
       if (temp) await rm(temp, { recursive: true, force: true });
     }
@@ -206,7 +207,7 @@ export function runRoutes(api: Api) {
 
   app.openapi(
     createRoute({ method: 'post', path: '/flows/{id}/runs', summary: 'Trigger a run', tags: ['runs'], request: { params: z.object({ id: FlowId }), body: triggerBody }, responses: created }),
-    async (c) => c.json(runJson(await mustRun(await trigger(c, c.req.valid('param').id, 'api'))), 201),
+    async (c) => c.json(runJson(await trigger(c, c.req.valid('param').id, 'api')), 201),
   );
   app.openapi(
     createRoute({
@@ -218,7 +219,7 @@ export function runRoutes(api: Api) {
       request: { params: z.object({ id: FlowId }) },
       responses: created,
     }),
-    async (c) => c.json(runJson(await mustRun(await trigger(c, c.req.valid('param').id, 'webhook'))), 201),
+    async (c) => c.json(runJson(await trigger(c, c.req.valid('param').id, 'webhook')), 201),
   );
 
   app.openapi(

@@ -31,9 +31,9 @@ interface Client {
   close(): Promise<void>;
 }
 
-async function startTutti(home: string): Promise<{ url: string; stop(): Promise<void> }> {
+async function startTutti(home: string): Promise<{ url: string; cpuMs(): number | undefined; stop(): Promise<void> }> {
   // BENCH_PROF=DIR writes a V8 CPU profile of the server there (open it in Chrome DevTools or speedscope).
-  const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
+  const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`, `--cpu-prof-interval=${process.env.BENCH_PROF_US ?? 1000}`] : [];
   const child = spawn(process.execPath, [...prof, path.join(packageRoot, 'bin/tutti.mjs'), 'serve', '--port', '0', '--home', home, '--workers', String(workers)], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -48,6 +48,15 @@ async function startTutti(home: string): Promise<{ url: string; stop(): Promise<
   });
   return {
     url,
+    // CPU time of the server process so far, all its threads (Linux: utime + stime in clock ticks of 10 ms).
+    cpuMs: () => {
+      try {
+        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        return (Number(fields[11]) + Number(fields[12])) * 10;
+      } catch {
+        return undefined;
+      }
+    },
     stop: () =>
       new Promise<void>((r) => {
         child.on('exit', () => r());
@@ -144,8 +153,13 @@ try {
   if (wanted('w1')) {
     ok(await client.run('seq40'));
     const w1runs: number[] = [];
+    const cpu0 = server.cpuMs();
     for (let i = 0; i < (quick ? 3 : 10); i++) w1runs.push(ok(await client.run('seq40')).ms);
-    w1 = { runsMs: w1runs, medianMs: median(w1runs), minMs: Math.min(...w1runs), maxMs: Math.max(...w1runs) };
+    const cpu1 = server.cpuMs();
+    w1 = {
+      runsMs: w1runs, medianMs: median(w1runs), minMs: Math.min(...w1runs), maxMs: Math.max(...w1runs),
+      serverCpuMsPerRun: cpu0 === undefined || cpu1 === undefined ? undefined : (cpu1 - cpu0) / w1runs.length,
+    };
   }
 
   // 2. 10 long tasks in sequence, against fib(33) computed by the same component without Tutti
@@ -172,6 +186,7 @@ try {
   const seconds = !wanted('w4') ? 0 : quick ? 3 : 10;
   const end = performance.now() + seconds * 1000;
   let completed = 0;
+  const cpu0 = server.cpuMs();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: 64 }, async () => {
@@ -182,7 +197,8 @@ try {
     }),
   );
   const elapsed = (performance.now() - t0) / 1000;
-  const w4 = !seconds ? undefined : { seconds: elapsed, completed, runsPerS: completed / elapsed };
+  const cpu1 = server.cpuMs();
+  const w4 = !seconds ? undefined : { seconds: elapsed, completed, runsPerS: completed / elapsed, serverCpuMsPerRun: cpu0 === undefined || cpu1 === undefined ? undefined : (cpu1 - cpu0) / completed };
 
   notes.push(`tutti serve with ${workers} workers, embedded libSQL file (WAL; every commit fdatasynced before it is acknowledged, off the event loop); fib in a C wasm component; triggers over HTTP, ends seen on the SSE stream`);
   process.stdout.write(`${JSON.stringify({ system: 'tutti', w1, w2, w3, w4, notes })}\n`);

@@ -6,6 +6,12 @@ import { InstanceAbort } from './failures.js';
 import type { JobInput, OutputFile, Slice } from './protocol.js';
 import type { ByteSink, ByteSource } from './wasi/streams.js';
 
+/**
+ * Output directories this thread has made lately: an attempt's first output then costs one open,
+ * not a failed open, its error and a mkdir (every task of every run has a directory of its own).
+ */
+const made = new Set<string>();
+
 /** What an output may be called: it becomes part of a file name. */
 export const OUTPUT_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
 
@@ -36,10 +42,16 @@ export class Outputs {
     let f = this.files.get(name);
     if (!f) {
       const p = path.join(this.dir, `${this.stem}${name}`);
+      if (!made.has(this.dir)) {
+        mkdirSync(this.dir, { recursive: true });
+        if (made.size >= 1024) made.clear();
+        made.add(this.dir);
+      }
       let fd: number;
       try {
         fd = openSync(p, 'w');
       } catch (e) {
+        // Removed since (a run's files deleted): make it again.
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
         mkdirSync(this.dir, { recursive: true });
         fd = openSync(p, 'w');

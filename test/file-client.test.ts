@@ -75,6 +75,19 @@ describe('embedded database client', () => {
     assert.deepEqual(order, ['read done', 'write done']);
   });
 
+  it('lets a scheduler read now, during the sync, what an API read sees only once it is durable', async () => {
+    const order: string[] = [];
+    const write = c.execute("INSERT INTO t (name) VALUES ('pipelined')").then(() => order.push('write done'));
+    const count = "SELECT count(*) AS n FROM t WHERE name = 'pipelined'";
+    const strict = c.execute(count).then((r) => (order.push('strict read done'), r.rows[0]!.n));
+    const now = c.readNow(count).then((r) => (order.push('read now done'), r.rows[0]!.n));
+    assert.equal(await now, 1);
+    assert.equal(await strict, 1);
+    await write;
+    // readNow did not wait for the sync; the strict read did, and still ran before the write was reported.
+    assert.deepEqual(order, ['read now done', 'strict read done', 'write done']);
+  });
+
   it('gives a transaction its own connection, with foreign keys enforced on it', async () => {
     const tx = await c.transaction('write');
     await tx.execute({ sql: "INSERT INTO t (name) VALUES ('in tx')", args: [] });

@@ -392,7 +392,7 @@ export class Engine {
    */
   private async advance(runId: string): Promise<void> {
     const db = this.o.db.db;
-    const run = await getRun(db, runId);
+    const run = await getRun(this.o.db.eager, runId);
     if (!run || !['queued', 'running'].includes(run.state)) {
       // Ended elsewhere (another server, on a shared database): its end never reaches wakeQueued here.
       this.flowOf.delete(runId);
@@ -412,7 +412,7 @@ export class Engine {
       }
     }
     this.warm(spec);
-    const trs = new Map((await taskRunStates(db, runId)).map((t) => [t.taskId, t]));
+    const trs = new Map((await taskRunStates(this.o.db.eager, runId)).map((t) => [t.taskId, t]));
     for (const task of spec.tasks) {
       const tr = trs.get(task.id);
       if (!tr || tr.state !== 'pending') continue;
@@ -475,10 +475,11 @@ export class Engine {
    */
   private async plan(run: RunRow, task: TaskSpec, taskRunId: string, known: Known = {}): Promise<Planned> {
     const db = this.o.db.db;
-    const given = task.inputs.length ? (known.inputs ?? (await runInputAssets(db, run.id))) : [];
+    const eager = this.o.db.eager;
+    const given = task.inputs.length ? (known.inputs ?? (await runInputAssets(eager, run.id))) : [];
     // Assets committed in the same batch as this plan are not in the store yet: the caller has them.
     const unknown = task.needs.filter((n) => !known.outputs?.has(n));
-    const read = unknown.length ? await taskOutputAssets(db, run.id, unknown) : [];
+    const read = unknown.length ? await taskOutputAssets(eager, run.id, unknown) : [];
     const upstream = task.needs.flatMap((n) => known.outputs?.get(n) ?? read.filter((a) => a.taskId === n));
     const inputs = [...task.inputs.flatMap((n) => given.filter((a) => a.name === n)), ...upstream];
     const component = await this.o.registry.get(task.digest);
@@ -501,7 +502,7 @@ export class Engine {
       if (problem) return { step: failPlanningStep(db, run.id, taskRunId, task.id, `plan failed: ${problem}`), after: () => {} };
     }
     plan = capPartitions(plan, task.maxInstances);
-    const secrets = await readSecrets(db, Object.values(task.secrets));
+    const secrets = await readSecrets(eager, Object.values(task.secrets));
     // Lease what this process's idle workers can start now: no claim statement, no wait for one.
     // Only that much: the rest stays pending for whichever worker, here or remote, is free first.
     const room = this.running && this.o.runInstances !== false ? this.o.pool.size - this.inPool : 0;
@@ -747,7 +748,7 @@ export class Engine {
     let p = this.contexts.get(taskRunId);
     if (!p) {
       p = (async () => {
-        const db = this.o.db.db;
+        const db = this.o.db.eager;
         const tr = (await getTaskRun(db, taskRunId))!;
         const run = (await getRun(db, tr.runId))!;
         const task = (await this.flowSpec(run.flowId, run.revision)).tasks.find((t) => t.id === tr.taskId)!;
@@ -859,33 +860,45 @@ export class Engine {
       }
       const group = this.pending.splice(0);
       try {
-        const db = this.o.db.db;
         const successes = group.map((g) => g.success);
-        let { steps: next, settled } = await this.unblocked(successes);
-        const [done, ...more] = await commitSteps<unknown>(db, [completeStep(db, successes), ...next.map((n) => n.step)], [undefined, ...next]).catch((e) => {
-          if (!next.length) throw e;
-          // The outcomes must not fail with what was only a shortcut.
-          console.error('tutti: planning ahead of a commit failed, committing the outcomes alone:', e);
-          for (const n of next) n.after([]);
-          next = [];
-          settled = new Map();
-          return runAll<unknown>(db, [completeStep(db, successes)]);
-        });
-        const { events, won } = done as Awaited<ReturnType<typeof completeInstances>>;
-        const counted = new Set(won);
-        // A result that lost its lease is dropped, and so are its files (no other attempt writes to them).
-        for (const g of group) if (!counted.has(g.success)) for (const f of g.produced) await rm(f, { force: true });
-        const held = new Set(next.filter((_, i) => (more[i] as EventRow[]).length > 0));
-        const quiet = new Set([...settled].filter(([, steps]) => steps.every((p) => held.has(p))).map(([runId]) => runId));
-        this.publish(events, quiet);
-        more.forEach((e, i) => next[i]!.after(e as EventRow[]));
-        this.publish(more.flat() as EventRow[]);
-        for (const g of group) g.resolve(counted.has(g.success));
+        const { steps, settled } = await this.unblocked(successes);
+        // Queued now, so batches commit in the order of their groups; the next group does not
+        // wait for this one to be durable: its reads may run during this one's sync.
+        void this.record(group, steps, settled);
       } catch (e) {
         for (const g of group) g.reject(e);
       }
     }
     this.flushing = undefined;
+  }
+
+  /** Commit a group's outcomes with the steps they unblock; then tell listeners and the callers. */
+  private async record(group: Engine['pending'], next: Planned[], settled: Map<string, Planned[]>): Promise<void> {
+    const db = this.o.db.db;
+    const successes = group.map((g) => g.success);
+    try {
+      const [done, ...more] = await commitSteps<unknown>(db, [completeStep(db, successes), ...next.map((n) => n.step)], [undefined, ...next]).catch((e) => {
+        if (!next.length) throw e;
+        // The outcomes must not fail with what was only a shortcut.
+        console.error('tutti: planning ahead of a commit failed, committing the outcomes alone:', e);
+        for (const n of next) n.after([]);
+        next = [];
+        settled = new Map();
+        return runAll<unknown>(db, [completeStep(db, successes)]);
+      });
+      const { events, won } = done as Awaited<ReturnType<typeof completeInstances>>;
+      const counted = new Set(won);
+      // A result that lost its lease is dropped, and so are its files (no other attempt writes to them).
+      for (const g of group) if (!counted.has(g.success)) for (const f of g.produced) await rm(f, { force: true });
+      const held = new Set(next.filter((_, i) => (more[i] as EventRow[]).length > 0));
+      const quiet = new Set([...settled].filter(([, steps]) => steps.every((p) => held.has(p))).map(([runId]) => runId));
+      this.publish(events, quiet);
+      more.forEach((e, i) => next[i]!.after(e as EventRow[]));
+      this.publish(more.flat() as EventRow[]);
+      for (const g of group) g.resolve(counted.has(g.success));
+    } catch (e) {
+      for (const g of group) g.reject(e);
+    }
   }
 
   /**
@@ -898,6 +911,7 @@ export class Engine {
    */
   private async unblocked(group: Success[]): Promise<{ steps: Planned[]; settled: Map<string, Planned[]> }> {
     const db = this.o.db.db;
+    const eager = this.o.db.eager;
     const out: Planned[] = [];
     // Runs that need no other look after this commit if these steps all hold: nothing else in them
     // can have become ready (one success of theirs in the group, and it unblocked all it could).
@@ -912,7 +926,7 @@ export class Engine {
         const before = out.length;
         const { run, task } = await ctx;
         const spec = await this.flowSpec(run.flowId, run.revision);
-        const trs = new Map((await taskRunStates(db, run.id)).map((t) => [t.taskId, t]));
+        const trs = new Map((await taskRunStates(eager, run.id)).map((t) => [t.taskId, t]));
         const me = trs.get(task.id);
         if (me?.state !== 'running') continue;
         me.state = 'succeeded';

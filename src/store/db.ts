@@ -1,19 +1,25 @@
 /** Open the libSQL database (embedded file or server URL) and bring its schema up to date. */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { createClient, type Client } from '@libsql/client';
+import { createClient, type Client, type InArgs, type InStatement } from '@libsql/client';
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql';
 import { migrate } from 'drizzle-orm/libsql/migrator';
 import { packageRoot } from '../paths.js';
 import * as schema from './schema.js';
 import { FileClient } from './file-client.js';
-import { serializeWrites } from './serialize.js';
+import { isRead, serializeWrites } from './serialize.js';
 import { acquireWriterLock, WriterLockHeld } from './writer-lock.js';
 
 export type Db = LibSQLDatabase<typeof schema>;
 
 export interface Database {
   db: Db;
+  /**
+   * The same database for the scheduler's own decisions: on an embedded file its reads do not wait
+   * for a sync in flight, and may see commits not durable yet (FileClient.readNow). Never for what
+   * is shown to anyone else. On a server, the same as `db`.
+   */
+  eager: Db;
   client: Client;
   url: string;
   /** True for an embedded file: then this process is the only writer. */
@@ -69,6 +75,7 @@ async function connect(url: string, clientUrl: string, isRemote: boolean, opts: 
   const raw = isRemote ? createClient({ url: clientUrl, authToken: opts.authToken, timeout: 5000 } as Parameters<typeof createClient>[0]) : new FileClient(clientUrl.slice('file:'.length), 5000);
   const client = serializeWrites(raw);
   const db = drizzle(client, { schema });
+  const eager = raw instanceof FileClient ? drizzle(readingNow(client, raw), { schema }) : db;
   try {
     await migrate(db, { migrationsFolder: path.join(packageRoot, 'drizzle') });
   } catch (e) {
@@ -76,10 +83,21 @@ async function connect(url: string, clientUrl: string, isRemote: boolean, opts: 
     throw e;
   }
   return {
-    db, client, url, embedded: !isRemote,
+    db, eager, client, url, embedded: !isRemote,
     close: () => {
       client.close();
       unlock();
     },
   };
+}
+
+/** `client` with its reads taken by `file.readNow`; writes keep `client`'s queue. */
+function readingNow(client: Client, file: FileClient): Client {
+  return new Proxy(client, {
+    get(target, prop) {
+      if (prop === 'execute') return (stmt: InStatement, args?: InArgs) => (isRead(stmt) ? file.readNow(stmt, args) : target.execute(stmt as never, args as never));
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }

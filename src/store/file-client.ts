@@ -183,6 +183,16 @@ class Durability {
   read<T>(fn: () => T): Promise<T> {
     if (this.failed) return Promise.reject(this.failed);
     if (!this.syncing) return settle(fn);
+    return this.afterSync(fn);
+  }
+
+  /** A read that runs at once, sync or not: it may see commits that are not durable yet. */
+  readNow<T>(fn: () => T): Promise<T> {
+    if (this.failed) return Promise.reject(this.failed);
+    return settle(fn);
+  }
+
+  private afterSync<T>(fn: () => T): Promise<T> {
     return new Promise((resolve, reject) =>
       this.heldReads.push({
         run: () => {
@@ -290,6 +300,17 @@ export class FileClient implements Client {
     this.checkOpen();
     const run = () => this.main.execute(stmt, args);
     return isRead(stmt) ? this.durability.read(run) : this.durability.write(run);
+  }
+
+  /**
+   * A read for a scheduler's own decisions: it runs at once, even while a sync is in flight, and
+   * may see commits that are not durable yet. Safe for what decides the next writes, which commit
+   * after those and are acknowledged only once durable themselves (a crash loses a suffix of the
+   * WAL, never a middle); never for what is shown to anyone else.
+   */
+  readNow(stmt: InStatement | string, args?: InArgs): Promise<ResultSet> {
+    this.checkOpen();
+    return this.durability.readNow(() => this.main.execute(stmt, args));
   }
 
   batch(stmts: (InStatement | [string, InArgs?])[], mode?: TransactionMode): Promise<ResultSet[]> {

@@ -18,7 +18,12 @@ import { computeMs } from './fib-compute.js';
 
 const quick = process.argv.includes('--quick');
 const onlyAt = process.argv.indexOf('--only');
-const only = onlyAt > 0 ? new Set(process.argv[onlyAt + 1]!.split(',')) : undefined;
+const only = onlyAt > 0 ? new Set((process.argv[onlyAt + 1] ?? '').split(',')) : undefined;
+const unknown = [...(only ?? [])].filter((w) => !['w1', 'w2', 'w3', 'w4'].includes(w));
+if (unknown.length) {
+  process.stderr.write(`orchestration-child: --only takes a comma-separated list of w1, w2, w3, w4; unknown: ${unknown.join(', ') || '(empty)'}\n`);
+  process.exit(2);
+}
 const wanted = (w: string) => !only || only.has(w);
 const workers = os.availableParallelism();
 const notes: string[] = [];

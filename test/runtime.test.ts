@@ -131,6 +131,27 @@ describe('component runtime', () => {
     }
   });
 
+  it('serves one job after another from instances made while the worker waits, each fresh and with its own job', async () => {
+    // One at a time: a worker that ran a component twice makes the next instance while it is idle.
+    const counter = await cache.prepare(readFileSync(module('counter')));
+    for (let i = 0; i < 5; i++) {
+      const r = await pool.run(counter, job([]));
+      assert.ok(r.ok);
+      assert.equal(readFileSync(r.outputs[0]!.path, 'utf8'), '1\n', `run ${i} saw state of an earlier one`);
+    }
+    const fib = await cache.prepare(readFileSync(module('fib')));
+    for (const [n, expect] of [['10', '55'], ['11', '89'], ['12', '144'], ['x', undefined], ['20', '6765']] as const) {
+      const r = await pool.run(fib, job([], { env: [['TUTTI_PARAM_N', n]] }));
+      if (expect === undefined) {
+        assert.ok(!r.ok && r.failure.kind === 'exited', 'a bad n fails its own run');
+        assert.match(r.log, /got x/);
+      } else {
+        assert.ok(r.ok, `fib(${n}): ${!r.ok && r.failure.message}`);
+        assert.equal(readFileSync(r.outputs[0]!.path, 'utf8'), `${expect}\n`);
+      }
+    }
+  });
+
   it('reports the exit code of a failing command and keeps its stderr as the log', async () => {
     const fail = await cache.prepare(readFileSync(module('fail')));
     const r = await pool.run(fail, job([], { env: [['EXIT_CODE', '7']] }));

@@ -5,6 +5,7 @@
 import { rmSync } from 'node:fs';
 import { ExitSignal, InstanceAbort, type Failure } from './failures.js';
 import type { InstanceJob, InstanceResult, Partition } from './protocol.js';
+import { lateImports, preparable, type Prepared, type Slot } from './prepared-instance.js';
 import { CappedLog, InputReader, Outputs } from './sinks.js';
 import { wasiImports } from './wasi/imports.js';
 import { emptySource } from './wasi/streams.js';
@@ -27,6 +28,49 @@ export function loadBindings(url: string): Promise<Instantiate> {
   return p;
 }
 
+/** Each core module by name, as jco's bindings ask for them. */
+function coreModule(coreModules: Record<string, WebAssembly.Module>) {
+  return (name: string) => {
+    const m = coreModules[name];
+    if (!m) throw new Error(`core module ${name} missing from the compiled component`);
+    return m;
+  };
+}
+
+/**
+ * Synchronous instantiation (a worker thread may block, and it saves a round trip per module),
+ * keeping the instance's memories to tell an out-of-memory from another trap afterwards.
+ */
+function instantiateCore(memories: WebAssembly.Memory[], job: InstanceJob): InstantiateCore {
+  return async (module, imps) => {
+    const inst = new WebAssembly.Instance(module, imps);
+    for (const v of Object.values(inst.exports)) if (v instanceof WebAssembly.Memory) memories.push(v);
+    return job.call === 'plan' ? guardPlan(inst, job.limits.planPartitions) : inst;
+  };
+}
+
+let ready: Prepared | undefined;
+/** Components whose instantiation calls the host: never prepared ahead. */
+const unpreparable = new Set<string>();
+
+/**
+ * Make an instance for the next job like `job` (same component), while the worker has nothing to
+ * do (see prepared-instance.ts). Replaces one made earlier for another component.
+ */
+export async function prepareNext(job: InstanceJob, coreModules: Record<string, WebAssembly.Module>): Promise<void> {
+  if (!preparable(job) || unpreparable.has(job.modulesKey) || ready?.key === job.modulesKey) return;
+  ready = undefined;
+  const slot: Slot = {};
+  const memories: WebAssembly.Memory[] = [];
+  try {
+    const instantiate = await loadBindings(job.moduleUrl);
+    const instance = await instantiate(coreModule(coreModules), lateImports(slot), instantiateCore(memories, job));
+    ready = { key: job.modulesKey, slot, instance, memories };
+  } catch {
+    unpreparable.add(job.modulesKey);
+  }
+}
+
 interface TaskExports {
   run(partition: unknown, inputs: unknown, params: unknown): void;
   plan?(inputs: unknown, params: unknown): unknown;
@@ -44,13 +88,11 @@ export async function execute(
   const outputs = new Outputs(job.outputDir, job.outputStem, job.limits.outputBytes);
   const memories: WebAssembly.Memory[] = [];
   const disposers: (() => void)[] = [];
+  // Made for this job while the worker was idle, or made now; either way never used before.
+  const pre = ready?.key === job.modulesKey && preparable(job) ? ready : undefined;
+  ready = undefined;
   try {
     const instantiate = await loadBindings(job.moduleUrl);
-    const getCoreModule = (name: string) => {
-      const m = coreModules[name];
-      if (!m) throw new Error(`core module ${name} missing from the compiled component`);
-      return m;
-    };
     const imports = wasiImports({
       args: job.args,
       env: job.env,
@@ -74,14 +116,14 @@ export async function execute(
         }
       },
     };
-    // Keep the instance's memories, to tell an out-of-memory from another trap afterwards.
-    // Synchronous instantiation: a worker thread may block, and it saves a round trip per module.
-    const instantiateCore: InstantiateCore = async (module, imps) => {
-      const inst = new WebAssembly.Instance(module, imps);
-      for (const v of Object.values(inst.exports)) if (v instanceof WebAssembly.Memory) memories.push(v);
-      return job.call === 'plan' ? guardPlan(inst, job.limits.planPartitions) : inst;
-    };
-    const instance = await instantiate(getCoreModule, imports, instantiateCore);
+    let instance: Record<string, unknown>;
+    if (pre) {
+      pre.slot.imports = imports;
+      memories.push(...pre.memories);
+      instance = pre.instance;
+    } else {
+      instance = await instantiate(coreModule(coreModules), imports, instantiateCore(memories, job));
+    }
     let plan: Partition[] | undefined;
     try {
       if (job.contract === 'command') {

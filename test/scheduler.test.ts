@@ -51,6 +51,19 @@ tasks:
     assert.ok(types.indexOf('total:task-planned') > types.indexOf('count-ab:task-succeeded'));
   });
 
+  it('runs long chains and wide fan-ins of short tasks to the end, however their commits and syncs overlap', { timeout: 60_000 }, async () => {
+    // Each step is planned while the previous one's sync is in flight, and an instance may finish
+    // before the plan that leased it is written: no run may be left waiting for a look nobody takes.
+    const fib = module('fib');
+    const chain = Array.from({ length: 30 }, (_, i) => `  - { id: c${i}, component: ${fib}, params: { n: 5 }${i ? `, needs: [c${i - 1}]` : ''} }`);
+    const fan = Array.from({ length: 12 }, (_, i) => `  - { id: f${i}, component: ${fib}, params: { n: ${i} } }`);
+    const yaml = `id: shapes\ntasks:\n${chain.join('\n')}\n${fan.join('\n')}\n  - { id: join, component: ${fib}, params: { n: 3 }, needs: [c29, ${fan.map((_, i) => `f${i}`).join(', ')}] }\n`;
+    for (let i = 0; i < 8; i++) {
+      const run = (await getRun(h.tutti.database.db, await h.run(yaml)))!;
+      assert.equal(run.state, 'succeeded', run.error ?? '');
+    }
+  });
+
   it('publishes each event as stored: same ids, types, tasks and data as the event log', async () => {
     const seen: EventRow[] = [];
     const off = h.tutti.engine.onEvent((e) => seen.push(e));

@@ -99,6 +99,10 @@ export class Engine {
   private inflight = 0;
   private inPool = 0;
   private readonly contexts = new Map<string, Promise<TaskContext>>();
+  /** Task runs whose plan is being committed while the instances it leased here already run. */
+  private readonly planning = new Set<string>();
+  /** Groups of outcomes queued and not yet committed. */
+  private recording = 0;
   private readonly pending: { success: Success; produced: string[]; resolve: (won: boolean) => void; reject: (e: unknown) => void }[] = [];
   private flushing?: Promise<void>;
   private ticking = false;
@@ -521,9 +525,11 @@ export class Engine {
       early: () => {
         if (!count) return;
         this.contexts.set(taskRunId, context);
+        this.planning.add(taskRunId);
         this.dispatch(claimedByPlan(write, now));
       },
       after: (events) => {
+        this.planning.delete(taskRunId);
         if (!events.length) {
           // Lost (planned elsewhere, run cancelled): the instances started early will be refused.
           if (count) this.contexts.delete(taskRunId);
@@ -861,10 +867,15 @@ export class Engine {
       const group = this.pending.splice(0);
       try {
         const successes = group.map((g) => g.success);
+        // With an earlier group still being committed, its successes may not be visible to this
+        // group's reads: two concurrent ends in one run could each miss the other, and neither
+        // may then mark the run as needing no other look.
+        const alone = this.recording === 0;
         const { steps, settled } = await this.unblocked(successes);
         // Queued now, so batches commit in the order of their groups; the next group does not
         // wait for this one to be durable: its reads may run during this one's sync.
-        void this.record(group, steps, settled);
+        this.recording++;
+        void this.record(group, steps, alone ? settled : new Map()).finally(() => this.recording--);
       } catch (e) {
         for (const g of group) g.reject(e);
       }
@@ -928,7 +939,9 @@ export class Engine {
         const spec = await this.flowSpec(run.flowId, run.revision);
         const trs = new Map((await taskRunStates(eager, run.id)).map((t) => [t.taskId, t]));
         const me = trs.get(task.id);
-        if (me?.state !== 'running') continue;
+        // Its plan may still be queued behind a sync, its instance already done: the steps below
+        // assume it holds, and write nothing when it did not.
+        if (me?.state !== 'running' && !(me?.state === 'pending' && this.planning.has(me.id))) continue;
         me.state = 'succeeded';
         const now = Date.now();
         const produced: AssetRow[] = outputs

@@ -38,24 +38,25 @@ export function preparable(job: InstanceJob): boolean {
   return job.call === 'run' && !job.scratchDir && !job.allowedHosts?.length;
 }
 
-let shared: Map<string, Map<string, unknown>> | undefined;
+/** Per interface of the default imports: its names, and the values that are the same for every job. */
+let layout: Map<string, { names: string[]; shared: Map<string, unknown> }> | undefined;
 
 /**
  * What in the default imports is the same for every job (classes, module-level functions): found
- * by building them twice and keeping what is identical. Everything else is per job.
+ * by building them twice and keeping what is identical. Everything else is per job. An interface
+ * with no names is a denied one, which answers any name.
  */
-function sharedImports(): Map<string, Map<string, unknown>> {
-  if (shared) return shared;
-  const cfg = () => ({ args: [], env: [], stdin: emptySource, stdout: { write() {} }, stderr: { write() {} } });
-  const a = wasiImports(cfg()) as Record<string, Record<string, unknown>>;
-  const b = wasiImports(cfg()) as Record<string, Record<string, unknown>>;
-  shared = new Map();
+function importLayout() {
+  if (layout) return layout;
+  const build = () => wasiImports({ args: [], env: [], stdin: emptySource, stdout: { write() {} }, stderr: { write() {} } }) as Record<string, Record<string, unknown>>;
+  const a = build();
+  const b = build();
+  layout = new Map();
   for (const [iface, fns] of Object.entries(a)) {
-    const same = new Map<string, unknown>();
-    for (const [name, value] of Object.entries(fns)) if (b[iface]![name] === value) same.set(name, value);
-    shared.set(iface, same);
+    const names = Object.keys(fns);
+    layout.set(iface, { names, shared: new Map(names.filter((n) => b[iface]![n] === fns[n]).map((n) => [n, fns[n]])) });
   }
-  return shared;
+  return layout;
 }
 
 /** Imports whose per-job functions call into `slot.imports` when called, not when bound. */
@@ -66,16 +67,10 @@ export function lateImports(slot: Slot): Imports {
     return fns[name]!(...args);
   };
   const out: Imports = {};
-  const template = wasiImports({ args: [], env: [], stdin: emptySource, stdout: { write() {} }, stderr: { write() {} } }) as Record<string, Record<string, unknown>>;
-  for (const [iface, fns] of Object.entries(template)) {
-    const names = Object.keys(fns);
-    if (!names.length) {
-      // A denied interface answers any name: so does its stand-in, for whatever the bindings take.
-      out[iface] = new Proxy({}, { get: (_t, name) => (typeof name === 'string' && name !== 'then' ? forward(iface, name) : undefined) });
-      continue;
-    }
-    const same = sharedImports().get(iface)!;
-    out[iface] = Object.fromEntries(names.map((name) => [name, same.has(name) ? same.get(name) : forward(iface, name)]));
+  for (const [iface, { names, shared }] of importLayout()) {
+    out[iface] = names.length
+      ? Object.fromEntries(names.map((name) => [name, shared.has(name) ? shared.get(name) : forward(iface, name)]))
+      : new Proxy({}, { get: (_t, name) => (typeof name === 'string' && name !== 'then' ? forward(iface, name) : undefined) });
   }
   out['tutti:task/host'] = Object.fromEntries(TASK_HOST.map((name) => [name, forward('tutti:task/host', name)]));
   return out;

@@ -92,7 +92,6 @@ export async function execute(
   const pre = ready?.key === job.modulesKey && preparable(job) ? ready : undefined;
   ready = undefined;
   try {
-    const instantiate = await loadBindings(job.moduleUrl);
     const imports = wasiImports({
       args: job.args,
       env: job.env,
@@ -122,6 +121,7 @@ export async function execute(
       memories.push(...pre.memories);
       instance = pre.instance;
     } else {
+      const instantiate = await loadBindings(job.moduleUrl);
       instance = await instantiate(coreModule(coreModules), imports, instantiateCore(memories, job));
     }
     let plan: Partition[] | undefined;

@@ -54,7 +54,7 @@ export async function startBackfill(db: Db, assets: AssetStore, req: BackfillReq
   }
   await atomically(db, [
     createBackfill(db, { id, flowId: req.flowId, cron, timezone: timezone ?? null, from: req.from, to: req.to, concurrency: req.concurrency ?? 1, runCount: ticks.length, createdAt: Date.now() }),
-    ...runs.flatMap((run) => createRunStep(db, run).items),
+    ...runs.flatMap((run) => createRunStep(run).items),
   ]);
   return { id, runIds: runs.map((r) => r.id), ticks };
 }

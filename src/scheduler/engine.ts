@@ -232,7 +232,7 @@ export class Engine {
    */
   async submit(newRun: NewRun, spec: FlowSpec): Promise<{ events: EventRow[]; started?: RunRow }> {
     const db = this.o.db.db;
-    const create = createRunStep(db, newRun);
+    const create = createRunStep(newRun);
     if (!this.running || spec.concurrency || newRun.backfillId || newRun.skipAbove !== undefined) {
       this.queuing.set(newRun.flowId, ++this.queuedSeen);
       const created = await runStep(db, create);
@@ -256,7 +256,7 @@ export class Engine {
       else first.push(await this.plan(run, task, `${run.id}.${task.id}`, { inputs }));
     }
     this.warm(spec);
-    const [created, started, ...planned] = await commitSteps(db, [create, startRunStep(db, run.id), ...first.map((p) => p.step)], [undefined, undefined, ...first]);
+    const [created, started, ...planned] = await commitSteps(db, [create, startRunStep(run.id), ...first.map((p) => p.step)], [undefined, undefined, ...first]);
     planned.forEach((events, i) => first[i]!.after(events));
     this.publish([...created!, ...started!, ...planned.flat()]);
     if (!all || !started!.length || planned.some((e) => !e.length)) this.notify(run.id);
@@ -412,7 +412,7 @@ export class Engine {
       if (spec.concurrency || run.backfillId) {
         if (!(await this.startQueued(run, spec))) return;
       } else {
-        steps.push(only(startRunStep(db, run.id)));
+        steps.push(only(startRunStep(run.id)));
       }
     }
     this.warm(spec);
@@ -421,11 +421,11 @@ export class Engine {
       const tr = trs.get(task.id);
       if (!tr || tr.state !== 'pending') continue;
       const step = nextStep(task, trs);
-      if (step && 'skip' in step) steps.push(only(skipStep(db, runId, tr.id, task.id, step.skip)));
+      if (step && 'skip' in step) steps.push(only(skipStep(runId, tr.id, task.id, step.skip)));
       else if (step) steps.push(await this.plan(run, task, tr.id));
     }
     const outcome = run.state === 'running' && !steps.length ? runOutcome(spec, trs) : undefined;
-    if (outcome) steps.push(only(finishRunStep(db, runId, outcome.state, outcome.error)));
+    if (outcome) steps.push(only(finishRunStep(runId, outcome.state, outcome.error)));
     if (!steps.length) return;
     const results = await commitSteps(db, steps.map((p) => p.step), steps);
     results.forEach((events, i) => steps[i]!.after(events));
@@ -478,7 +478,6 @@ export class Engine {
    * events came back, it won): remember what its instances share, and run those it leased here.
    */
   private async plan(run: RunRow, task: TaskSpec, taskRunId: string, known: Known = {}): Promise<Planned> {
-    const db = this.o.db.db;
     const eager = this.o.db.eager;
     const given = task.inputs.length ? (known.inputs ?? (await runInputAssets(eager, run.id))) : [];
     // Assets committed in the same batch as this plan are not in the store yet: the caller has them.
@@ -503,7 +502,7 @@ export class Engine {
           problem = `invalid-plan: ${(e as Error).message}`;
         }
       }
-      if (problem) return { step: failPlanningStep(db, run.id, taskRunId, task.id, `plan failed: ${problem}`), after: () => {} };
+      if (problem) return { step: failPlanningStep(run.id, taskRunId, task.id, `plan failed: ${problem}`), after: () => {} };
     }
     plan = capPartitions(plan, task.maxInstances);
     const secrets = await readSecrets(eager, Object.values(task.secrets));
@@ -519,7 +518,7 @@ export class Engine {
     // Its instances need exactly what planning just read: no second look at the store for them.
     const context = Promise.resolve({ run, task, inputs, secrets, component });
     return {
-      step: planStep(db, write),
+      step: planStep(write),
       // The leased instances start while the plan is being committed. Their outcomes are committed
       // after it (batches commit in the order they are queued) and count only if it held.
       early: () => {
@@ -888,14 +887,14 @@ export class Engine {
     const db = this.o.db.db;
     const successes = group.map((g) => g.success);
     try {
-      const [done, ...more] = await commitSteps<unknown>(db, [completeStep(db, successes), ...next.map((n) => n.step)], [undefined, ...next]).catch((e) => {
+      const [done, ...more] = await commitSteps<unknown>(db, [completeStep(successes), ...next.map((n) => n.step)], [undefined, ...next]).catch((e) => {
         if (!next.length) throw e;
         // The outcomes must not fail with what was only a shortcut.
         console.error('tutti: planning ahead of a commit failed, committing the outcomes alone:', e);
         for (const n of next) n.after([]);
         next = [];
         settled = new Map();
-        return runAll<unknown>(db, [completeStep(db, successes)]);
+        return runAll<unknown>(db, [completeStep(successes)]);
       });
       const { events, won } = done as Awaited<ReturnType<typeof completeInstances>>;
       const counted = new Set(won);
@@ -921,7 +920,6 @@ export class Engine {
    * the run is advanced as usual.
    */
   private async unblocked(group: Success[]): Promise<{ steps: Planned[]; settled: Map<string, Planned[]> }> {
-    const db = this.o.db.db;
     const eager = this.o.db.eager;
     const out: Planned[] = [];
     // Runs that need no other look after this commit if these steps all hold: nothing else in them
@@ -959,7 +957,7 @@ export class Engine {
           planned = true;
         }
         const outcome = runOutcome(spec, trs);
-        if (!planned && outcome?.state === 'succeeded') out.push({ step: finishRunStep(db, run.id, 'succeeded', null, true), after: () => {} });
+        if (!planned && outcome?.state === 'succeeded') out.push({ step: finishRunStep(run.id, 'succeeded', null, true), after: () => {} });
         if (perRun.get(run.id) === 1 && (planned || !outcome || outcome.state === 'succeeded')) settled.set(run.id, out.slice(before));
       }
     } catch (e) {

@@ -127,7 +127,7 @@ export class Reactor {
     }
     const last = rows.at(-1)!.id;
     if (prepared.length) {
-      const steps = prepared.map((run) => createRunStep(this.o.db, run));
+      const steps = prepared.map((run) => createRunStep(run));
       const created = await runAll(this.o.db, [...steps, { items: [moveCursor(this.o.db, CURSOR, last)], read: () => [] }]);
       this.persisted = last;
       this.persistedAt = Date.now();

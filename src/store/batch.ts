@@ -7,12 +7,13 @@
  * move stores a nonce only this caller knows (`step_token`) and every follow-up is conditional on
  * finding it. The same statements run on Node (libSQL batch) and on Workers (D1 batch).
  */
-import { sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { Db } from './db.js';
 import type { EventRow, NewEvent } from './events.js';
+import { q, write, type Fragment, type TextStatement } from './statement.js';
 
-export type Statement = BatchItem<'sqlite'>;
+/** A drizzle query, or SQL text for the writes on a run's hot path. */
+export type Statement = BatchItem<'sqlite'> | TextStatement;
 
 /**
  * Statements that belong together and how to read what they did from their results: a caller may
@@ -49,7 +50,7 @@ export const newToken = (): string => crypto.randomUUID();
  */
 export async function atomically(db: Db, items: Statement[]): Promise<unknown[]> {
   if (!items.length) return [];
-  if (prepareRawForD1(db, items)) return db.batch(items as [Statement, ...Statement[]]);
+  if (prepareRawForD1(db, items)) return (await db.batch(asBatch(items))) as unknown[];
   let group = groups.get(db);
   if (!group) groups.set(db, (group = { queue: [], busy: false }));
   return new Promise((resolve, reject) => {
@@ -57,6 +58,9 @@ export async function atomically(db: Db, items: Statement[]): Promise<unknown[]>
     if (!group.busy) void drain(db, group);
   });
 }
+
+/** drizzle's batch runs anything with its protocol (see TextStatement); its types know only its own queries. */
+const asBatch = (items: Statement[]) => items as unknown as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]];
 
 interface Waiting {
   items: Statement[];
@@ -81,7 +85,7 @@ async function drain(db: Db, group: { queue: Waiting[]; busy: boolean }): Promis
       while (n < group.queue.length && (n === 0 || size + group.queue[n]!.items.length <= MAX_GROUP_STATEMENTS)) size += group.queue[n++]!.items.length;
       const batch = group.queue.splice(0, n);
       try {
-        const results = await db.batch(batch.flatMap((w) => w.items) as [Statement, ...Statement[]]);
+        const results = await db.batch(asBatch(batch.flatMap((w) => w.items)));
         let at = 0;
         for (const w of batch) {
           w.resolve(results.slice(at, at + w.items.length));
@@ -89,7 +93,7 @@ async function drain(db: Db, group: { queue: Waiting[]; busy: boolean }): Promis
         }
       } catch (e) {
         if (batch.length === 1) batch[0]!.reject(e);
-        else for (const w of batch) await db.batch(w.items as [Statement, ...Statement[]]).then(w.resolve, w.reject);
+        else for (const w of batch) await db.batch(asBatch(w.items)).then(w.resolve, w.reject);
       }
     }
   } finally {
@@ -106,7 +110,7 @@ function prepareRawForD1(db: Db, items: Statement[]): boolean {
   const client = (db as unknown as { session?: { client?: { prepare?: (sql: string) => unknown } } }).session?.client;
   if (typeof client?.prepare !== 'function') return false;
   for (const item of items as unknown as { _prepare(): unknown; stmt?: unknown; getQuery(): { sql: string } }[]) {
-    // A raw query is its own prepared query; builders prepare a new one, with its statement.
+    // A raw query (or a TextStatement) is its own prepared query; builders prepare a new one, with its statement.
     if (item._prepare() === item && item.stmt === undefined) item.stmt = client.prepare(item.getQuery().sql);
   }
   return true;
@@ -124,19 +128,19 @@ export interface EventsInsert {
  * insert: the rows are rebuilt from what was asked, with the ids the insert took (consecutive,
  * ending with the last inserted rowid).
  */
-export function guardedEvents(q: Db, list: NewEvent[], guard: SQL): EventsInsert {
+export function guardedEvents(list: NewEvent[], guard: Fragment): EventsInsert {
   const now = Date.now();
   let statement: Statement;
   if (list.length === 1) {
     // The common case, without json_each: about half the cost to prepare and run.
     const [e] = list as [NewEvent];
-    statement = q.run(sql`INSERT INTO events (run_id, task_id, type, data, created_at)
-      SELECT ${e.runId}, ${e.taskId ?? null}, ${e.type}, ${e.data ? JSON.stringify(e.data) : null}, ${now} WHERE ${guard}`) as unknown as Statement;
+    statement = write(q`INSERT INTO events (run_id, task_id, type, data, created_at)
+      SELECT ${e.runId}, ${e.taskId ?? null}, ${e.type}, ${e.data ? JSON.stringify(e.data) : null}, ${now} WHERE ${guard}`);
   } else {
     const rows = JSON.stringify(list.map((e) => ({ r: e.runId, t: e.taskId ?? null, y: e.type, d: e.data ?? null })));
-    statement = q.run(sql`INSERT INTO events (run_id, task_id, type, data, created_at)
+    statement = write(q`INSERT INTO events (run_id, task_id, type, data, created_at)
       SELECT json_extract(e.value, '$.r'), json_extract(e.value, '$.t'), json_extract(e.value, '$.y'), json_extract(e.value, '$.d'), ${now}
-      FROM json_each(${rows}) e WHERE ${guard} ORDER BY e.key`) as unknown as Statement;
+      FROM json_each(${rows}) e WHERE ${guard} ORDER BY e.key`);
   }
   return {
     statement,

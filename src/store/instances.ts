@@ -5,6 +5,7 @@ import type { Db } from './db.js';
 import { atomically, eventRows, guardedEvents, newToken, returned, run, written, type Statement, type Step } from './batch.js';
 import type { EventRow } from './events.js';
 import type { NewAsset } from './runs.js';
+import { joined, q, write, writeReturning, type Fragment } from './statement.js';
 import { attempts, instances, taskRuns } from './schema.js';
 
 export type InstanceRow = typeof instances.$inferSelect;
@@ -107,13 +108,8 @@ export interface AttemptRecord {
 }
 
 /** The guard every outcome must pass: the instance is still ours, at this attempt. */
-function stillLeased(a: AttemptRecord) {
-  return and(
-    eq(instances.id, a.instance.id),
-    eq(instances.state, 'running'),
-    eq(instances.attempt, a.instance.attempt),
-    eq(instances.leaseOwner, a.worker),
-  );
+function stillLeased(a: AttemptRecord): Fragment {
+  return q`id = ${a.instance.id} AND state = 'running' AND attempt = ${a.instance.attempt} AND lease_owner = ${a.worker}`;
 }
 
 export interface Success {
@@ -129,15 +125,15 @@ export interface Success {
  */
 export async function completeInstances(db: Db, batch: Success[]): Promise<{ events: EventRow[]; won: Success[] }> {
   if (!batch.length) return { events: [], won: [] };
-  return run(db, completeStep(db, batch));
+  return run(db, completeStep(batch));
 }
 
 /** completeInstances as a step, for a batch that also plans what the completed task runs unblock. */
-export function completeStep(db: Db, batch: Success[]): Step<{ events: EventRow[]; won: Success[] }> {
-  if (batch.length === 1) return completeOne(db, batch[0]!);
+export function completeStep(batch: Success[]): Step<{ events: EventRow[]; won: Success[] }> {
+  if (batch.length === 1) return completeOne(batch[0]!);
   const now = Date.now();
   const token = newToken();
-  const won = sql`i.step_token = ${token}`;
+  const won = q`i.step_token = ${token}`;
   const items: Statement[] = [];
   const keyLists: string[] = [];
   for (let i = 0; i < batch.length; i += 200) {
@@ -148,26 +144,26 @@ export function completeStep(db: Db, batch: Success[]): Step<{ events: EventRow[
     // `+state` keeps SQLite off the state index, CROSS JOIN keeps the join order): the cost follows
     // the size of the group, never the number of instances around it.
     items.push(
-      db.all(sql`UPDATE instances SET state = 'succeeded', progress = 1, finished_at = ${now}, lease_owner = NULL, lease_expires_at = NULL,
+      writeReturning(q`UPDATE instances SET state = 'succeeded', progress = 1, finished_at = ${now}, lease_owner = NULL, lease_expires_at = NULL,
           error_kind = NULL, error = NULL, step_token = ${token}, started_at = k.s
         FROM (SELECT json_extract(value, '$.i') AS i, json_extract(value, '$.a') AS a, json_extract(value, '$.w') AS w, json_extract(value, '$.s') AS s
           FROM json_each(${keys})) AS k
         WHERE instances.id IN (SELECT json_extract(value, '$.i') FROM json_each(${keys}))
           AND instances.id = k.i AND +instances.state = 'running' AND instances.attempt = k.a AND instances.lease_owner = k.w
-        RETURNING instances.id AS id`) as unknown as Statement,
+        RETURNING instances.id AS id`),
     );
   }
   for (let i = 0; i < batch.length; i += 100) {
     const chunk = batch.slice(i, i + 100);
     const logs = JSON.stringify(chunk.map(({ record: a }) => ({ i: a.instance.id, w: a.worker, l: a.log })));
     items.push(
-      db.run(sql`INSERT INTO attempts (instance_id, attempt, worker, outcome, log, started_at, finished_at)
+      write(q`INSERT INTO attempts (instance_id, attempt, worker, outcome, log, started_at, finished_at)
         SELECT i.id, i.attempt, json_extract(k.value, '$.w'), 'succeeded', json_extract(k.value, '$.l'), i.started_at, ${now}
         FROM json_each(${logs}) k CROSS JOIN instances i ON i.id = json_extract(k.value, '$.i') WHERE ${won}`),
     );
     const outs = JSON.stringify(chunk.flatMap(({ record: a, outputs }) => outputs.map((o) => ({ ...o, inst: a.instance.id, task: a.taskId }))));
     items.push(
-      db.run(sql`INSERT INTO assets (id, run_id, task_id, instance_idx, name, location, size, sha256, media_type, created_at)
+      write(q`INSERT INTO assets (id, run_id, task_id, instance_idx, name, location, size, sha256, media_type, created_at)
         SELECT json_extract(o.value, '$.id'), i.run_id, json_extract(o.value, '$.task'), i.idx, json_extract(o.value, '$.name'), json_extract(o.value, '$.location'),
           json_extract(o.value, '$.size'), json_extract(o.value, '$.sha256'), json_extract(o.value, '$.mediaType'), ${now}
         FROM json_each(${outs}) o CROSS JOIN instances i ON i.id = json_extract(o.value, '$.inst') WHERE ${won}
@@ -175,16 +171,16 @@ export function completeStep(db: Db, batch: Success[]): Step<{ events: EventRow[
     );
   }
   const taskRunIds = JSON.stringify([...new Set(batch.map((b) => b.record.instance.taskRunId))]);
-  const winners = sql.join(
-    keyLists.map((keys) => sql`SELECT i.id, i.idx, i.task_run_id FROM json_each(${keys}) k CROSS JOIN instances i ON i.id = json_extract(k.value, '$.i') WHERE ${won}`),
-    sql` UNION ALL `,
+  const winners = joined(
+    keyLists.map((keys) => q`SELECT i.id, i.idx, i.task_run_id FROM json_each(${keys}) k CROSS JOIN instances i ON i.id = json_extract(k.value, '$.i') WHERE ${won}`),
+    ' UNION ALL ',
   );
   // One statement counts and, when this group completes a task run, finishes it and marks it with
   // the token, so that only the commit that crossed the total writes its task-succeeded. The
   // winners are counted once, per task run, and joined to their task runs by primary key.
-  const completes = sql`task_runs.state = 'running' AND task_runs.succeeded_count + w.n >= task_runs.instance_count`;
+  const completes = q`task_runs.state = 'running' AND task_runs.succeeded_count + w.n >= task_runs.instance_count`;
   items.push(
-    db.run(sql`UPDATE task_runs SET succeeded_count = task_runs.succeeded_count + w.n,
+    write(q`UPDATE task_runs SET succeeded_count = task_runs.succeeded_count + w.n,
         state = CASE WHEN ${completes} THEN 'succeeded' ELSE task_runs.state END,
         finished_at = CASE WHEN ${completes} THEN ${now} ELSE task_runs.finished_at END,
         step_token = CASE WHEN ${completes} THEN ${token} ELSE task_runs.step_token END
@@ -194,13 +190,13 @@ export function completeStep(db: Db, batch: Success[]): Step<{ events: EventRow[
   // One event per task run per group, listing the instances: a fan-out of 100,000 writes
   // hundreds of event rows, not 100,000.
   items.push(
-    db.all(sql`INSERT INTO events (run_id, task_id, type, data, created_at)
+    writeReturning(q`INSERT INTO events (run_id, task_id, type, data, created_at)
       SELECT tr.run_id, tr.task_id, 'instances-succeeded', json_object('count', count(*), 'idxs', json_group_array(w.idx)), ${now}
       FROM (${winners}) w CROSS JOIN task_runs tr ON tr.id = w.task_run_id GROUP BY tr.id ORDER BY tr.id
-      RETURNING id, run_id, task_id, type, data, created_at`) as unknown as Statement,
-    db.all(sql`INSERT INTO events (run_id, task_id, type, data, created_at)
+      RETURNING id, run_id, task_id, type, data, created_at`),
+    writeReturning(q`INSERT INTO events (run_id, task_id, type, data, created_at)
       SELECT run_id, task_id, 'task-succeeded', NULL, ${now} FROM task_runs WHERE id IN (SELECT value FROM json_each(${taskRunIds})) AND step_token = ${token}
-      RETURNING id, run_id, task_id, type, data, created_at`) as unknown as Statement,
+      RETURNING id, run_id, task_id, type, data, created_at`),
   );
   return {
     items,
@@ -212,43 +208,39 @@ export function completeStep(db: Db, batch: Success[]): Step<{ events: EventRow[
 }
 
 /** completeStep for one success: the same writes with plain parameters, a third of the cost. */
-function completeOne(db: Db, success: Success): Step<{ events: EventRow[]; won: Success[] }> {
+function completeOne(success: Success): Step<{ events: EventRow[]; won: Success[] }> {
   const { record: a, outputs } = success;
   const now = Date.now();
   const token = newToken();
-  const won = sql`EXISTS (SELECT 1 FROM instances WHERE id = ${a.instance.id} AND step_token = ${token})`;
-  const ended = sql`EXISTS (SELECT 1 FROM task_runs WHERE id = ${a.instance.taskRunId} AND step_token = ${token})`;
+  const won = q`EXISTS (SELECT 1 FROM instances WHERE id = ${a.instance.id} AND step_token = ${token})`;
+  const ended = q`EXISTS (SELECT 1 FROM task_runs WHERE id = ${a.instance.taskRunId} AND step_token = ${token})`;
   const data = { count: 1, idxs: [a.instance.idx] };
   const items: Statement[] = [
-    db
-      .update(instances)
-      .set({ state: 'succeeded', progress: 1, startedAt: a.startedAt, finishedAt: now, leaseOwner: null, leaseExpiresAt: null, errorKind: null, error: null, stepToken: token })
-      .where(stillLeased(a)),
-    db.run(sql`INSERT INTO attempts (instance_id, attempt, worker, outcome, log, started_at, finished_at)
+    write(q`UPDATE instances SET state = 'succeeded', progress = 1, started_at = ${a.startedAt}, finished_at = ${now}, lease_owner = NULL, lease_expires_at = NULL,
+        error_kind = NULL, error = NULL, step_token = ${token}
+      WHERE ${stillLeased(a)}`),
+    write(q`INSERT INTO attempts (instance_id, attempt, worker, outcome, log, started_at, finished_at)
       SELECT id, attempt, ${a.worker}, 'succeeded', ${a.log}, started_at, ${now} FROM instances WHERE id = ${a.instance.id} AND step_token = ${token}`),
   ];
   if (outputs.length) {
     items.push(
-      db.run(sql`INSERT INTO assets (id, run_id, task_id, instance_idx, name, location, size, sha256, media_type, created_at)
+      write(q`INSERT INTO assets (id, run_id, task_id, instance_idx, name, location, size, sha256, media_type, created_at)
         SELECT json_extract(o.value, '$.id'), ${a.instance.runId}, ${a.taskId}, ${a.instance.idx}, json_extract(o.value, '$.name'), json_extract(o.value, '$.location'),
           json_extract(o.value, '$.size'), json_extract(o.value, '$.sha256'), json_extract(o.value, '$.mediaType'), ${now}
         FROM json_each(${JSON.stringify(outputs)}) o WHERE ${won}
         ON CONFLICT (run_id, task_id, instance_idx, name) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, location = excluded.location, id = excluded.id`),
     );
   }
-  const completes = sql`${taskRuns.state} = 'running' AND ${taskRuns.succeededCount} + 1 >= ${taskRuns.instanceCount}`;
+  // SET reads the row as it was: the count before this success.
+  const completes = q`state = 'running' AND succeeded_count + 1 >= instance_count`;
   items.push(
-    db
-      .update(taskRuns)
-      .set({
-        succeededCount: sql`${taskRuns.succeededCount} + 1`,
-        state: sql`CASE WHEN ${completes} THEN 'succeeded' ELSE ${taskRuns.state} END`,
-        finishedAt: sql`CASE WHEN ${completes} THEN ${now} ELSE ${taskRuns.finishedAt} END`,
-        stepToken: sql`CASE WHEN ${completes} THEN ${token} ELSE ${taskRuns.stepToken} END`,
-      })
-      .where(and(eq(taskRuns.id, a.instance.taskRunId), won)),
+    write(q`UPDATE task_runs SET succeeded_count = succeeded_count + 1,
+        state = CASE WHEN ${completes} THEN 'succeeded' ELSE state END,
+        finished_at = CASE WHEN ${completes} THEN ${now} ELSE finished_at END,
+        step_token = CASE WHEN ${completes} THEN ${token} ELSE step_token END
+      WHERE id = ${a.instance.taskRunId} AND ${won}`),
     // Both events in one statement (the second only when the task run ended), without RETURNING.
-    db.run(sql`INSERT INTO events (run_id, task_id, type, data, created_at)
+    write(q`INSERT INTO events (run_id, task_id, type, data, created_at)
       SELECT ${a.instance.runId}, ${a.taskId}, 'instances-succeeded', ${JSON.stringify(data)}, ${now} WHERE ${won}
       UNION ALL SELECT ${a.instance.runId}, ${a.taskId}, 'task-succeeded', NULL, ${now} WHERE ${ended}`),
   );
@@ -278,41 +270,32 @@ export async function failInstance(
 ): Promise<{ events: EventRow[]; taskFailed: boolean } | null> {
   const now = Date.now();
   const token = newToken();
-  const mine = sql`EXISTS (SELECT 1 FROM instances WHERE id = ${a.instance.id} AND step_token = ${token})`;
+  const mine = q`EXISTS (SELECT 1 FROM instances WHERE id = ${a.instance.id} AND step_token = ${token})`;
   const items: Statement[] = [
-    db
-      .update(instances)
-      .set(
-        retryAt !== null
-          ? { state: 'pending', availableAt: retryAt, leaseOwner: null, leaseExpiresAt: null, errorKind: failure.kind, error: failure.message, stepToken: token }
-          : { state: 'failed', startedAt: a.startedAt, finishedAt: now, leaseOwner: null, leaseExpiresAt: null, errorKind: failure.kind, error: failure.message, stepToken: token },
-      )
-      .where(stillLeased(a))
-      .returning({ id: instances.id }),
-    db.run(sql`INSERT INTO attempts (instance_id, attempt, worker, outcome, error_kind, error, log, started_at, finished_at)
+    writeReturning(
+      retryAt !== null
+        ? q`UPDATE instances SET state = 'pending', available_at = ${retryAt}, lease_owner = NULL, lease_expires_at = NULL,
+            error_kind = ${failure.kind}, error = ${failure.message}, step_token = ${token} WHERE ${stillLeased(a)} RETURNING id`
+        : q`UPDATE instances SET state = 'failed', started_at = ${a.startedAt}, finished_at = ${now}, lease_owner = NULL, lease_expires_at = NULL,
+            error_kind = ${failure.kind}, error = ${failure.message}, step_token = ${token} WHERE ${stillLeased(a)} RETURNING id`,
+    ),
+    write(q`INSERT INTO attempts (instance_id, attempt, worker, outcome, error_kind, error, log, started_at, finished_at)
       SELECT ${a.instance.id}, ${a.instance.attempt}, ${a.worker}, 'failed', ${failure.kind}, ${failure.message}, ${a.log}, ${a.startedAt}, ${now} WHERE ${mine}`),
   ];
   const base = { runId: a.instance.runId, taskId: a.taskId };
   const attemptEvent = guardedEvents(
-    db,
     [{ ...base, type: retryAt !== null ? 'instance-retrying' : 'instance-failed', data: { idx: a.instance.idx, attempt: a.instance.attempt, kind: failure.kind, error: failure.message, retryAt } }],
     mine,
   );
   items.push(attemptEvent.statement);
   const message = `instance ${a.instance.idx} failed after ${a.instance.attempt} attempt(s): ${failure.kind}: ${failure.message}`;
-  const taskRunMine = sql`EXISTS (SELECT 1 FROM task_runs WHERE id = ${a.instance.taskRunId} AND step_token = ${token})`;
-  const taskEvent = guardedEvents(db, [{ ...base, type: 'task-failed', data: { error: message } }], taskRunMine);
+  const taskRunMine = q`EXISTS (SELECT 1 FROM task_runs WHERE id = ${a.instance.taskRunId} AND step_token = ${token})`;
+  const taskEvent = guardedEvents([{ ...base, type: 'task-failed', data: { error: message } }], taskRunMine);
   if (retryAt === null) {
     items.push(
-      db
-        .update(taskRuns)
-        .set({ state: 'failed', error: message, finishedAt: now, stepToken: token })
-        .where(and(eq(taskRuns.id, a.instance.taskRunId), eq(taskRuns.state, 'running'), mine))
-        .returning({ id: taskRuns.id }),
-      db
-        .update(instances)
-        .set({ state: 'cancelled', finishedAt: now })
-        .where(and(eq(instances.taskRunId, a.instance.taskRunId), eq(instances.state, 'pending'), taskRunMine)),
+      writeReturning(q`UPDATE task_runs SET state = 'failed', error = ${message}, finished_at = ${now}, step_token = ${token}
+        WHERE id = ${a.instance.taskRunId} AND state = 'running' AND ${mine} RETURNING id`),
+      write(q`UPDATE instances SET state = 'cancelled', finished_at = ${now} WHERE task_run_id = ${a.instance.taskRunId} AND state = 'pending' AND ${taskRunMine}`),
       taskEvent.statement,
     );
   }

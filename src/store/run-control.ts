@@ -3,6 +3,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
 import { atomically, eventRows, guardedEvents, newToken, returned, type Statement } from './batch.js';
 import type { EventRow } from './events.js';
+import { fromDrizzle } from './statement.js';
 import { instances, runs, taskRuns } from './schema.js';
 
 export class RunStateError extends Error {
@@ -25,7 +26,7 @@ export async function cancelRun(db: Db, runId: string, reason: string): Promise<
   const now = Date.now();
   const token = newToken();
   const mine = sql`EXISTS (SELECT 1 FROM runs WHERE id = ${runId} AND step_token = ${token})`;
-  const cancelled = guardedEvents(db, [{ runId, type: 'run-cancelled', data: { error: reason } }], mine);
+  const cancelled = guardedEvents([{ runId, type: 'run-cancelled', data: { error: reason } }], fromDrizzle(db, mine));
   const results = await atomically(db, [
     db
       .update(runs)

@@ -1,11 +1,12 @@
 /** Runs, task runs and their assets: creating runs, planning tasks, finishing runs. */
-import { and, asc, desc, eq, inArray, isNull, notExists, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, notExists, sql } from 'drizzle-orm';
 import type { Partition } from '../runtime/protocol.js';
 import type { Db } from './db.js';
 import { eventRows, guardedEvents, newToken, run as runStep, type Statement, type Step } from './batch.js';
 import type { EventRow, NewEvent } from './events.js';
 import { prepared } from './prepared.js';
-import { assets, backfills, instances, runs, taskRuns, type RunState } from './schema.js';
+import { q, write, writeReturning, type Fragment } from './statement.js';
+import { assets, instances, runs, taskRuns, type RunState } from './schema.js';
 
 export interface NewAsset {
   id: string;
@@ -45,57 +46,57 @@ export interface NewRun {
  * "skipped" is part of the insert, not a read before it. Its result: the run's events, none when a
  * run with its dedupe key (or id) exists already.
  */
-export function createRunStep(q: Db, run: NewRun, guard?: SQL): Step<EventRow[]> {
+export function createRunStep(run: NewRun, guard?: Fragment): Step<EventRow[]> {
   const now = Date.now();
-  const active = sql`(SELECT count(*) FROM runs WHERE flow_id = ${run.flowId} AND state IN ('queued', 'running'))`;
-  const skip = run.skipAbove === undefined ? sql`0` : sql`${active} >= ${run.skipAbove}`;
+  const active = q`(SELECT count(*) FROM runs WHERE flow_id = ${run.flowId} AND state IN ('queued', 'running'))`;
+  const skip = run.skipAbove === undefined ? q`0` : q`${active} >= ${run.skipAbove}`;
   const error =
     run.skipAbove === undefined
-      ? sql`NULL`
-      : sql`${`flow ${run.flowId} already has `} || ${active} || ${` active run(s) (concurrency max ${run.skipAbove}, policy skip)`}`;
-  const exists = sql`EXISTS (SELECT 1 FROM runs WHERE id = ${run.id})`;
+      ? q`NULL`
+      : q`${`flow ${run.flowId} already has `} || ${active} || ${` active run(s) (concurrency max ${run.skipAbove}, policy skip)`}`;
+  const exists = q`EXISTS (SELECT 1 FROM runs WHERE id = ${run.id})`;
   const data = { flowId: run.flowId, revision: run.revision, trigger: run.trigger, ...(run.logicalTime != null ? { logicalTime: run.logicalTime } : {}) };
   const inputs = run.inputs.map(({ order, ...a }) => ({ ...a, idx: order ?? null }));
   const items: Statement[] = [
     // A taken dedupe key (or id) makes this a no-op, and then every statement below writes nothing.
-    q.run(sql`INSERT INTO runs (id, flow_id, revision, state, error, params, trigger, created_at, finished_at, logical_time, dedupe_key, backfill_id)
+    write(q`INSERT INTO runs (id, flow_id, revision, state, error, params, trigger, created_at, finished_at, logical_time, dedupe_key, backfill_id)
       SELECT ${run.id}, ${run.flowId}, ${run.revision}, CASE WHEN ${skip} THEN 'skipped' ELSE 'queued' END, CASE WHEN ${skip} THEN ${error} END,
         ${JSON.stringify(run.params)}, ${run.trigger}, ${now}, CASE WHEN ${skip} THEN ${now} END, ${run.logicalTime ?? null}, ${run.dedupeKey ?? null}, ${run.backfillId ?? null}
-      WHERE ${guard ?? sql`1`}
+      WHERE ${guard ?? q`1`}
       ON CONFLICT DO NOTHING`),
-    q.run(sql`INSERT INTO task_runs (id, run_id, task_id, state)
+    write(q`INSERT INTO task_runs (id, run_id, task_id, state)
       SELECT r.id || '.' || j.value, r.id, j.value, CASE r.state WHEN 'skipped' THEN 'skipped' ELSE 'pending' END
       FROM json_each(${JSON.stringify(run.taskIds)}) j JOIN runs r ON r.id = ${run.id}`),
   ];
   if (inputs.length) {
     items.push(
-      q.run(sql`INSERT INTO assets (id, run_id, task_id, instance_idx, name, location, size, sha256, media_type, created_at)
+      write(q`INSERT INTO assets (id, run_id, task_id, instance_idx, name, location, size, sha256, media_type, created_at)
         SELECT json_extract(j.value, '$.id'), ${run.id}, NULL, json_extract(j.value, '$.idx'), json_extract(j.value, '$.name'), json_extract(j.value, '$.location'),
           json_extract(j.value, '$.size'), json_extract(j.value, '$.sha256'), json_extract(j.value, '$.mediaType'), ${now}
         FROM json_each(${JSON.stringify(inputs)}) j WHERE ${exists}`),
     );
   }
   const firstEvent = items.length;
-  const created = guardedEvents(q, [{ runId: run.id, type: 'run-created', data }], exists);
+  const created = guardedEvents([{ runId: run.id, type: 'run-created', data }], exists);
   items.push(created.statement);
   if (run.skipAbove !== undefined) {
     items.push(
-      q.all(sql`INSERT INTO events (run_id, task_id, type, data, created_at)
+      writeReturning(q`INSERT INTO events (run_id, task_id, type, data, created_at)
         SELECT id, NULL, 'run-skipped', json_object('error', error), ${now} FROM runs WHERE id = ${run.id} AND state = 'skipped'
-        RETURNING id, run_id, task_id, type, data, created_at`) as unknown as Statement,
+        RETURNING id, run_id, task_id, type, data, created_at`),
     );
   }
   return { items, read: (r) => [...created.rows(r[firstEvent]), ...eventRows(r[firstEvent + 1])] };
 }
 
 /** Record a new run (queued, or skipped at its flow's limit). Returns its events; none when its dedupe key was taken. */
-export async function createRun(q: Db, run: NewRun): Promise<EventRow[]> {
-  return runStep(q, createRunStep(q, run));
+export async function createRun(db: Db, run: NewRun): Promise<EventRow[]> {
+  return runStep(db, createRunStep(run));
 }
 
 /** Events guarded by "the run carries this token" / "the task run carries this token". */
-const runHas = (runId: string, token: string) => sql`EXISTS (SELECT 1 FROM runs WHERE id = ${runId} AND step_token = ${token})`;
-const taskRunHas = (taskRunId: string, token: string) => sql`EXISTS (SELECT 1 FROM task_runs WHERE id = ${taskRunId} AND step_token = ${token})`;
+const runHas = (runId: string, token: string) => q`EXISTS (SELECT 1 FROM runs WHERE id = ${runId} AND step_token = ${token})`;
+const taskRunHas = (taskRunId: string, token: string) => q`EXISTS (SELECT 1 FROM task_runs WHERE id = ${taskRunId} AND step_token = ${token})`;
 
 export async function activeRunIds(db: Db): Promise<string[]> {
   const rows = await db.select({ id: runs.id }).from(runs).where(inArray(runs.state, ['queued', 'running'])).orderBy(asc(runs.id));
@@ -147,24 +148,25 @@ export async function getTaskRun(db: Db, taskRunId: string): Promise<TaskRunRow 
  * running runs of the flow (oldest queued first), and at most its backfill's concurrency.
  */
 export async function startRun(db: Db, runId: string, gate: { flowMax?: number } = {}): Promise<EventRow[]> {
-  return runStep(db, startRunStep(db, runId, gate));
+  return runStep(db, startRunStep(runId, gate));
 }
 
-export function startRunStep(db: Db, runId: string, gate: { flowMax?: number } = {}): Step<EventRow[]> {
-  // Correlated subqueries over a second copy of runs ("r"); drizzle's alias() does not render in sql``.
-  const conds = [eq(runs.id, runId), eq(runs.state, 'queued')];
-  if (gate.flowMax !== undefined) {
-    conds.push(sql`(SELECT count(*) FROM runs r WHERE r.flow_id = ${runs.flowId} AND r.state = 'running') < ${gate.flowMax}`);
-    conds.push(sql`NOT EXISTS (SELECT 1 FROM runs r WHERE r.flow_id = ${runs.flowId} AND r.state = 'queued' AND (r.created_at, r.id) < (${runs.createdAt}, ${runs.id}))`);
-  }
-  conds.push(sql`(${runs.backfillId} IS NULL OR (
-    (SELECT count(*) FROM runs r WHERE r.backfill_id = ${runs.backfillId} AND r.state = 'running') < (SELECT ${backfills.concurrency} FROM ${backfills} WHERE ${backfills.id} = ${runs.backfillId})
-    AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.backfill_id = ${runs.backfillId} AND r.state = 'queued' AND r.logical_time < ${runs.logicalTime})))`);
+export function startRunStep(runId: string, gate: { flowMax?: number } = {}): Step<EventRow[]> {
+  // Correlated subqueries over a second copy of runs ("r").
+  const flowGate =
+    gate.flowMax === undefined
+      ? q``
+      : q` AND (SELECT count(*) FROM runs r WHERE r.flow_id = runs.flow_id AND r.state = 'running') < ${gate.flowMax}
+        AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.flow_id = runs.flow_id AND r.state = 'queued' AND (r.created_at, r.id) < (runs.created_at, runs.id))`;
   const token = newToken();
-  const ev = guardedEvents(db, [{ runId, type: 'run-started' }], runHas(runId, token));
+  const ev = guardedEvents([{ runId, type: 'run-started' }], runHas(runId, token));
   return {
     items: [
-      db.update(runs).set({ state: 'running', startedAt: Date.now(), stepToken: token }).where(and(...conds)),
+      write(q`UPDATE runs SET state = 'running', started_at = ${Date.now()}, step_token = ${token}
+        WHERE id = ${runId} AND state = 'queued'${flowGate}
+          AND (runs.backfill_id IS NULL OR (
+            (SELECT count(*) FROM runs r WHERE r.backfill_id = runs.backfill_id AND r.state = 'running') < (SELECT concurrency FROM backfills WHERE backfills.id = runs.backfill_id)
+            AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.backfill_id = runs.backfill_id AND r.state = 'queued' AND r.logical_time < runs.logical_time)))`),
       ev.statement,
     ],
     read: (r) => ev.rows(r[1]),
@@ -189,19 +191,20 @@ export async function oldestRunningRun(db: Db, flowId: string): Promise<string |
 }
 
 export async function finishRun(db: Db, runId: string, state: Extract<RunState, 'succeeded' | 'failed' | 'cancelled'>, error: string | null): Promise<EventRow[]> {
-  return runStep(db, finishRunStep(db, runId, state, error));
+  return runStep(db, finishRunStep(runId, state, error));
 }
 
 /** With `ifAllSucceeded`, the run is finished only if every one of its task runs has succeeded when the step runs. */
 export function finishRunStep(
-  db: Db, runId: string, state: Extract<RunState, 'succeeded' | 'failed' | 'cancelled'>, error: string | null, ifAllSucceeded = false,
+  runId: string, state: Extract<RunState, 'succeeded' | 'failed' | 'cancelled'>, error: string | null, ifAllSucceeded = false,
 ): Step<EventRow[]> {
   const token = newToken();
-  const allSucceeded = ifAllSucceeded ? sql`NOT EXISTS (SELECT 1 FROM task_runs u WHERE u.run_id = ${runId} AND u.state != 'succeeded')` : undefined;
-  const ev = guardedEvents(db, [{ runId, type: `run-${state}`, data: error ? { error } : undefined }], runHas(runId, token));
+  const allSucceeded = ifAllSucceeded ? q` AND NOT EXISTS (SELECT 1 FROM task_runs u WHERE u.run_id = ${runId} AND u.state != 'succeeded')` : q``;
+  const ev = guardedEvents([{ runId, type: `run-${state}`, data: error ? { error } : undefined }], runHas(runId, token));
   return {
     items: [
-      db.update(runs).set({ state, error, finishedAt: Date.now(), stepToken: token }).where(and(eq(runs.id, runId), inArray(runs.state, ['queued', 'running']), allSucceeded)),
+      write(q`UPDATE runs SET state = ${state}, error = ${error}, finished_at = ${Date.now()}, step_token = ${token}
+        WHERE id = ${runId} AND state IN ('queued', 'running')${allSucceeded}`),
       ev.statement,
     ],
     read: (r) => ev.rows(r[1]),
@@ -257,47 +260,31 @@ export interface PlanWrite {
  * or from another server) finds the task run no longer pending and inserts nothing.
  */
 export async function planTaskRun(db: Db, p: PlanWrite): Promise<EventRow[]> {
-  return runStep(db, planStep(db, p));
+  return runStep(db, planStep(p));
 }
 
 /** Planning as a step; it writes nothing unless the run is running and the task run still pending. */
-export function planStep(db: Db, p: PlanWrite): Step<EventRow[]> {
+export function planStep(p: PlanWrite): Step<EventRow[]> {
   const now = Date.now();
   const empty = p.partitions.length === 0;
   const token = newToken();
   const mine = taskRunHas(p.taskRunId, token);
+  const needs = p.needs?.length
+    ? q` AND NOT EXISTS (SELECT 1 FROM task_runs u WHERE u.run_id = ${p.runId} AND u.task_id IN (SELECT value FROM json_each(${JSON.stringify(p.needs)})) AND u.state != 'succeeded')`
+    : q``;
   const items: Statement[] = [
-    db
-      .update(taskRuns)
-      .set({
-        state: empty ? 'succeeded' : 'running',
-        inputs: p.inputs,
-        instanceCount: p.partitions.length,
-        policy: p.policy,
-        concurrency: p.concurrency ?? null,
-        startedAt: now,
-        finishedAt: empty ? now : null,
-        stepToken: token,
-      })
-      .where(
-        and(
-          eq(taskRuns.id, p.taskRunId),
-          eq(taskRuns.state, 'pending'),
-          sql`EXISTS (SELECT 1 FROM runs WHERE id = ${p.runId} AND state = 'running')`,
-          p.needs?.length
-            ? sql`NOT EXISTS (SELECT 1 FROM task_runs u WHERE u.run_id = ${p.runId} AND u.task_id IN (SELECT value FROM json_each(${JSON.stringify(p.needs)})) AND u.state != 'succeeded')`
-            : undefined,
-        ),
-      ),
+    write(q`UPDATE task_runs SET state = ${empty ? 'succeeded' : 'running'}, inputs = ${JSON.stringify(p.inputs)}, instance_count = ${p.partitions.length},
+        policy = ${p.policy}, concurrency = ${p.concurrency ?? null}, started_at = ${now}, finished_at = ${empty ? now : null}, step_token = ${token}
+      WHERE id = ${p.taskRunId} AND state = 'pending' AND EXISTS (SELECT 1 FROM runs WHERE id = ${p.runId} AND state = 'running')${needs}`),
   ];
   const claimed = Math.min(p.claim?.count ?? 0, p.partitions.length);
   const c = p.claim ?? { owner: null, leaseMs: 0 };
   // The partitions travel as one JSON parameter per chunk: D1 binds at most 100 parameters. The
   // first `claimed` of them (by position) are leased at once, with their first attempt started.
   for (let i = 0; i < p.partitions.length; i += PLAN_CHUNK) {
-    const leased = sql`(j.key + ${i} < ${claimed})`;
+    const leased = q`(j.key + ${i} < ${claimed})`;
     items.push(
-      db.run(sql`INSERT INTO instances (id, task_run_id, run_id, idx, state, attempt, lease_owner, lease_expires_at, started_at, partition, available_at)
+      write(q`INSERT INTO instances (id, task_run_id, run_id, idx, state, attempt, lease_owner, lease_expires_at, started_at, partition, available_at)
         SELECT ${p.taskRunId} || '.' || json_extract(j.value, '$.index'), ${p.taskRunId}, ${p.runId}, json_extract(j.value, '$.index'),
           CASE WHEN ${leased} THEN 'running' ELSE 'pending' END, CASE WHEN ${leased} THEN 1 ELSE 0 END,
           CASE WHEN ${leased} THEN ${c.owner} END, CASE WHEN ${leased} THEN ${now + c.leaseMs} END, CASE WHEN ${leased} THEN ${now} END, j.value, ${now}
@@ -307,7 +294,7 @@ export function planStep(db: Db, p: PlanWrite): Step<EventRow[]> {
   }
   const events: NewEvent[] = [{ runId: p.runId, taskId: p.taskId, type: 'task-planned', data: { instances: p.partitions.length, policy: p.policy } }];
   if (empty) events.push({ runId: p.runId, taskId: p.taskId, type: 'task-succeeded' });
-  const ev = guardedEvents(db, events, mine);
+  const ev = guardedEvents(events, mine);
   items.push(ev.statement);
   return { items, read: (r) => ev.rows(r.at(-1)) };
 }
@@ -329,15 +316,15 @@ export function claimedByPlan(p: PlanWrite, now: number): InstanceRow[] {
 const PLAN_CHUNK = 2000;
 
 export async function skipTaskRun(db: Db, runId: string, taskRunId: string, taskId: string, reason: string): Promise<EventRow[]> {
-  return runStep(db, skipStep(db, runId, taskRunId, taskId, reason));
+  return runStep(db, skipStep(runId, taskRunId, taskId, reason));
 }
 
-export function skipStep(db: Db, runId: string, taskRunId: string, taskId: string, reason: string): Step<EventRow[]> {
+export function skipStep(runId: string, taskRunId: string, taskId: string, reason: string): Step<EventRow[]> {
   const token = newToken();
-  const ev = guardedEvents(db, [{ runId, taskId, type: 'task-skipped', data: { reason } }], taskRunHas(taskRunId, token));
+  const ev = guardedEvents([{ runId, taskId, type: 'task-skipped', data: { reason } }], taskRunHas(taskRunId, token));
   return {
     items: [
-      db.update(taskRuns).set({ state: 'skipped', error: reason, finishedAt: Date.now(), stepToken: token }).where(and(eq(taskRuns.id, taskRunId), eq(taskRuns.state, 'pending'))),
+      write(q`UPDATE task_runs SET state = 'skipped', error = ${reason}, finished_at = ${Date.now()}, step_token = ${token} WHERE id = ${taskRunId} AND state = 'pending'`),
       ev.statement,
     ],
     read: (r) => ev.rows(r[1]),
@@ -346,19 +333,17 @@ export function skipStep(db: Db, runId: string, taskRunId: string, taskId: strin
 
 /** A task run that could not be planned (its component's plan failed): failed, with no instances. */
 export async function failTaskRunPlanning(db: Db, runId: string, taskRunId: string, taskId: string, error: string): Promise<EventRow[]> {
-  return runStep(db, failPlanningStep(db, runId, taskRunId, taskId, error));
+  return runStep(db, failPlanningStep(runId, taskRunId, taskId, error));
 }
 
-export function failPlanningStep(db: Db, runId: string, taskRunId: string, taskId: string, error: string): Step<EventRow[]> {
+export function failPlanningStep(runId: string, taskRunId: string, taskId: string, error: string): Step<EventRow[]> {
   const now = Date.now();
   const token = newToken();
-  const ev = guardedEvents(db, [{ runId, taskId, type: 'task-failed', data: { error } }], taskRunHas(taskRunId, token));
+  const ev = guardedEvents([{ runId, taskId, type: 'task-failed', data: { error } }], taskRunHas(taskRunId, token));
   return {
     items: [
-      db
-        .update(taskRuns)
-        .set({ state: 'failed', error, startedAt: now, finishedAt: now, instanceCount: 0, policy: 'plan export', stepToken: token })
-        .where(and(eq(taskRuns.id, taskRunId), eq(taskRuns.state, 'pending'))),
+      write(q`UPDATE task_runs SET state = 'failed', error = ${error}, started_at = ${now}, finished_at = ${now}, instance_count = 0, policy = 'plan export', step_token = ${token}
+        WHERE id = ${taskRunId} AND state = 'pending'`),
       ev.statement,
     ],
     read: (r) => ev.rows(r[1]),

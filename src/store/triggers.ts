@@ -3,6 +3,7 @@ import { and, asc, eq, gt, inArray, lte, notInArray, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
 import { newToken, returned, runAll, type Statement, type Step } from './batch.js';
 import { createRunStep, type NewRun } from './runs.js';
+import { q } from './statement.js';
 import { backfills, cursors, events, flowTriggers, runs, schedules } from './schema.js';
 
 export type ScheduleRow = typeof schedules.$inferSelect;
@@ -56,7 +57,7 @@ export async function flowSchedules(db: Db, flowId: string): Promise<ScheduleRow
  */
 export async function advanceSchedule(db: Db, s: ScheduleRow, next: number, fired: number | null, newRuns: NewRun[]): Promise<string[] | null> {
   const token = newToken();
-  const mine = sql`EXISTS (SELECT 1 FROM schedules WHERE flow_id = ${s.flowId} AND key = ${s.key} AND step_token = ${token})`;
+  const mine = q`EXISTS (SELECT 1 FROM schedules WHERE flow_id = ${s.flowId} AND key = ${s.key} AND step_token = ${token})`;
   const move: Step<boolean> = {
     items: [
       db
@@ -67,7 +68,7 @@ export async function advanceSchedule(db: Db, s: ScheduleRow, next: number, fire
     ],
     read: (r) => returned(r[0]).length > 0,
   };
-  const [moved, ...created] = await runAll<unknown>(db, [move, ...newRuns.map((r) => createRunStep(db, r, mine))]);
+  const [moved, ...created] = await runAll<unknown>(db, [move, ...newRuns.map((r) => createRunStep(r, mine))]);
   if (!moved) return null;
   return newRuns.filter((_, i) => (created[i] as unknown[]).length).map((r) => r.id);
 }

@@ -17,7 +17,7 @@ describe('tutti CLI', () => {
     assert.equal(r.status, 0, r.stderr + r.stdout);
     const expected = countWords(readFileSync(`${demo}/hamlet.txt`, 'utf8')) + countWords(readFileSync(`${demo}/sonnet.txt`, 'utf8'));
     assert.match(r.stdout, /: succeeded in \d+ ms/);
-    assert.match(r.stdout, new RegExp(`total/0/sum  \\d+ bytes  ${home}/assets/data/runs/r_\\w+/total/0-sum\\n    ${expected}\\n`));
+    assert.match(r.stdout, new RegExp(`total/0/sum  \\d+ bytes  ${home}/assets/data/runs/r_\\w+/total.0-sum\\n    ${expected}\\n`));
     assert.match(r.stderr, /total: task-succeeded/);
     rmSync(home, { recursive: true, force: true });
   });

@@ -1,6 +1,6 @@
 /**
  * Assets in a Cloudflare R2 bucket, for Tutti on Workers. Same keys as the local store
- * ("runs/<run>/<task>/<idx>-<name>"), so asset rows mean the same thing on both.
+ * ("runs/<run>/<task>.<idx>-<name>"), so asset rows mean the same thing on both.
  *
  * Two methods of AssetStore assume files on the machine (`importFile` copies a host file,
  * `localPath` names one); a Worker has neither, so they throw. Instances on Workers read their

@@ -1,5 +1,5 @@
 /**
- * Where asset bytes live. Locations are relative keys ("runs/<run>/<task>/<idx>-<name>") so the
+ * Where asset bytes live. Locations are relative keys ("runs/<run>/<task>.<idx>-<name>") so the
  * same rows work with any backend; this one is a local directory.
  */
 import { createHash, randomUUID } from 'node:crypto';

@@ -13,7 +13,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { newId } from '../ids.js';
 import type { Failure } from '../runtime/failures.js';
 import type { Partition } from '../runtime/protocol.js';
-import { backoff, outputStem, redact, taskDir, taskEnvironment } from '../scheduler/jobs.js';
+import { backoff, outputStem, redact, runDir, taskEnvironment } from '../scheduler/jobs.js';
 import { capPartitions, singlePartition, validatePartitions, type Plan } from '../scheduler/plan.js';
 import type { FlowSpec, TaskSpec } from '../scheduler/spec.js';
 import { Reactor } from '../scheduler/reactions.js';
@@ -304,13 +304,13 @@ export class EdgeEngine {
       if (!result.ok) return this.recordFailure(record, task, { ...result.failure, message: redact(result.failure.message, task, secrets) });
       const outputs: NewAsset[] = [];
       for (const o of result.outputs) {
-        const location = `${taskDir(run.id, task.id)}/${outputStem(inst.idx, inst.attempt)}${o.name}`;
+        const location = `${runDir(run.id)}/${outputStem(task.id, inst.idx, inst.attempt)}${o.name}`;
         await this.assets.write(location, o.bytes);
         outputs.push({ id: newId('a'), name: o.name, location, size: o.size, sha256: o.sha256, mediaType: 'application/octet-stream' });
       }
       const { events, won } = await completeInstances(this.db, [{ record, outputs }]);
       // Lost its lease meanwhile (the run was cancelled, or the lease expired): its files are garbage.
-      if (!won.length) await this.assets.removeMatching(taskDir(run.id, task.id), outputStem(inst.idx, inst.attempt));
+      if (!won.length) await this.assets.removeMatching(runDir(run.id), outputStem(task.id, inst.idx, inst.attempt));
       await this.react(events);
     } catch (e) {
       return this.recordFailure(record, task, { kind: 'internal', message: (e as Error).message ?? String(e), retryable: true });

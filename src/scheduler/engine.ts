@@ -31,7 +31,7 @@ import {
 import type { ComponentRegistry } from './components.js';
 import { splitByManifest } from './split.js';
 import { nextStep, runOutcome } from './steps.js';
-import { backoff, outputStem, redact, taskDir, taskEnvironment } from './jobs.js';
+import { backoff, outputStem, redact, runDir, taskEnvironment } from './jobs.js';
 import { capPartitions, singlePartition, validatePartitions, type Plan } from './plan.js';
 import type { FlowSpec, TaskSpec } from './spec.js';
 
@@ -196,7 +196,7 @@ export class Engine {
   /** Attempts handed back: drop the files they wrote, and look at their runs again. */
   private async released(lost: ReleasedAttempt[]): Promise<void> {
     for (const l of lost) {
-      await this.o.assets.removeMatching(taskDir(l.runId, l.taskId), outputStem(l.idx, l.attempt)).catch(() => 0);
+      await this.o.assets.removeMatching(runDir(l.runId), outputStem(l.taskId, l.idx, l.attempt)).catch(() => 0);
       this.dirty.add(l.runId);
     }
     if (lost.length) this.markClaimable();
@@ -490,7 +490,7 @@ export class Engine {
     if (!component.info.hasPlan && component.info.manifest) {
       plan = splitByManifest(inputs.map((a) => ({ size: a.size, path: this.o.assets.localPath(a.location) })), component.info.manifest);
     } else if (component.info.hasPlan) {
-      const result = await this.o.pool.run(component, this.jobSpec(run, task, inputs, 'plan', { index: 0, count: 0, slices: [] }, new Map(), 'plan.a0', '.plan-'), {
+      const result = await this.o.pool.run(component, this.jobSpec(run, task, inputs, 'plan', { index: 0, count: 0, slices: [] }, new Map(), 'plan.a0', `${task.id}.plan-`), {
         timeoutMs: task.timeout ?? this.defaults.timeoutMs,
       });
       let problem = result.ok ? undefined : `${result.failure.kind}: ${result.failure.message}`;
@@ -542,7 +542,7 @@ export class Engine {
 
   /**
    * What a worker needs to run one call of a task's component. `attemptName` is unique per attempt;
-   * outputs are written at `<task dir>/<outputStem><name>`.
+   * outputs are written at `<run dir>/<outputStem><name>`.
    */
   private jobSpec(
     run: RunRow, task: TaskSpec, inputs: AssetRow[], call: 'run' | 'plan', partition: Partition, secrets: Map<string, string>, attemptName: string, outputStem: string,
@@ -560,7 +560,7 @@ export class Engine {
       params: Object.entries(params).map(([name, value]) => ({ name, value })),
       env,
       args,
-      outputDir: this.o.assets.localPath(taskDir(run.id, task.id)),
+      outputDir: this.o.assets.localPath(runDir(run.id)),
       outputStem,
       scratchDir: task.scratch ? this.o.assets.scratchDir(`${run.id}.${task.id}.${attemptName}`) : undefined,
       allowedHosts: task.network?.allow,
@@ -661,7 +661,7 @@ export class Engine {
       return undefined;
     }
     const partition = inst.partition as Partition;
-    const spec = this.jobSpec(run, task, ctx.inputs, 'run', partition, secrets, `${inst.idx}-.a${inst.attempt}`, outputStem(inst.idx, inst.attempt));
+    const spec = this.jobSpec(run, task, ctx.inputs, 'run', partition, secrets, `${inst.idx}-.a${inst.attempt}`, outputStem(task.id, inst.idx, inst.attempt));
     spec.env.push(['TUTTI_ATTEMPT', String(inst.attempt)]);
     return {
       instanceId: inst.id,
@@ -714,7 +714,7 @@ export class Engine {
   async uploadRemoteOutput(worker: string, instanceId: string, attempt: number, name: string, body: ReadableStream<Uint8Array>, sha256?: string) {
     if (!OUTPUT_NAME.test(name)) throw new RemoteReportError(`invalid output name "${name}": use 1-64 characters of a-z, 0-9, "_", "-" or "."`);
     const { inst, ctx } = await this.heldAttempt(worker, instanceId, attempt);
-    const location = `${taskDir(inst.runId, ctx.task.id)}/${outputStem(inst.idx, attempt)}${name}`;
+    const location = `${runDir(inst.runId)}/${outputStem(ctx.task.id, inst.idx, attempt)}${name}`;
     const stored = await this.o.assets.writeStream(location, body);
     if (sha256 && stored.sha256 !== sha256) {
       await rm(this.o.assets.localPath(location), { force: true });
@@ -726,8 +726,8 @@ export class Engine {
   /** A remote attempt succeeded: commit its uploaded outputs (once, and only while it holds its lease). */
   async completeRemote(worker: string, instanceId: string, report: CompleteRequest): Promise<void> {
     const { inst, ctx } = await this.heldAttempt(worker, instanceId, report.attempt);
-    const dir = taskDir(inst.runId, ctx.task.id);
-    const stem = outputStem(inst.idx, inst.attempt);
+    const dir = runDir(inst.runId);
+    const stem = outputStem(ctx.task.id, inst.idx, inst.attempt);
     const outputs: NewAsset[] = [];
     for (const o of report.outputs) {
       if (!OUTPUT_NAME.test(o.name)) throw new RemoteReportError(`invalid output name "${o.name}"`);
@@ -794,7 +794,7 @@ export class Engine {
         return;
       }
       const partition = inst.partition as Partition;
-      const stem = outputStem(inst.idx, inst.attempt);
+      const stem = outputStem(task.id, inst.idx, inst.attempt);
       const spec = this.jobSpec(run, task, ctx.inputs, 'run', partition, secrets, `${inst.idx}-.a${inst.attempt}`, stem);
       spec.env.push(['TUTTI_ATTEMPT', String(inst.attempt)]);
       let result;
@@ -823,7 +823,7 @@ export class Engine {
         const outputs: NewAsset[] = result.outputs.map((o) => ({
           id: newId('a'),
           name: o.name,
-          location: `${taskDir(run.id, task.id)}/${stem}${o.name}`,
+          location: `${runDir(run.id)}/${stem}${o.name}`,
           size: o.size,
           sha256: o.sha256,
           mediaType: 'application/octet-stream',

@@ -6,19 +6,20 @@ import type { Partition } from '../runtime/protocol.js';
 import type { RunRow } from '../store/runs.js';
 import type { TaskSpec } from './spec.js';
 
-/** Where a task run's outputs live in the asset store. */
-export function taskDir(runId: string, taskId: string): string {
-  return `runs/${runId}/${taskId}`;
+/** Where a run's outputs live in the asset store: one directory per run, not per task (a chain of 40 tasks makes one directory, not 40). */
+export function runDir(runId: string): string {
+  return `runs/${runId}`;
 }
 
 /**
- * Where an attempt's outputs go in its task directory: `<idx>-<name>` for a first attempt (the usual
- * case), `<idx>.<attempt>-<name>` for later ones. Every attempt writes its own files, straight
- * into place: nothing is renamed at commit, and an attempt that loses its lease cannot touch the
- * files of the one that won. Indices are digits, so the `<idx>-` and `<idx>.` prefixes never collide.
+ * Where an attempt's outputs go in its run directory: `<task>.<idx>-<name>` for a first attempt (the
+ * usual case), `<task>.<idx>.<attempt>-<name>` for later ones. Every attempt writes its own files,
+ * straight into place: nothing is renamed at commit, and an attempt that loses its lease cannot
+ * touch the files of the one that won. Task ids have no "." and indices are digits, so no two
+ * attempts' prefixes overlap.
  */
-export function outputStem(idx: number, attempt: number): string {
-  return attempt <= 1 ? `${idx}-` : `${idx}.${attempt}-`;
+export function outputStem(taskId: string, idx: number, attempt: number): string {
+  return attempt <= 1 ? `${taskId}.${idx}-` : `${taskId}.${idx}.${attempt}-`;
 }
 
 /** Delay before attempt `attempt + 1`. */

@@ -5,7 +5,7 @@ import type { Db } from './db.js';
 import { eventRows, guardedEvents, newToken, run as runStep, type Statement, type Step } from './batch.js';
 import type { EventRow, NewEvent } from './events.js';
 import { prepared } from './prepared.js';
-import { q, write, writeReturning, type Fragment } from './statement.js';
+import { q, readRows, write, writeReturning, type Fragment } from './statement.js';
 import { assets, instances, runs, taskRuns, type RunState } from './schema.js';
 
 export interface NewAsset {
@@ -132,11 +132,8 @@ export async function getTaskRuns(db: Db, runId: string): Promise<TaskRunRow[]> 
 }
 
 /** Just what deciding the next step of a run needs: cheap to read on every step of a long run. */
-export async function taskRunStates(db: Db, runId: string) {
-  const query = prepared(db, 'taskRunStates', () =>
-    db.select({ id: taskRuns.id, taskId: taskRuns.taskId, state: taskRuns.state, error: taskRuns.error }).from(taskRuns).where(eq(taskRuns.runId, sql.placeholder('runId'))).prepare(),
-  );
-  return query.all({ runId });
+export async function taskRunStates(db: Db, runId: string): Promise<Pick<TaskRunRow, 'id' | 'taskId' | 'state' | 'error'>[]> {
+  return readRows(db, q`SELECT id, task_id AS taskId, state, error FROM task_runs WHERE run_id = ${runId}`);
 }
 
 export async function getTaskRun(db: Db, taskRunId: string): Promise<TaskRunRow | undefined> {

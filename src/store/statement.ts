@@ -78,3 +78,16 @@ export function fromDrizzle(db: unknown, condition: SQL): Fragment {
   const query = (db as { dialect: { sqlToQuery(s: SQL): { sql: string; params: unknown[] } } }).dialect.sqlToQuery(condition);
   return new Frag(query.sql, query.params);
 }
+
+/**
+ * The rows of a read written as text, named by its column aliases: through the libSQL client, or
+ * D1's prepared statements on Workers. For reads on every step, where mapping rows through drizzle
+ * cost as much as the query.
+ */
+export async function readRows<T>(db: unknown, f: Fragment): Promise<T[]> {
+  type LibsqlClient = { execute(s: { sql: string; args: unknown[] }): Promise<{ rows: unknown[] }> };
+  type D1Client = { prepare(sql: string): { bind(...v: unknown[]): { all(): Promise<{ results: unknown[] }> } } };
+  const client = (db as { $client: LibsqlClient | D1Client }).$client;
+  if ('execute' in client) return (await client.execute({ sql: f.text, args: f.params as unknown[] })).rows as T[];
+  return (await client.prepare(f.text).bind(...f.params).all()).results as T[];
+}

@@ -18,20 +18,6 @@ export function child<T>(script: string, args: string[], env: Record<string, str
   return JSON.parse(out.trim().split('\n').at(-1)!) as T;
 }
 
-/**
- * Every system's scratch files (Tutti's homes, the peers' data directories, the word-count text) go
- * under bench/.tmp, on the project's disk, as Tutti's default home (./.tutti) does, unless TMPDIR is
- * set. On the 2-vCPU VM these benchmarks were written on, creating a file under /tmp took 0.25–0.75 ms
- * against 0.04 ms elsewhere on the same disk, and a task's output is a file.
- */
-export function useBenchTmp(): string {
-  if (!process.env.TMPDIR) {
-    process.env.TMPDIR = path.join(packageRoot, 'bench', '.tmp');
-    mkdirSync(process.env.TMPDIR, { recursive: true });
-  }
-  return process.env.TMPDIR;
-}
-
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

@@ -10,9 +10,8 @@ import { createWriteStream, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../src/paths.js';
-import { child, machine, median, save, table, useBenchTmp } from './lib.js';
+import { child, machine, median, save, table } from './lib.js';
 
-const scratch = useBenchTmp();
 const textMiB = Number(process.env.BENCH_TEXT_MIB ?? 1024);
 const fanouts = (process.env.BENCH_FANOUT ?? '1000,10000,100000').split(',').filter(Boolean).map(Number);
 const smallParts = process.env.BENCH_SMALL_PARTS === '1';
@@ -41,7 +40,7 @@ async function textOf(mib: number): Promise<string> {
   return file;
 }
 
-const results: Record<string, unknown> = { machine: machine(), date: new Date().toISOString(), scratch };
+const results: Record<string, unknown> = { machine: machine(), date: new Date().toISOString() };
 
 // Data scaling
 if (textMiB > 0) {

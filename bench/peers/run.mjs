@@ -15,9 +15,6 @@ import { fileURLToPath } from 'node:url';
 
 const peersDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(peersDir, '..', '..');
-// Every system's data directory on the project's disk (see useBenchTmp in bench/lib.ts).
-const { useBenchTmp } = await import(path.join(root, 'dist', 'bench', 'lib.js'));
-const scratch = useBenchTmp();
 const SYSTEMS = ['tutti', 'restate', 'dbos', 'bullmq'];
 const NAMES = { tutti: 'Tutti', restate: 'Restate', dbos: 'DBOS Transact', bullmq: 'BullMQ' };
 
@@ -220,7 +217,7 @@ async function main() {
   mkdirSync(dir, { recursive: true });
   // A smoke run must not overwrite the last real measurement.
   const file = path.join(dir, opts.quick ? 'peers-quick.json' : 'peers.json');
-  writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), quick: opts.quick, machine: m, scratch, results, failed }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), quick: opts.quick, machine: m, results, failed }, null, 2)}\n`);
   process.stderr.write(`bench:peers: wrote ${path.relative(root, file)}\n`);
   if (failed.length) process.exit(1);
 }

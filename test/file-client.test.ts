@@ -88,6 +88,27 @@ describe('embedded database client', () => {
     assert.deepEqual(order, ['read now done', 'strict read done', 'write done']);
   });
 
+  it('makes a commit durable only once the file syncs it was told to wait for have ended, and fails it with them', async () => {
+    let release!: () => void;
+    c.syncFirst(new Promise<void>((r) => (release = r)));
+    let durable = false;
+    const write = c.execute('INSERT INTO t (name) VALUES (?)', ['after its files']).then(() => (durable = true));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(durable, false, 'acknowledged before the files it refers to were synced');
+    release();
+    await write;
+
+    const failing = new FileClient(path.join(dir, 'failing.sqlite'));
+    try {
+      await failing.execute('CREATE TABLE x (v)');
+      failing.syncFirst(Promise.reject(new Error('EIO: i/o error, fsync')));
+      await assert.rejects(failing.execute('INSERT INTO x VALUES (1)'), /cannot make the database durable \(a file the commit refers to could not be synced: EIO: i\/o error, fsync\); restart the server/);
+      await assert.rejects(failing.execute('SELECT 1'), /restart the server/);
+    } finally {
+      failing.close();
+    }
+  });
+
   it('gives a transaction its own connection, with foreign keys enforced on it', async () => {
     const tx = await c.transaction('write');
     await tx.execute({ sql: "INSERT INTO t (name) VALUES ('in tx')", args: [] });

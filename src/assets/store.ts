@@ -4,7 +4,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
@@ -30,6 +30,19 @@ export interface AssetStore {
   scratchDir(name: string): string;
 }
 
+/**
+ * Make a file's bytes durable (fdatasync), before a commit that refers to it. Also takes a
+ * directory, to make a rename into it durable.
+ */
+export async function datasync(file: string): Promise<void> {
+  const fh = await open(file, 'r');
+  try {
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
 function safeKey(location: string): string {
   const norm = path.posix.normalize(location);
   if (norm.startsWith('..') || path.posix.isAbsolute(norm)) throw new Error(`invalid asset location ${location}`);
@@ -47,6 +60,7 @@ export class LocalAssetStore implements AssetStore {
     const dest = this.localPath(location);
     await mkdir(path.dirname(dest), { recursive: true });
     await copyFile(source, dest);
+    await datasync(dest);
     const hash = createHash('sha256');
     for await (const chunk of createReadStream(dest)) hash.update(chunk as Buffer);
     return { size: (await stat(dest)).size, sha256: hash.digest('hex') };
@@ -57,7 +71,9 @@ export class LocalAssetStore implements AssetStore {
     await mkdir(path.dirname(dest), { recursive: true });
     const tmp = `${dest}.tmp-${randomUUID()}`;
     await writeFile(tmp, bytes);
+    await datasync(tmp);
     await rename(tmp, dest);
+    await datasync(path.dirname(dest));
   }
 
   async writeStream(location: string, body: ReadableStream<Uint8Array>): Promise<StoredAsset> {
@@ -75,7 +91,9 @@ export class LocalAssetStore implements AssetStore {
     });
     try {
       await pipeline(Readable.fromWeb(body as Parameters<typeof Readable.fromWeb>[0]), count, createWriteStream(tmp));
+      await datasync(tmp);
       await rename(tmp, dest);
+      await datasync(path.dirname(dest));
     } catch (e) {
       await rm(tmp, { force: true });
       throw e;

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { rm, stat } from 'node:fs/promises';
-import type { AssetStore } from '../assets/store.js';
+import { datasync, type AssetStore } from '../assets/store.js';
 import { newId } from '../ids.js';
 import { DEFAULT_LIMITS } from '../runtime/limits.js';
 import type { PreparedComponent } from '../runtime/component.js';
@@ -848,7 +848,14 @@ export class Engine {
    * Successes are committed in groups: whatever finished while the previous group was being
    * written goes into the next batch. Resolves once this one is durable (true) or lost its lease.
    */
-  private commit(success: Success, produced: string[]): Promise<boolean> {
+  private async commit(success: Success, produced: string[]): Promise<boolean> {
+    // No row may be durable before the bytes it names: the files are synced in parallel with the
+    // commit, and on an embedded file the commit's sync waits for them (on a server, this does).
+    if (produced.length) {
+      const synced = Promise.all(produced.map(datasync));
+      if (this.o.db.syncFirst) this.o.db.syncFirst(synced);
+      else await synced;
+    }
     return new Promise((resolve, reject) => {
       this.pending.push({ success, produced, resolve, reject });
       if (!this.flushing) this.flushing = this.flush();

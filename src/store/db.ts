@@ -24,6 +24,12 @@ export interface Database {
   url: string;
   /** True for an embedded file: then this process is the only writer. */
   embedded: boolean;
+  /**
+   * On an embedded file: the next commits become durable only once `synced` (syncs of files they
+   * refer to) has settled, so the caller need not wait for it (FileClient.syncFirst). On a server,
+   * absent: wait for the files before committing.
+   */
+  syncFirst?: (synced: Promise<unknown>) => void;
   close(): void;
 }
 
@@ -84,6 +90,7 @@ async function connect(url: string, clientUrl: string, isRemote: boolean, opts: 
   }
   return {
     db, eager, client, url, embedded: !isRemote,
+    syncFirst: raw instanceof FileClient ? (synced) => raw.syncFirst(synced) : undefined,
     close: () => {
       client.close();
       unlock();

@@ -175,6 +175,8 @@ class Durability {
   private readonly heldWrites: Held[] = [];
   /** Writes committed and waiting for the next sync. */
   private committed: { resolve(): void; reject(e: Error): void }[] = [];
+  /** File syncs the next sync of the WAL waits for (syncFirst). */
+  private readonly first: Promise<unknown>[] = [];
   private fd?: number;
   private closing = false;
 
@@ -228,28 +230,53 @@ class Durability {
     });
   }
 
+  /**
+   * Syncs of files that commits about to be made refer to (an instance's output files): the next
+   * sync of the WAL waits for them, so no row is durable before the bytes it names are. Their
+   * failure fails that sync, like a failed fdatasync of the WAL.
+   */
+  syncFirst(synced: Promise<unknown>): void {
+    synced.catch(() => {});
+    this.first.push(synced);
+  }
+
   private sync(): void {
     if (this.syncing || !this.committed.length) return;
     const batch = this.committed;
     this.committed = [];
     this.syncing = true;
+    const first = this.first.splice(0);
+    if (!first.length) this.syncWal(batch);
+    else {
+      Promise.all(first).then(
+        () => this.syncWal(batch),
+        (e: Error) => {
+          this.syncing = false;
+          this.fail(batch, `a file the commit refers to could not be synced: ${e.message}`);
+        },
+      );
+    }
+  }
+
+  private syncWal(batch: Durability['committed']): void {
     const { fd, path, temporary } = this.target();
     fdatasync(fd, (err) => {
       this.syncing = false;
       if (temporary) closeSync(fd);
       else if (this.closing) this.closeWal();
-      if (err) {
-        // The kernel may have dropped the pages it failed to write: nothing can be trusted after this.
-        this.failed = new Error(`cannot make the database durable (fdatasync of ${path} failed: ${err.message}); restart the server`);
-        for (const w of [...batch, ...this.heldReads.splice(0), ...this.heldWrites.splice(0)]) w.reject(this.failed);
-        return;
-      }
+      // The kernel may have dropped the pages it failed to write: nothing can be trusted after this.
+      if (err) return this.fail(batch, `fdatasync of ${path} failed: ${err.message}`);
       // Reads first: they see exactly what is durable. Then the commits that waited, together.
       for (const r of this.heldReads.splice(0)) r.run();
       for (const w of this.heldWrites.splice(0)) w.run();
       for (const w of batch) w.resolve();
       this.sync();
     });
+  }
+
+  private fail(batch: Durability['committed'], cause: string): void {
+    this.failed = new Error(`cannot make the database durable (${cause}); restart the server`);
+    for (const w of [...batch, ...this.heldReads.splice(0), ...this.heldWrites.splice(0)]) w.reject(this.failed);
   }
 
   /** The WAL, kept open from the first commit that made it on; before that, the database file itself. */
@@ -308,6 +335,11 @@ export class FileClient implements Client {
    * after those and are acknowledged only once durable themselves (a crash loses a suffix of the
    * WAL, never a middle); never for what is shown to anyone else.
    */
+  /** See Durability.syncFirst: the next commits are durable only once `synced` has settled well. */
+  syncFirst(synced: Promise<unknown>): void {
+    this.durability.syncFirst(synced);
+  }
+
   readNow(stmt: InStatement | string, args?: InArgs): Promise<ResultSet> {
     this.checkOpen();
     return this.durability.readNow(() => this.main.execute(stmt, args));

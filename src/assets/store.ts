@@ -3,8 +3,8 @@
  * same rows work with any backend; this one is a local directory.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import fs, { createReadStream, createWriteStream } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
@@ -34,13 +34,14 @@ export interface AssetStore {
  * Make a file's bytes durable (fdatasync), before a commit that refers to it. Also takes a
  * directory, to make a rename into it durable.
  */
-export async function datasync(file: string): Promise<void> {
-  const fh = await open(file, 'r');
-  try {
-    await fh.datasync();
-  } finally {
-    await fh.close();
-  }
+export function datasync(file: string): Promise<void> {
+  // Callbacks, not a FileHandle: this runs for every output of every instance.
+  return new Promise((resolve, reject) =>
+    fs.open(file, 'r', (err, fd) => {
+      if (err) return reject(err);
+      fs.fdatasync(fd, (syncErr) => fs.close(fd, () => (syncErr ? reject(syncErr) : resolve())));
+    }),
+  );
 }
 
 function safeKey(location: string): string {

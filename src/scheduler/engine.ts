@@ -852,7 +852,15 @@ export class Engine {
     // No row may be durable before the bytes it names: the files are synced in parallel with the
     // commit, and on an embedded file the commit's sync waits for them (on a server, this does).
     if (produced.length) {
-      const synced = Promise.all(produced.map(datasync));
+      // A file gone already belonged to an attempt whose lease was handed back (`released` removed
+      // it): its commit writes nothing, and must not fail the database's next sync.
+      const synced = Promise.all(
+        produced.map((f) =>
+          datasync(f).catch((e: NodeJS.ErrnoException) => {
+            if (e.code !== 'ENOENT') throw e;
+          }),
+        ),
+      );
       if (this.o.db.syncFirst) this.o.db.syncFirst(synced);
       else await synced;
     }

@@ -1,13 +1,12 @@
 /**
- * SQL written as text, for the writes every step of every run makes.
+ * SQL written as text, for the statements every step of every run makes.
  *
- * Building a statement with drizzle's `sql` and query builders costs more CPU than SQLite spends
- * running it (each chunk is type-checked and rendered per call): a quarter of the server's time per
- * run. These writes are fixed text with `?` parameters instead; a `Fragment` nests in another like
- * drizzle's `sql` does, and a `statement` goes into the same batches as drizzle's queries, on
- * libSQL and on D1.
+ * Building a statement with drizzle's `sql` and query builders cost more CPU than SQLite spent
+ * running it (each chunk is type-checked and rendered per call): a fifth of the server's main
+ * thread per run. These statements are text with `?` parameters instead; a `Fragment` nests in
+ * another as drizzle's `sql` does, and a `TextStatement` goes into the same batches as drizzle's
+ * queries, on libSQL and on D1.
  */
-
 import type { SQL } from 'drizzle-orm';
 
 export interface Fragment {

@@ -3,7 +3,7 @@
  * worker pool. The baseline the orchestration overhead is measured against, and the instance-start
  * benchmark's subject.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../src/paths.js';
@@ -14,6 +14,8 @@ import type { InstanceJob } from '../src/runtime/protocol.js';
 import { median } from './lib.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tutti-bench-direct-'));
+// One output file per call, a thousand per run of the instance-start benchmark: gone with the process.
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 const cache = new ComponentCache(path.join(dir, 'cache'));
 
 export interface Direct {

@@ -183,8 +183,8 @@ try {
     overheadPct: median(pairs.map((p) => ((p.total - p.compute) / p.compute) * 100)),
   };
 
-  // 3. trigger latency, one run at a time
-  for (let i = 0; i < 50; i++) ok(await client.run('one'));
+  // 3. trigger latency, one run at a time (after warm-up runs, which workload 4 uses too)
+  for (let i = 0; i < (wanted('w3') || wanted('w4') ? 50 : 0); i++) ok(await client.run('one'));
   const lat: number[] = [];
   for (let i = 0; i < (!wanted('w3') ? 0 : quick ? 100 : 1000); i++) lat.push(ok(await client.run('one')).ms);
   const w3 = !lat.length ? undefined : { n: lat.length, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99) };

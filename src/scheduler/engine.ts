@@ -906,7 +906,6 @@ export class Engine {
         if (!next.length) throw e;
         // The outcomes must not fail with what was only a shortcut.
         console.error('tutti: planning ahead of a commit failed, committing the outcomes alone:', e);
-        for (const n of next) n.after([]);
         next = [];
         settled = new Map();
         return runAll<unknown>(db, [completeStep(successes)]);
@@ -1027,7 +1026,12 @@ interface Planned {
  */
 function commitSteps<T>(db: Database['db'], steps: Step<T>[], planned: (Planned | undefined)[]): Promise<T[]> {
   for (const p of planned) p?.early?.();
-  return runAll(db, steps);
+  // A batch that failed wrote nothing: its steps are lost, as when their guards did not hold (the
+  // plans it carried are forgotten, not left marked as being committed).
+  return runAll(db, steps).catch((e: unknown) => {
+    for (const p of planned) p?.after([]);
+    throw e;
+  });
 }
 
 /** Assets a plan would otherwise read from the store: a new run's inputs, outputs committed with the plan. */

@@ -18,6 +18,7 @@ import { parseFlow } from '../src/flow/index.js';
 import { packageRoot } from '../src/paths.js';
 import { embedManifest } from '../src/runtime/manifest.js';
 import { registerFlow } from '../src/scheduler/flows.js';
+import { readAsset } from '../src/scheduler/inputs.js';
 import { triggerRun } from '../src/scheduler/trigger.js';
 import { instanceCounts } from '../src/store/run-queries.js';
 import { runAssets, runInputAssets, type AssetRow } from '../src/store/runs.js';
@@ -83,7 +84,7 @@ try {
     const ms = performance.now() - t0;
     const total = (await runAssets(db, runId)).find((a) => a.taskId === 'total');
     const instances = [...(await instanceCounts(db, runId)).values()].reduce((n, c) => n + (c.succeeded ?? 0), 0) - 1;
-    const words = total ? Number(readFileSync(tutti.assets.localPath(total.location), 'utf8')) : NaN;
+    const words = total ? Number(Buffer.from(await readAsset(db, tutti.assets, total)).toString('utf8')) : NaN;
     results.push({ runId, state: run.state, words, instances, ms });
     return ms;
   };

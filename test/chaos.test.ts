@@ -2,13 +2,15 @@
  * Crash safety, proven by killing: a real `tutti serve` on an embedded database file is killed with
  * SIGKILL at random moments while runs of a fan-out flow are triggered and running, and restarted
  * each time. In the end every run the server accepted has completed, and every output exists once,
- * with the right bytes, and no file of an abandoned attempt is left behind.
+ * with the right bytes, and no file of an abandoned attempt is left behind. The parts are small
+ * outputs, kept in their rows; the whole copy is large enough to be a file.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { embedManifest } from '../src/runtime/manifest.js';
+import { INLINE_OUTPUT_BYTES } from '../src/runtime/sinks.js';
 import { countWords, module, tempDir } from './helpers.js';
 import { eventually, startServer, type Server } from './server.js';
 import { freePort } from './sqld.js';
@@ -16,22 +18,28 @@ import { freePort } from './sqld.js';
 const RUNS = 60;
 const KILLS = 12;
 
-/** A deterministic text per run: lines of words, ~12 KiB, so each run fans out to several instances. */
+/**
+ * A deterministic text per run: lines of words, ~12 KiB, so each run fans out to several instances,
+ * and one long line that takes it past the size of an output kept inline.
+ */
 function textFor(n: number): string {
   const lines: string[] = [];
   for (let i = 0; i < 300; i++) lines.push(`run ${n} line ${i} ${'w'.repeat((n * 7 + i) % 23)} end`);
+  lines.push('x'.repeat(INLINE_OUTPUT_BYTES / 2 + n));
   return `${lines.join('\n')}\n`;
 }
 
 describe('chaos', () => {
-  it(`${RUNS} fan-out runs survive ${KILLS} kill -9s of the server at random moments`, async () => {
+  it(`${RUNS} fan-out runs survive ${KILLS} kill -9s of the server at random moments`, async (t) => {
     const home = tempDir();
     const port = await freePort();
     const args = ['--port', String(port), '--grace', '0s'];
     let server: Server = await startServer({ home, args });
+    // A failed assertion must not leave the server running (and the test process waiting for it).
+    t.after(() => void server.child.kill('SIGKILL'));
 
     const copy = embedManifest(readFileSync(module('sleep')), { split: 'lines', per: '2KiB', max: 1000 });
-    for (const [name, bytes] of [['copy', copy], ['wordcount', readFileSync(module('wordcount'))]] as const) {
+    for (const [name, bytes] of [['copy', copy], ['whole', readFileSync(module('sleep'))], ['wordcount', readFileSync(module('wordcount'))]] as const) {
       const res = await server.fetch(`/api/v1/components?name=${name}&version=1.0.0`, { method: 'POST', headers: { 'content-type': 'application/wasm' }, body: bytes });
       assert.equal(res.status, 201);
     }
@@ -44,6 +52,10 @@ describe('chaos', () => {
       '    component: copy@1.0.0',
       '    inputs: [text]',
       '    env: { SLEEP_MS: "30" }',
+      '  - id: whole',
+      '    component: whole@1.0.0',
+      '    inputs: [text]',
+      '    env: { SLEEP_MS: "0" }',
       '  - id: count',
       '    component: wordcount@1.0.0',
       '    needs: [copy]',
@@ -112,10 +124,17 @@ describe('chaos', () => {
       const total = assets.items.filter((a: { taskId: string | null }) => a.taskId === 'count');
       assert.equal(total.length, 1);
       assert.equal(await (await server.fetch(total[0].url)).text(), `${countWords(text)}\n`);
+      const whole = assets.items.filter((a: { taskId: string | null }) => a.taskId === 'whole');
+      assert.equal(whole.length, 1);
+      assert.ok(whole[0].size > INLINE_OUTPUT_BYTES);
+      assert.equal(await (await server.fetch(whole[0].url)).text(), text);
 
       // On disk, exactly the committed files: an attempt lost in a crash leaves nothing behind.
-      const files = readdirSync(path.join(home, 'assets', 'data', 'runs', r.id)).filter((f) => f.startsWith('copy.'));
-      assert.equal(files.length, parts.length, `run ${r.id}: ${files.join(', ')}`);
+      // (Files only: small outputs are in their rows.)
+      const files = readdirSync(path.join(home, 'assets', 'data', 'runs', r.id)).filter((f) => f !== 'inputs');
+      const asFiles = [...parts, ...whole].filter((a: { size: number }) => a.size > INLINE_OUTPUT_BYTES);
+      assert.equal(files.length, asFiles.length, `run ${r.id}: ${files.join(', ')}`);
+      assert.ok(files.every((f) => f.startsWith('whole.')), `run ${r.id}: ${files.join(', ')}`);
       instancesChecked += parts.length;
     }
     assert.ok(instancesChecked > RUNS * 3);

@@ -82,10 +82,14 @@ describe('two servers and three workers on sqld', () => {
       assert.equal(twice.rows.length, 0, 'no instance ran to completion twice');
       const done = await db.execute("SELECT count(*) AS n FROM instances i JOIN runs r ON r.id = i.run_id WHERE r.flow_id = 'once' AND i.state = 'succeeded'");
       assert.equal(Number(done.rows[0]!.n), total);
-      // Every output exists once, and says 1: each instance ran in a fresh sandbox.
-      const outs = await db.execute("SELECT a.location FROM assets a JOIN runs r ON r.id = a.run_id WHERE r.flow_id = 'once' AND a.task_id = 'count'");
+      // Every output exists once, and says 1: each instance ran in a fresh sandbox. A server keeps
+      // it in its row (it is small); one a remote worker uploaded is a file.
+      const outs = await db.execute("SELECT a.location, a.content FROM assets a JOIN runs r ON r.id = a.run_id WHERE r.flow_id = 'once' AND a.task_id = 'count'");
       assert.equal(outs.rows.length, total);
-      for (const row of outs.rows.slice(0, 50)) assert.equal(readFileSync(path.join(shared, 'data', String(row.location)), 'utf8'), '1\n');
+      const bytes = (row: (typeof outs.rows)[number]) =>
+        row.content ? Buffer.from(row.content as ArrayBuffer).toString('utf8') : readFileSync(path.join(shared, 'data', String(row.location)), 'utf8');
+      for (const row of outs.rows) assert.equal(bytes(row), '1\n');
+      assert.ok(outs.rows.some((r) => r.content) && outs.rows.some((r) => !r.content), 'outputs both inline (servers) and as files (remote workers)');
       const byWorker = await db.execute("SELECT worker, count(*) AS n FROM attempts a JOIN instances i ON i.id = a.instance_id JOIN runs r ON r.id = i.run_id WHERE r.flow_id = 'once' AND a.outcome = 'succeeded' GROUP BY worker");
       const remote = byWorker.rows.filter((r) => String(r.worker).startsWith('r-'));
       assert.ok(remote.length >= 2, `remote workers took part: ${JSON.stringify(byWorker.rows)}`);

@@ -52,7 +52,8 @@ async function runOnNode(dir: string, wasm: string, input: string, output: strin
     () => {},
   );
   assert.ok(result.ok, `the Node runtime failed: ${JSON.stringify(result)}`);
-  return readFileSync(result.outputs.find((o) => o.name === output)!.path, 'utf8');
+  const out = result.outputs.find((o) => o.name === output)!;
+  return Buffer.from(out.bytes ?? readFileSync(out.path)).toString('utf8');
 }
 
 interface RunAnswer {

@@ -6,7 +6,9 @@ import path from 'node:path';
 import { parseFlow } from '../src/flow/index.js';
 import { packageRoot } from '../src/paths.js';
 import { registerFlow } from '../src/scheduler/flows.js';
+import { readAsset } from '../src/scheduler/inputs.js';
 import { prepareRun } from '../src/scheduler/trigger.js';
+import type { AssetRow } from '../src/store/runs.js';
 import { openTutti, type Tutti, type TuttiOptions } from '../src/tutti.js';
 
 // Transpiled components are keyed by digest: one cache for the whole suite saves a transpile per test.
@@ -28,6 +30,8 @@ export interface Harness {
   start(yaml: string, files?: Record<string, string>, params?: Record<string, unknown>): Promise<string>;
   /** Register a flow (YAML text) and run it to the end with the given asset inputs. */
   run(yaml: string, files?: Record<string, string>, params?: Record<string, unknown>): Promise<string>;
+  /** An asset's bytes as text, from its row (a small output) or its file. */
+  text(asset: AssetRow): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -58,6 +62,9 @@ export async function harness(opts: TuttiOptions = {}): Promise<Harness> {
       const runId = await start(yaml, files, params);
       await tutti.engine.waitForRun(runId);
       return runId;
+    },
+    async text(asset) {
+      return Buffer.from(await readAsset(tutti.database.db, tutti.assets, asset)).toString('utf8');
     },
     async close() {
       await tutti.close();

@@ -4,7 +4,6 @@
  * "status: N" and the body, or "error: <error-code>".
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -71,7 +70,7 @@ tasks:
     const [tr] = await getTaskRuns(db, runId);
     const [inst] = await taskRunInstances(db, tr!.id);
     const asset = (await runAssets(db, runId)).find((a) => a.taskId === 'get');
-    const output = asset ? readFileSync(h.tutti.assets.localPath(asset.location), 'utf8') : undefined;
+    const output = asset ? await h.text(asset) : undefined;
     return { run, inst: inst!, output };
   }
 

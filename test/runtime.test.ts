@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ComponentCache, ComponentRejected } from '../src/runtime/component.js';
 import { WorkerPool } from '../src/runtime/pool.js';
 import type { JobSpec } from '../src/runtime/pool.js';
+import type { OutputFile } from '../src/runtime/protocol.js';
+import { INLINE_OUTPUT_BYTES } from '../src/runtime/sinks.js';
 import { module, tempDir } from './helpers.js';
 
 describe('component runtime', () => {
@@ -13,6 +16,9 @@ describe('component runtime', () => {
   let pool: WorkerPool;
   before(() => (pool = new WorkerPool(2)));
   after(() => pool.close());
+
+  /** An output's bytes as text: in hand when small, in its file otherwise. */
+  const text = (o: OutputFile) => Buffer.from(o.bytes ?? readFileSync(o.path)).toString('utf8');
 
   const job = (inputs: { name: string; text: string }[], extra: Partial<JobSpec> = {}): JobSpec => {
     const files = inputs.map((i, n) => {
@@ -80,12 +86,37 @@ describe('component runtime', () => {
 
   it('runs a command over stdin and captures stdout as the output', async () => {
     const wc = await cache.prepare(readFileSync(module('wordcount')));
-    const text = 'one two  three\nfour\tfive\n\nsix';
-    const r = await pool.run(wc, job([{ name: 'text', text }]));
+    const r = await pool.run(wc, job([{ name: 'text', text: 'one two  three\nfour\tfive\n\nsix' }]));
     assert.ok(r.ok, JSON.stringify(r));
     const out = r.outputs.find((o) => o.name === 'stdout')!;
-    assert.equal(readFileSync(out.path, 'utf8'), '6\n');
+    assert.equal(text(out), '6\n');
     assert.equal(out.size, 2);
+  });
+
+  it('keeps a small output in hand, with no file, and writes a larger one where it will live', async () => {
+    const copy = await cache.prepare(readFileSync(module('sleep')));
+    const small = 'tiny\n'.repeat(10);
+    const big = Array.from({ length: 4000 }, (_, i) => `line ${i}\n`).join('');
+    assert.ok(Buffer.byteLength(big) > INLINE_OUTPUT_BYTES);
+    const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+    const [s, b] = await Promise.all([small, big].map((t) => pool.run(copy, job([{ name: 'in', text: t }], { env: [['SLEEP_MS', '0']] }))));
+    assert.ok(s!.ok && b!.ok);
+    const [so, bo] = [s!.outputs[0]!, b!.outputs[0]!];
+    assert.equal(Buffer.from(so.bytes!).toString('utf8'), small);
+    assert.deepEqual([so.size, so.sha256, existsSync(so.path)], [small.length, sha(small), false]);
+    assert.equal(bo.bytes, undefined);
+    assert.equal(readFileSync(bo.path, 'utf8'), big);
+    assert.deepEqual([bo.size, bo.sha256], [big.length, sha(big)]);
+
+    // An input in hand is read from its bytes: its path is never opened.
+    const wc = await cache.prepare(readFileSync(module('wordcount')));
+    const words = Buffer.from('in hand, not on disk\n');
+    const spec = job([]);
+    spec.inputs = [{ name: 'w', size: words.length, mediaType: 'text/plain', path: path.join(dir, 'no-such-file'), bytes: words }];
+    spec.partition.slices = [{ input: 0, offset: 3, length: words.length - 3 }];
+    const r = await pool.run(wc, spec);
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.equal(text(r.outputs[0]!), '4\n');
   });
 
   it('streams exactly the partition slices on stdin, concatenated in order', async () => {
@@ -101,7 +132,7 @@ describe('component runtime', () => {
     const r = await pool.run(wc, spec);
     assert.ok(r.ok);
     // "one two" + "three four" concatenate as "one twothree four": 3 words
-    assert.equal(readFileSync(r.outputs[0]!.path, 'utf8'), '3\n');
+    assert.equal(text(r.outputs[0]!), '3\n');
   });
 
   it('runs a typed task with host.read, host.write and host.log', async () => {
@@ -109,7 +140,7 @@ describe('component runtime', () => {
     const r = await pool.run(sum, job([{ name: 'a', text: '40\n' }, { name: 'b', text: '1 1\n' }]));
     assert.ok(r.ok, JSON.stringify(r));
     assert.deepEqual(r.outputs.map((o) => o.name), ['sum']);
-    assert.equal(readFileSync(r.outputs[0]!.path, 'utf8'), '42\n');
+    assert.equal(text(r.outputs[0]!), '42\n');
     assert.match(r.log, /\[info\]/);
   });
 
@@ -127,7 +158,7 @@ describe('component runtime', () => {
     const results = await Promise.all(Array.from({ length: 6 }, () => pool.run(counter, job([]))));
     for (const r of results) {
       assert.ok(r.ok);
-      assert.equal(readFileSync(r.outputs[0]!.path, 'utf8'), '1\n');
+      assert.equal(text(r.outputs[0]!), '1\n');
     }
   });
 
@@ -137,7 +168,7 @@ describe('component runtime', () => {
     for (let i = 0; i < 5; i++) {
       const r = await pool.run(counter, job([]));
       assert.ok(r.ok);
-      assert.equal(readFileSync(r.outputs[0]!.path, 'utf8'), '1\n', `run ${i} saw state of an earlier one`);
+      assert.equal(text(r.outputs[0]!), '1\n', `run ${i} saw state of an earlier one`);
     }
     const fib = await cache.prepare(readFileSync(module('fib')));
     for (const [n, expect] of [['10', '55'], ['11', '89'], ['12', '144'], ['x', undefined], ['20', '6765']] as const) {
@@ -147,7 +178,7 @@ describe('component runtime', () => {
         assert.match(r.log, /got x/);
       } else {
         assert.ok(r.ok, `fib(${n}): ${!r.ok && r.failure.message}`);
-        assert.equal(readFileSync(r.outputs[0]!.path, 'utf8'), `${expect}\n`);
+        assert.equal(text(r.outputs[0]!), `${expect}\n`);
       }
     }
   });

@@ -3,7 +3,7 @@
  * a clear message while the server keeps answering and an honest flow next to them completes.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { serve, type ServerType } from '@hono/node-server';
@@ -115,14 +115,14 @@ describe('sandbox: hostile tasks', () => {
     const honestRun = (await getRun(db, honest))!;
     assert.equal(honestRun.state, 'succeeded');
     const out = (await runAssets(db, honest)).find((a) => a.taskId === 'count')!;
-    assert.equal(readFileSync(h.tutti.assets.localPath(out.location), 'utf8'), `${countWords(text)}\n`);
+    assert.equal(await h.text(out), `${countWords(text)}\n`);
 
     for (const [c, runId] of runs) {
       const run = (await getRun(db, runId))!;
       if (c.output) {
         assert.equal(run.state, 'succeeded', `${c.name}: ${run.error}`);
         const asset = (await runAssets(db, runId)).find((a) => a.taskId === 'attack')!;
-        c.output(readFileSync(h.tutti.assets.localPath(asset.location), 'utf8'));
+        c.output(await h.text(asset));
         continue;
       }
       assert.equal(run.state, 'failed', c.name);
@@ -167,7 +167,7 @@ tasks:
 `);
     assert.equal((await getRun(db, runId))!.state, 'succeeded');
     const asset = (await runAssets(db, runId)).find((a) => a.taskId === 'show')!;
-    assert.match(readFileSync(h.tutti.assets.localPath(asset.location), 'utf8'), /^TOKEN=sk-live-0123456789$/m, 'the task receives the secret');
+    assert.match(await h.text(asset), /^TOKEN=sk-live-0123456789$/m, 'the task receives the secret');
     const [attempt] = await runAttempts(db, runId);
     assert.match(attempt!.log, /^TOKEN=\[secret API_KEY\]$/m);
     assert.doesNotMatch(attempt!.log, /sk-live/);
@@ -186,7 +186,7 @@ tasks:
     const db = h.tutti.database.db;
     assert.equal((await getRun(db, runId))!.state, 'succeeded');
     const asset = (await runAssets(db, runId)).find((a) => a.taskId === 's')!;
-    const text = readFileSync(h.tutti.assets.localPath(asset.location), 'utf8');
+    const text = await h.text(asset);
     assert.match(text, /^readback: ok scratch works$/m);
     assert.match(text, /^list \/scratch: ok work$/m);
     assert.match(text, /^read \/scratch\/\.\.\/etc\/passwd: denied/m);

@@ -33,7 +33,7 @@ describe('scaling by the runtime dataset', () => {
   };
   const outputText = async (runId: string, task: string) => {
     const assets = (await runAssets(h.tutti.database.db, runId)).filter((a) => a.taskId === task);
-    return assets.map((a) => readFileSync(h.tutti.assets.localPath(a.location), 'utf8'));
+    return Promise.all(assets.map((a) => h.text(a)));
   };
   const taskRun = async (runId: string, task: string) => (await getTaskRuns(h.tutti.database.db, runId)).find((t) => t.taskId === task)!;
 

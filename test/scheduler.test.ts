@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { embedManifest } from '../src/runtime/manifest.js';
@@ -7,7 +7,9 @@ import { atomically } from '../src/store/batch.js';
 import { runEvents, type EventRow } from '../src/store/events.js';
 import { cursors } from '../src/store/schema.js';
 import { instanceAttempts, runAttempts, taskRunInstances } from '../src/store/instances.js';
-import { getRun, getTaskRuns, runAssets } from '../src/store/runs.js';
+import { getRun, getTaskRuns, runAssets, type AssetRow } from '../src/store/runs.js';
+import { INLINE_OUTPUT_BYTES } from '../src/runtime/sinks.js';
+import { inputsInHand } from '../src/scheduler/inputs.js';
 import { countWords, harness, module, type Harness } from './helpers.js';
 
 const WORDS_A = 'the quick brown fox\njumps over\n\tthe lazy dog\n';
@@ -38,7 +40,7 @@ tasks:
     const total = (await runAssets(db, runId)).find((x) => x.taskId === 'total')!;
     // count-ab reads a then b concatenated: the last word of a and first of b may merge, so compute it the same way.
     const ab = countWords(WORDS_A + WORDS_B);
-    assert.equal(readFileSync(h.tutti.assets.localPath(total.location), 'utf8'), `${countWords(WORDS_A) + countWords(WORDS_B) + ab}\n`);
+    assert.equal(await h.text(total), `${countWords(WORDS_A) + countWords(WORDS_B) + ab}\n`);
     const trs = await getTaskRuns(db, runId);
     assert.deepEqual(trs.map((t) => t.state), ['succeeded', 'succeeded', 'succeeded', 'succeeded']);
     // total saw every output of the three tasks it needs, in `needs` order
@@ -149,7 +151,7 @@ tasks:
     const attempts = await runAttempts(db, runId);
     assert.deepEqual(attempts.map((a) => a.outcome), ['failed', 'succeeded']);
     const out = (await runAssets(db, runId)).find((a) => a.taskId === 'flaky')!;
-    assert.equal(readFileSync(h.tutti.assets.localPath(out.location), 'utf8'), 'carried through\n');
+    assert.equal(await h.text(out), 'carried through\n');
   });
 
   it('does not retry a permanent task error', async () => {
@@ -170,6 +172,41 @@ tasks:
     assert.equal(run.state, 'failed');
     assert.match(run.error!, /after 1 attempt\(s\): task-error: input "nums" at offset 4: "three" is not an integer/);
     assert.equal((await runAttempts(db, runId)).length, 1);
+  });
+
+  it('keeps small outputs in their rows and larger ones as files, and reads both downstream', async () => {
+    const big = `${Array.from({ length: 4000 }, (_, i) => `w${i}`).join(' ')}\n`;
+    const small = 'one two three\n';
+    assert.ok(big.length > INLINE_OUTPUT_BYTES);
+    const runId = await h.run(
+      `id: inline
+inputs: { big: {}, small: {} }
+tasks:
+  - { id: copy-big, component: ${module('sleep')}, inputs: [big], env: { SLEEP_MS: "0" } }
+  - { id: copy-small, component: ${module('sleep')}, inputs: [small], env: { SLEEP_MS: "0" } }
+  - { id: count, component: ${module('wordcount')}, needs: [copy-big, copy-small] }
+`,
+      { big: h.file('big.txt', big), small: h.file('small.txt', small) },
+    );
+    const db = h.tutti.database.db;
+    assert.equal((await getRun(db, runId))!.state, 'succeeded');
+    const assets = await runAssets(db, runId);
+    const of = (task: string) => assets.find((a) => a.taskId === task)!;
+    const [bigOut, smallOut, counted] = [of('copy-big'), of('copy-small'), of('count')];
+    const onDisk = (a: AssetRow) => existsSync(h.tutti.assets.localPath(a.location));
+    assert.deepEqual([bigOut.inline, onDisk(bigOut)], [false, true]);
+    assert.deepEqual([smallOut.inline, onDisk(smallOut), counted.inline, onDisk(counted)], [true, false, true, false]);
+    assert.equal(await h.text(bigOut), big);
+    assert.equal(await h.text(smallOut), small);
+    assert.equal(await h.text(counted), `${countWords(big) + countWords(small)}\n`);
+
+    // Past what a task run keeps in hand, inline inputs are written out as files, byte for byte.
+    const ready = await inputsInHand(db, h.tutti.assets, [bigOut, smallOut, counted], small.length);
+    assert.ok(ready[1]!.content!.buffer instanceof SharedArrayBuffer, 'kept in hand, in one shared buffer');
+    assert.equal(Buffer.from(ready[1]!.content!).toString('utf8'), small);
+    assert.equal(ready[2]!.content, undefined);
+    assert.equal(readFileSync(h.tutti.assets.localPath(counted.location), 'utf8'), await h.text(counted));
+    assert.equal(ready[0], bigOut);
   });
 
   it('runs independent tasks in parallel', async () => {

@@ -44,6 +44,18 @@ export function datasync(file: string): Promise<void> {
   );
 }
 
+/**
+ * Write a copy of bytes kept elsewhere (an inline asset's row) as a file, for readers that want a
+ * path. Not synced: the row stays the truth, and a copy found with the wrong size is written again.
+ */
+export async function cacheFile(file: string, bytes: Uint8Array): Promise<void> {
+  if ((await stat(file).catch(() => undefined))?.size === bytes.length) return;
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${randomUUID()}`;
+  await writeFile(tmp, bytes);
+  await rename(tmp, file);
+}
+
 function safeKey(location: string): string {
   const norm = path.posix.normalize(location);
   if (norm.startsWith('..') || path.posix.isAbsolute(norm)) throw new Error(`invalid asset location ${location}`);

@@ -14,12 +14,13 @@ export interface Partition {
   slices: Slice[];
 }
 
-/** An input as an instance sees it; `path` is where the bytes are on this machine. */
+/** An input as an instance sees it: its bytes in hand (a small inline asset), or at `path` on this machine. */
 export interface JobInput {
   name: string;
   size: number;
   mediaType: string;
   path: string;
+  bytes?: Uint8Array;
 }
 
 export interface Limits {
@@ -55,11 +56,13 @@ export interface InstanceJob {
   limits: Limits;
 }
 
+/** An output of an attempt: written at `path`, or, when small, only in hand (`bytes`, no file). */
 export interface OutputFile {
   name: string;
   size: number;
   sha256: string;
   path: string;
+  bytes?: Uint8Array;
 }
 
 /** `ms`, set by the pool for a job a worker ran: how long it ran (its queueing time excluded). */

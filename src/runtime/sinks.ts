@@ -16,12 +16,32 @@ const made = new Set<string>();
 export const OUTPUT_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
 
 /**
- * The outputs of one attempt, written where they will live (`<dir>/<stem><name>`, a name no other
- * attempt uses), so committing them moves no file. Every write counts against one shared cap.
+ * Outputs up to this size are kept in hand and stored in their database row (see assets.content):
+ * a file costs a create and an fsync before the commit that records it, more than the task on a
+ * step of a chain of small tasks. At most `INLINE_ATTEMPT_BYTES` per attempt, so that a commit of
+ * a group of attempts stays small.
+ */
+export const INLINE_OUTPUT_BYTES = 16 << 10;
+const INLINE_ATTEMPT_BYTES = 64 << 10;
+
+interface Output {
+  /** Open once the output is a file; until then its bytes are in `chunks`. */
+  fd?: number;
+  chunks: Uint8Array[];
+  hash: Hash;
+  size: number;
+  path: string;
+}
+
+/**
+ * The outputs of one attempt. A small one stays in memory; a larger one is written where it will
+ * live (`<dir>/<stem><name>`, a name no other attempt uses), so committing it moves no file. Every
+ * write counts against one shared cap.
  */
 export class Outputs {
-  private readonly files = new Map<string, { fd: number; hash: Hash; size: number; path: string }>();
+  private readonly files = new Map<string, Output>();
   private total = 0;
+  private inHand = 0;
 
   constructor(
     private readonly dir: string,
@@ -41,29 +61,41 @@ export class Outputs {
     }
     let f = this.files.get(name);
     if (!f) {
-      const p = path.join(this.dir, `${this.stem}${name}`);
-      if (!made.has(this.dir)) {
-        mkdirSync(this.dir, { recursive: true });
-        if (made.size >= 1024) made.clear();
-        made.add(this.dir);
-      }
-      let fd: number;
-      try {
-        fd = openSync(p, 'w');
-      } catch (e) {
-        // Removed since (a run's files deleted): make it again.
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-        mkdirSync(this.dir, { recursive: true });
-        fd = openSync(p, 'w');
-      }
-      f = { fd, hash: createHash('sha256'), size: 0, path: p };
+      f = { chunks: [], hash: createHash('sha256'), size: 0, path: path.join(this.dir, `${this.stem}${name}`) };
       this.files.set(name, f);
     }
-    let off = 0;
-    while (off < bytes.length) off += writeSync(f.fd, bytes, off, bytes.length - off);
+    if (f.fd === undefined && (f.size + bytes.length > INLINE_OUTPUT_BYTES || this.inHand + bytes.length > INLINE_ATTEMPT_BYTES)) {
+      f.fd = this.open(f.path);
+      for (const c of f.chunks) writeAll(f.fd, c);
+      f.chunks = [];
+      this.inHand -= f.size;
+    }
+    if (f.fd === undefined) {
+      // The guest's memory (or a reused buffer) under it changes after this call.
+      f.chunks.push(bytes.slice());
+      this.inHand += bytes.length;
+    } else {
+      writeAll(f.fd, bytes);
+    }
     f.hash.update(bytes);
     f.size += bytes.length;
     this.total += bytes.length;
+  }
+
+  private open(p: string): number {
+    if (!made.has(this.dir)) {
+      mkdirSync(this.dir, { recursive: true });
+      if (made.size >= 1024) made.clear();
+      made.add(this.dir);
+    }
+    try {
+      return openSync(p, 'w');
+    } catch (e) {
+      // Removed since (a run's files deleted): make it again.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      mkdirSync(this.dir, { recursive: true });
+      return openSync(p, 'w');
+    }
   }
 
   sink(name: string): ByteSink {
@@ -75,8 +107,10 @@ export class Outputs {
     for (const name of ensure) if (!this.files.has(name)) this.write(name, new Uint8Array(0));
     const out: OutputFile[] = [];
     for (const [name, f] of this.files) {
-      closeSync(f.fd);
-      out.push({ name, size: f.size, sha256: f.hash.digest('hex'), path: f.path });
+      const file: OutputFile = { name, size: f.size, sha256: f.hash.digest('hex'), path: f.path };
+      if (f.fd === undefined) file.bytes = f.chunks.length === 1 ? f.chunks[0]! : Buffer.concat(f.chunks);
+      else closeSync(f.fd);
+      out.push(file);
     }
     this.files.clear();
     return out;
@@ -85,11 +119,17 @@ export class Outputs {
   /** Close and delete what a failed attempt wrote. */
   discard(): void {
     for (const f of this.files.values()) {
+      if (f.fd === undefined) continue;
       closeSync(f.fd);
       rmSync(f.path, { force: true });
     }
     this.files.clear();
   }
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
 }
 
 /**
@@ -154,6 +194,7 @@ export class InputReader {
     if (!meta) throw `no input ${input}: this instance has ${this.inputs.length} input(s)`;
     if (offset >= meta.size || length <= 0) return new Uint8Array(0);
     const n = Math.min(length, meta.size - offset, scratch?.length ?? 16 << 20);
+    if (meta.bytes) return meta.bytes.subarray(offset, offset + n);
     let fd = this.fds.get(input);
     if (fd === undefined) {
       fd = openSync(meta.path, 'r');

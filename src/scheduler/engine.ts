@@ -26,9 +26,10 @@ import { cancelRun } from '../store/run-control.js';
 import { run as runStep, runAll, type Step } from '../store/batch.js';
 import {
   activeRunIds, assetsByIds, claimedByPlan, createRunStep, failPlanningStep, finishRunStep, getRun, getTaskRun, oldestRunningRun, planStep, queuedRunIds, runInputAssets,
-  skipStep, stalledRunIds, startRun, startRunStep, taskOutputAssets, taskRunStates, type AssetRow, type NewAsset, type NewRun, type PlanWrite, type RunRow,
+  skipStep, stalledRunIds, startRun, startRunStep, taskOutputAssets, taskRunStates, type LoadedAsset, type NewAsset, type NewRun, type PlanWrite, type RunRow,
 } from '../store/runs.js';
 import type { ComponentRegistry } from './components.js';
+import { inputsInHand } from './inputs.js';
 import { splitByManifest } from './split.js';
 import { nextStep, runOutcome } from './steps.js';
 import { backoff, outputStem, redact, runDir, taskEnvironment } from './jobs.js';
@@ -244,8 +245,8 @@ export class Engine {
       id: newRun.id, flowId: newRun.flowId, revision: newRun.revision, state: 'running', params: newRun.params, trigger: newRun.trigger,
       logicalTime: newRun.logicalTime ?? null, dedupeKey: newRun.dedupeKey ?? null, backfillId: null, error: null, createdAt: now, startedAt: now, finishedAt: null, stepToken: null,
     };
-    const inputs: AssetRow[] = newRun.inputs
-      .map(({ order, ...a }) => ({ ...a, runId: run.id, taskId: null, instanceIdx: order ?? null, createdAt: now }))
+    const inputs: LoadedAsset[] = newRun.inputs
+      .map(({ order, ...a }) => ({ ...a, runId: run.id, taskId: null, instanceIdx: order ?? null, createdAt: now, inline: a.content !== undefined }))
       .sort((a, b) => (a.name === b.name ? (a.instanceIdx ?? 0) - (b.instanceIdx ?? 0) : a.name < b.name ? -1 : 1));
     this.flowOf.set(run.id, run.flowId);
     const first: Planned[] = [];
@@ -484,11 +485,11 @@ export class Engine {
     const unknown = task.needs.filter((n) => !known.outputs?.has(n));
     const read = unknown.length ? await taskOutputAssets(eager, run.id, unknown) : [];
     const upstream = task.needs.flatMap((n) => known.outputs?.get(n) ?? read.filter((a) => a.taskId === n));
-    const inputs = [...task.inputs.flatMap((n) => given.filter((a) => a.name === n)), ...upstream];
+    const inputs = await inputsInHand(eager, this.o.assets, [...task.inputs.flatMap((n) => given.filter((a) => a.name === n)), ...upstream]);
     const component = await this.o.registry.get(task.digest);
     let plan: Plan = singlePartition(inputs);
     if (!component.info.hasPlan && component.info.manifest) {
-      plan = splitByManifest(inputs.map((a) => ({ size: a.size, path: this.o.assets.localPath(a.location) })), component.info.manifest);
+      plan = splitByManifest(inputs.map((a) => ({ size: a.size, path: this.o.assets.localPath(a.location), bytes: a.content })), component.info.manifest);
     } else if (component.info.hasPlan) {
       const result = await this.o.pool.run(component, this.jobSpec(run, task, inputs, 'plan', { index: 0, count: 0, slices: [] }, new Map(), 'plan.a0', `${task.id}.plan-`), {
         timeoutMs: task.timeout ?? this.defaults.timeoutMs,
@@ -545,7 +546,7 @@ export class Engine {
    * outputs are written at `<run dir>/<outputStem><name>`.
    */
   private jobSpec(
-    run: RunRow, task: TaskSpec, inputs: AssetRow[], call: 'run' | 'plan', partition: Partition, secrets: Map<string, string>, attemptName: string, outputStem: string,
+    run: RunRow, task: TaskSpec, inputs: LoadedAsset[], call: 'run' | 'plan', partition: Partition, secrets: Map<string, string>, attemptName: string, outputStem: string,
   ): JobSpec {
     const { params, env, args } = taskEnvironment(run, task, partition, secrets);
     return {
@@ -556,6 +557,7 @@ export class Engine {
         size: a.size,
         mediaType: a.mediaType,
         path: this.o.assets.localPath(a.location),
+        bytes: a.content,
       })),
       params: Object.entries(params).map(([name, value]) => ({ name, value })),
       env,
@@ -758,7 +760,7 @@ export class Engine {
         const run = (await getRun(db, tr.runId))!;
         const task = (await this.flowSpec(run.flowId, run.revision)).tasks.find((t) => t.id === tr.taskId)!;
         const secrets = await readSecrets(db, Object.values(task.secrets));
-        const inputs = await assetsByIds(db, tr.inputs ?? []);
+        const inputs = await inputsInHand(db, this.o.assets, await assetsByIds(db, tr.inputs ?? []));
         return { run, task, inputs, secrets, component: await this.o.registry.get(task.digest) };
       })();
       this.contexts.set(taskRunId, p);
@@ -827,8 +829,9 @@ export class Engine {
           size: o.size,
           sha256: o.sha256,
           mediaType: 'application/octet-stream',
+          content: o.bytes,
         }));
-        await this.commit({ record, outputs }, result.outputs.map((o) => o.path));
+        await this.commit({ record, outputs }, result.outputs.filter((o) => !o.bytes).map((o) => o.path));
       } else {
         await this.recordFailure(record, task.retry, { ...result.failure, message: redact(result.failure.message, task, secrets) });
       }
@@ -956,8 +959,11 @@ export class Engine {
         if (me?.state !== 'running' && !(me?.state === 'pending' && this.planning.has(me.id))) continue;
         me.state = 'succeeded';
         const now = Date.now();
-        const produced: AssetRow[] = outputs
-          .map((o) => ({ id: o.id, runId: run.id, taskId: task.id, instanceIdx: inst.idx, name: o.name, size: o.size, sha256: o.sha256, mediaType: o.mediaType, location: o.location, createdAt: now }))
+        const produced: LoadedAsset[] = outputs
+          .map((o) => ({
+            id: o.id, runId: run.id, taskId: task.id, instanceIdx: inst.idx, name: o.name, size: o.size, sha256: o.sha256, mediaType: o.mediaType, location: o.location, createdAt: now,
+            inline: o.content !== undefined, content: o.content,
+          }))
           .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
         const known = { outputs: new Map([[task.id, produced]]) };
         let planned = false;
@@ -1036,14 +1042,15 @@ function commitSteps<T>(db: Database['db'], steps: Step<T>[], planned: (Planned 
 
 /** Assets a plan would otherwise read from the store: a new run's inputs, outputs committed with the plan. */
 interface Known {
-  inputs?: AssetRow[];
-  outputs?: Map<string, AssetRow[]>;
+  inputs?: LoadedAsset[];
+  outputs?: Map<string, LoadedAsset[]>;
 }
 
 interface TaskContext {
   run: RunRow;
   task: TaskSpec;
-  inputs: AssetRow[];
+  /** With the bytes of the inline ones in hand (or written out: see inputsInHand). */
+  inputs: LoadedAsset[];
   secrets: Map<string, string>;
   component: PreparedComponent;
 }

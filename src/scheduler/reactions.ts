@@ -8,7 +8,7 @@ import type { AssetStore } from '../assets/store.js';
 import type { Db } from '../store/db.js';
 import { getFlow } from '../store/flows.js';
 import { runAll } from '../store/batch.js';
-import { createRunStep, taskOutputAssets, type AssetRow, type NewRun } from '../store/runs.js';
+import { createRunStep, taskOutputAssets, withContent, type LoadedAsset, type NewRun } from '../store/runs.js';
 import { latestEventId } from '../store/events.js';
 import { cursorOf, eventsAfterId, moveCursor, triggersFrom, type FlowTriggerRow } from '../store/triggers.js';
 import type { FlowSpec } from './spec.js';
@@ -144,10 +144,10 @@ export class Reactor {
       const made = (await taskOutputAssets(this.o.db, upstreamRunId, [t.task!])).some((a) => a.name === t.asset);
       if (!made) return null;
     }
-    const assets: Record<string, AssetRow[]> = {};
+    const assets: Record<string, LoadedAsset[]> = {};
     for (const [input, ref] of Object.entries(t.inputs)) {
       const [task, name] = ref.split('/') as [string, string];
-      assets[input] = (await taskOutputAssets(this.o.db, upstreamRunId, [task])).filter((a) => a.name === name);
+      assets[input] = await withContent(this.o.db, (await taskOutputAssets(this.o.db, upstreamRunId, [task])).filter((a) => a.name === name));
     }
     try {
       return await prepareRun(this.o.assets, { spec: found.current.spec as FlowSpec, revision: found.flow.revision, assets, trigger: 'flow', dedupeKey });

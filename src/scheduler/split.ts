@@ -12,15 +12,21 @@ import type { Plan } from './plan.js';
 
 export interface SplitInput {
   size: number;
-  /** Where the bytes are on this machine (read only to find record ends). */
+  /** Where the bytes are on this machine (read only to find record ends), unless they are in hand. */
   path: string;
+  bytes?: Uint8Array;
 }
 
 const SCAN = 64 * 1024;
 
 /** Position just after the first newline at or after `from` in input `i`, or the input's end. */
-function recordEnd(input: SplitInput, from: number, fd: number): number {
+function recordEnd(input: SplitInput, from: number, open: () => number): number {
+  if (input.bytes) {
+    const nl = input.bytes.indexOf(10, from);
+    return nl < 0 ? input.size : nl + 1;
+  }
   const buf = new Uint8Array(SCAN);
+  const fd = open();
   let pos = from;
   while (pos < input.size) {
     const n = readSync(fd, buf, 0, Math.min(SCAN, input.size - pos), pos);
@@ -52,9 +58,7 @@ export function splitByManifest(inputs: SplitInput[], m: ScalingManifest): Plan 
         const local = cut - starts[i]!;
         // A cut right after a newline (or at an input start) is already at a record boundary.
         if (local > 0 && !endsWithNewline(inputs[i]!, local, fds, i)) {
-          let fd = fds.get(i);
-          if (fd === undefined) fds.set(i, (fd = openSync(inputs[i]!.path, 'r')));
-          cut = starts[i]! + recordEnd(inputs[i]!, local, fd);
+          cut = starts[i]! + recordEnd(inputs[i]!, local, () => fdOf(inputs[i]!, fds, i));
         }
       }
       if (cut > cuts[cuts.length - 1]!) cuts.push(cut);
@@ -83,11 +87,16 @@ function inputIndexAt(starts: number[], inputs: SplitInput[], offset: number): n
   return lo;
 }
 
-function endsWithNewline(input: SplitInput, local: number, fds: Map<number, number>, i: number): boolean {
+function fdOf(input: SplitInput, fds: Map<number, number>, i: number): number {
   let fd = fds.get(i);
   if (fd === undefined) fds.set(i, (fd = openSync(input.path, 'r')));
+  return fd;
+}
+
+function endsWithNewline(input: SplitInput, local: number, fds: Map<number, number>, i: number): boolean {
+  if (input.bytes) return input.bytes[local - 1] === 10;
   const b = new Uint8Array(1);
-  readSync(fd, b, 0, 1, local - 1);
+  readSync(fdOf(input, fds, i), b, 0, 1, local - 1);
   return b[0] === 10;
 }
 

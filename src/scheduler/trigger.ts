@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import type { AssetStore } from '../assets/store.js';
 import { newId } from '../ids.js';
 import type { Db } from '../store/db.js';
-import { createRun, type AssetRow, type NewAsset, type NewRun } from '../store/runs.js';
+import { createRun, type LoadedAsset, type NewAsset, type NewRun } from '../store/runs.js';
 import type { FlowSpec } from './spec.js';
 
 export class InputError extends Error {
@@ -18,8 +18,11 @@ export interface TriggerRequest {
   revision: number;
   /** Asset inputs from files on this machine: name → path (copied into the asset store). */
   files?: Record<string, string>;
-  /** Asset inputs that are assets already stored (an upload, an upstream output): shared, not copied. */
-  assets?: Record<string, AssetRow[]>;
+  /**
+   * Asset inputs that are assets already stored (an upload, an upstream output): a file is shared,
+   * not copied; an inline asset must come with its bytes (withContent), which its new row keeps too.
+   */
+  assets?: Record<string, LoadedAsset[]>;
   /** Non-asset inputs: name → value. */
   params?: Record<string, unknown>;
   /** Who started it: manual, cli, api, webhook, schedule, backfill, flow. */
@@ -72,7 +75,10 @@ export async function prepareRun(assets: AssetStore, req: TriggerRequest): Promi
     inputs.push({ id: newId('a'), name, location, mediaType: 'application/octet-stream', ...stored });
   }
   for (const [name, list] of Object.entries(given)) {
-    list.forEach((a, i) => inputs.push({ id: newId('a'), name, location: a.location, size: a.size, sha256: a.sha256, mediaType: a.mediaType, order: list.length > 1 ? i : undefined }));
+    list.forEach((a, i) => {
+      if (a.inline && !a.content) throw new Error(`asset ${a.id} is inline, and its bytes were not read`);
+      inputs.push({ id: newId('a'), name, location: a.location, size: a.size, sha256: a.sha256, mediaType: a.mediaType, order: list.length > 1 ? i : undefined, content: a.content });
+    });
   }
   return {
     id: runId,

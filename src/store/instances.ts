@@ -4,7 +4,7 @@ import type { Failure } from '../runtime/failures.js';
 import type { Db } from './db.js';
 import { atomically, eventRows, guardedEvents, newToken, returned, run, written, type Statement, type Step } from './batch.js';
 import type { EventRow } from './events.js';
-import type { NewAsset } from './runs.js';
+import { contentWrites, type NewAsset } from './runs.js';
 import { joined, q, write, writeReturning, type Fragment } from './statement.js';
 import { attempts, instances, taskRuns } from './schema.js';
 
@@ -161,13 +161,14 @@ export function completeStep(batch: Success[]): Step<{ events: EventRow[]; won: 
         SELECT i.id, i.attempt, json_extract(k.value, '$.w'), 'succeeded', json_extract(k.value, '$.l'), i.started_at, ${now}
         FROM json_each(${logs}) k CROSS JOIN instances i ON i.id = json_extract(k.value, '$.i') WHERE ${won}`),
     );
-    const outs = JSON.stringify(chunk.flatMap(({ record: a, outputs }) => outputs.map((o) => ({ ...o, inst: a.instance.id, task: a.taskId }))));
+    const outs = JSON.stringify(chunk.flatMap(({ record: a, outputs }) => outputs.map(({ content: _content, ...o }) => ({ ...o, inst: a.instance.id, task: a.taskId }))));
     items.push(
       write(q`INSERT INTO assets (id, run_id, task_id, instance_idx, name, location, size, sha256, media_type, created_at)
         SELECT json_extract(o.value, '$.id'), i.run_id, json_extract(o.value, '$.task'), i.idx, json_extract(o.value, '$.name'), json_extract(o.value, '$.location'),
           json_extract(o.value, '$.size'), json_extract(o.value, '$.sha256'), json_extract(o.value, '$.mediaType'), ${now}
         FROM json_each(${outs}) o CROSS JOIN instances i ON i.id = json_extract(o.value, '$.inst') WHERE ${won}
-        ON CONFLICT (run_id, task_id, instance_idx, name) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, location = excluded.location, id = excluded.id`),
+        ON CONFLICT (run_id, task_id, instance_idx, name) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, location = excluded.location, id = excluded.id, content = NULL`),
+      ...contentWrites(chunk.flatMap((b) => b.outputs)),
     );
   }
   const taskRunIds = JSON.stringify([...new Set(batch.map((b) => b.record.instance.taskRunId))]);
@@ -227,8 +228,9 @@ function completeOne(success: Success): Step<{ events: EventRow[]; won: Success[
       write(q`INSERT INTO assets (id, run_id, task_id, instance_idx, name, location, size, sha256, media_type, created_at)
         SELECT json_extract(o.value, '$.id'), ${a.instance.runId}, ${a.taskId}, ${a.instance.idx}, json_extract(o.value, '$.name'), json_extract(o.value, '$.location'),
           json_extract(o.value, '$.size'), json_extract(o.value, '$.sha256'), json_extract(o.value, '$.mediaType'), ${now}
-        FROM json_each(${JSON.stringify(outputs)}) o WHERE ${won}
-        ON CONFLICT (run_id, task_id, instance_idx, name) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, location = excluded.location, id = excluded.id`),
+        FROM json_each(${JSON.stringify(outputs.map(({ content: _content, ...o }) => o))}) o WHERE ${won}
+        ON CONFLICT (run_id, task_id, instance_idx, name) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, location = excluded.location, id = excluded.id, content = NULL`),
+      ...contentWrites(outputs),
     );
   }
   // SET reads the row as it was: the count before this success.

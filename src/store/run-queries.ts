@@ -1,6 +1,7 @@
 /** Read-side queries for the API: runs by filter a page at a time, a run's detail, an instance's attempts. */
 import { and, asc, count, desc, eq, gte, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './db.js';
+import { assetFields } from './runs.js';
 import { assets, attempts, instances, runs, taskRuns, type InstanceState, type RunState } from './schema.js';
 
 export interface RunFilter {
@@ -78,7 +79,8 @@ export async function attemptLog(db: Db, instanceId: string, attempt?: number): 
 }
 
 export async function getAsset(db: Db, id: string) {
-  return db.query.assets.findFirst({ where: eq(assets.id, id) });
+  const [row] = await db.select(assetFields).from(assets).where(eq(assets.id, id)).limit(1);
+  return row;
 }
 
 export async function taskRunOf(db: Db, runId: string, taskId: string) {

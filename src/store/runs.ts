@@ -1,5 +1,5 @@
 /** Runs, task runs and their assets: creating runs, planning tasks, finishing runs. */
-import { and, asc, desc, eq, inArray, isNull, notExists, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, inArray, isNull, notExists, sql } from 'drizzle-orm';
 import type { Partition } from '../runtime/protocol.js';
 import type { Db } from './db.js';
 import { eventRows, guardedEvents, newToken, run as runStep, type Statement, type Step } from './batch.js';
@@ -17,11 +17,18 @@ export interface NewAsset {
   size: number;
   sha256: string;
   mediaType: string;
+  /** The bytes of an inline asset (see assets.content); absent: they are at `location`. */
+  content?: Uint8Array;
 }
 
 export type RunRow = typeof runs.$inferSelect;
 export type TaskRunRow = typeof taskRuns.$inferSelect;
-export type AssetRow = typeof assets.$inferSelect;
+const { content: _bytes, ...assetColumns } = getTableColumns(assets);
+/** An asset's row without its bytes: `inline` says whether the row holds them. */
+export const assetFields = { ...assetColumns, inline: sql<boolean>`${assets.content} IS NOT NULL`.mapWith(Boolean) };
+export type AssetRow = Omit<typeof assets.$inferSelect, 'content'> & { inline: boolean };
+/** An asset with the bytes of an inline one in hand (read from its row, or just produced). */
+export type LoadedAsset = AssetRow & { content?: Uint8Array };
 type InstanceRow = typeof instances.$inferSelect;
 
 export interface NewRun {
@@ -56,7 +63,7 @@ export function createRunStep(run: NewRun, guard?: Fragment): Step<EventRow[]> {
       : q`${`flow ${run.flowId} already has `} || ${active} || ${` active run(s) (concurrency max ${run.skipAbove}, policy skip)`}`;
   const exists = q`EXISTS (SELECT 1 FROM runs WHERE id = ${run.id})`;
   const data = { flowId: run.flowId, revision: run.revision, trigger: run.trigger, ...(run.logicalTime != null ? { logicalTime: run.logicalTime } : {}) };
-  const inputs = run.inputs.map(({ order, ...a }) => ({ ...a, idx: order ?? null }));
+  const inputs = run.inputs.map(({ order, content: _content, ...a }) => ({ ...a, idx: order ?? null }));
   const items: Statement[] = [
     // A taken dedupe key (or id) makes this a no-op, and then every statement below writes nothing.
     write(q`INSERT INTO runs (id, flow_id, revision, state, error, params, trigger, created_at, finished_at, logical_time, dedupe_key, backfill_id)
@@ -74,6 +81,7 @@ export function createRunStep(run: NewRun, guard?: Fragment): Step<EventRow[]> {
         SELECT json_extract(j.value, '$.id'), ${run.id}, NULL, json_extract(j.value, '$.idx'), json_extract(j.value, '$.name'), json_extract(j.value, '$.location'),
           json_extract(j.value, '$.size'), json_extract(j.value, '$.sha256'), json_extract(j.value, '$.mediaType'), ${now}
         FROM json_each(${JSON.stringify(inputs)}) j WHERE ${exists}`),
+      ...contentWrites(run.inputs),
     );
   }
   const firstEvent = items.length;
@@ -87,6 +95,14 @@ export function createRunStep(run: NewRun, guard?: Fragment): Step<EventRow[]> {
     );
   }
   return { items, read: (r) => [...created.rows(r[firstEvent]), ...eventRows(r[firstEvent + 1])] };
+}
+
+/**
+ * The bytes of inline assets, each into the row just inserted with its id: one statement per asset
+ * (a blob parameter), and a row that was not written (a lost step) is not there to update.
+ */
+export function contentWrites(list: NewAsset[]): Statement[] {
+  return list.filter((a) => a.content).map((a) => write(q`UPDATE assets SET content = ${a.content!} WHERE id = ${a.id}`));
 }
 
 /** Record a new run (queued, or skipped at its flow's limit). Returns its events; none when its dedupe key was taken. */
@@ -210,14 +226,14 @@ export function finishRunStep(
 
 /** The flow inputs given to a run (assets with no producing task). */
 export async function runInputAssets(db: Db, runId: string): Promise<AssetRow[]> {
-  return db.select().from(assets).where(and(eq(assets.runId, runId), isNull(assets.taskId))).orderBy(asc(assets.name), asc(assets.instanceIdx));
+  return db.select(assetFields).from(assets).where(and(eq(assets.runId, runId), isNull(assets.taskId))).orderBy(asc(assets.name), asc(assets.instanceIdx));
 }
 
 /** Every output of the given tasks in a run, ordered by task (as listed), instance, then name. */
 export async function taskOutputAssets(db: Db, runId: string, taskIds: string[]): Promise<AssetRow[]> {
   if (!taskIds.length) return [];
   const rows = await db
-    .select()
+    .select(assetFields)
     .from(assets)
     .where(and(eq(assets.runId, runId), inArray(assets.taskId, taskIds)))
     .orderBy(asc(assets.instanceIdx), asc(assets.name));
@@ -228,14 +244,29 @@ export async function assetsByIds(db: Db, ids: string[]): Promise<AssetRow[]> {
   const out: AssetRow[] = [];
   for (let i = 0; i < ids.length; i += 500) {
     // One JSON parameter, not 500: D1 binds at most 100.
-    out.push(...(await db.select().from(assets).where(sql`${assets.id} IN (SELECT value FROM json_each(${JSON.stringify(ids.slice(i, i + 500))}))`)));
+    out.push(...(await db.select(assetFields).from(assets).where(sql`${assets.id} IN (SELECT value FROM json_each(${JSON.stringify(ids.slice(i, i + 500))}))`)));
   }
   const byId = new Map(out.map((a) => [a.id, a]));
   return ids.map((id) => byId.get(id)!).filter(Boolean);
 }
 
 export async function runAssets(db: Db, runId: string): Promise<AssetRow[]> {
-  return db.select().from(assets).where(eq(assets.runId, runId)).orderBy(asc(assets.taskId), asc(assets.instanceIdx), asc(assets.name));
+  return db.select(assetFields).from(assets).where(eq(assets.runId, runId)).orderBy(asc(assets.taskId), asc(assets.instanceIdx), asc(assets.name));
+}
+
+/** `rows` with the bytes of the inline ones read from the store (files are left where they are). */
+export async function withContent(db: Db, rows: AssetRow[]): Promise<LoadedAsset[]> {
+  const ids = rows.filter((a) => a.inline && !(a as LoadedAsset).content).map((a) => a.id);
+  const bytes = new Map<string, Uint8Array>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = JSON.stringify(ids.slice(i, i + 500));
+    const found = await db.select({ id: assets.id, content: assets.content }).from(assets).where(sql`${assets.id} IN (SELECT value FROM json_each(${chunk}))`);
+    for (const r of found) if (r.content) bytes.set(r.id, new Uint8Array(r.content.buffer, r.content.byteOffset, r.content.byteLength));
+  }
+  return rows.map((a) => {
+    const content = bytes.get(a.id);
+    return content ? { ...a, content } : a;
+  });
 }
 
 /** What planning a task run writes. With `claim`, its first `claim.count` instances are leased to `claim.owner` at once. */

@@ -3,7 +3,7 @@
  * migrations in ./drizzle from this file (`npm run db:generate`).
  */
 import { sql } from 'drizzle-orm';
-import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 const now = sql`(CAST(unixepoch('subsec') * 1000 AS INTEGER))`;
 
@@ -256,8 +256,13 @@ export const assets = sqliteTable(
     size: integer('size').notNull(),
     sha256: text('sha256').notNull(),
     mediaType: text('media_type').notNull(),
-    /** Key in the asset store. */
+    /** Key in the asset store: where the bytes are, or for an inline asset, where they go when a file is wanted. */
     location: text('location').notNull(),
+    /**
+     * The bytes of a small output, kept in the row: they become durable with the commit that
+     * records them, with no file to create and fsync first. Null: the bytes are at `location`.
+     */
+    content: blob('content', { mode: 'buffer' }),
     createdAt: integer('created_at').notNull().default(now),
   },
   (t) => [uniqueIndex('assets_lineage').on(t.runId, t.taskId, t.instanceIdx, t.name)],

@@ -12,7 +12,7 @@ import { currentRevision, getFlowRevision } from '../../store/flows.js';
 import { taskRunInstances } from '../../store/instances.js';
 import { cancelRun, retryRun } from '../../store/run-control.js';
 import { attemptLog, attemptSummaries, getAsset, getInstance, instanceCounts, listRuns, taskRunOf, type RunCursor } from '../../store/run-queries.js';
-import { getRun, getTaskRuns, runAssets, type AssetRow, type RunRow } from '../../store/runs.js';
+import { getRun, getTaskRuns, runAssets, withContent, type AssetRow, type RunRow } from '../../store/runs.js';
 import { runStates, type RunState } from '../../store/schema.js';
 import { mediaType, readBody } from '../body.js';
 import type { Api } from '../context.js';
@@ -181,7 +181,7 @@ export function runRoutes(api: Api) {
             if (!a) throw new ApiError(400, 'invalid_input', `input "${name}": no asset ${id}`);
             list.push(a);
           }
-          req.assets![name] = list;
+          req.assets![name] = await withContent(db, list);
         }
       } else {
         throw new ApiError(415, 'unsupported_media_type', `content type "${type}": use application/json or multipart/form-data`);
@@ -374,7 +374,9 @@ export function runRoutes(api: Api) {
     createRoute({ method: 'get', path: '/assets/{id}/content', summary: 'Download an asset', tags: ['assets'], request: { params: z.object({ id: AssetId }) }, responses: { 200: { description: 'the bytes', content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } }, 404: err('no such asset') } }),
     async (c) => {
       const a = await mustAsset(c.req.valid('param').id);
-      const stream = tutti.openAsset ? await tutti.openAsset(a.location) : (Readable.toWeb(createReadStream(tutti.assets.localPath(a.location))) as ReadableStream<Uint8Array>);
+      // Read from the row: an ArrayBuffer's view, never one of the shared buffers the scheduler keeps.
+      const inline = a.inline ? ((await withContent(db, [a]))[0]!.content as Uint8Array<ArrayBuffer>) : undefined;
+      const stream = inline ?? (tutti.openAsset ? await tutti.openAsset(a.location) : (Readable.toWeb(createReadStream(tutti.assets.localPath(a.location))) as ReadableStream<Uint8Array>));
       return c.body(stream, 200, {
         'content-type': a.mediaType,
         'content-length': String(a.size),

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { loadFlowFile } from '../../flow/index.js';
 import { registerFlow } from '../../scheduler/flows.js';
 import { triggerRun } from '../../scheduler/trigger.js';
-import { getTaskRuns, runAssets } from '../../store/runs.js';
+import { cacheFile } from '../../assets/store.js';
+import { getTaskRuns, runAssets, withContent } from '../../store/runs.js';
 import { openTutti, type TuttiOptions } from '../../tutti.js';
 import { RunProgress } from '../progress.js';
 import { parsePairs } from '../pairs.js';
@@ -42,8 +43,10 @@ export async function runCommand(flowFile: string, opts: RunOptions): Promise<nu
     }
     const outputs = (await runAssets(db, runId)).filter((a) => a.taskId && finals.includes(a.taskId));
     if (outputs.length) out.write('outputs:\n');
-    for (const a of outputs) {
+    for (const a of await withContent(db, outputs)) {
       const file = tutti.assets.localPath(a.location);
+      // A small output is kept in the database: give it a file too, as the user expects one.
+      if (a.content) await cacheFile(file, a.content);
       out.write(`  ${a.taskId}/${a.instanceIdx}/${a.name}  ${a.size} bytes  ${file}\n`);
       if (a.size <= 512) {
         const text = readFileSync(file, 'utf8');

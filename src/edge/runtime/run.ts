@@ -98,7 +98,7 @@ export async function runOnEdge(component: EdgeComponent, job: EdgeJob): Promise
       () => {},
     );
     if (!result.ok) return { ok: false, failure: explain(result.failure), log: result.log };
-    const outputs = result.outputs.map((o) => ({ name: o.name, size: o.size, sha256: o.sha256, bytes: readFileSync(o.path) }));
+    const outputs = result.outputs.map((o) => ({ name: o.name, size: o.size, sha256: o.sha256, bytes: o.bytes ?? readFileSync(o.path) }));
     return { ok: true, outputs, log: result.log, plan: result.plan };
   } finally {
     rmSync(dir, { recursive: true, force: true });

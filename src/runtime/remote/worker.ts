@@ -169,7 +169,8 @@ export class RemoteWorker {
       if (!result.ok) return await this.report(h, 'fail', { failure: result.failure, log: result.log, ms });
       for (const out of result.outputs) {
         const url = `/workers/attempts/${job.instanceId}/${job.attempt}/outputs/${encodeURIComponent(out.name)}?worker=${this.id}`;
-        await this.send(url, () => ({ method: 'PUT', body: Readable.toWeb(createReadStream(out.path)) as ReadableStream, headers: { 'content-type': 'application/octet-stream', 'x-tutti-sha256': out.sha256 }, duplex: 'half' }), h);
+        const body = out.bytes ?? (Readable.toWeb(createReadStream(out.path)) as ReadableStream);
+        await this.send(url, () => ({ method: 'PUT', body, headers: { 'content-type': 'application/octet-stream', 'x-tutti-sha256': out.sha256 }, duplex: 'half' }), h);
       }
       await this.report(h, 'complete', { outputs: result.outputs.map(({ name, size, sha256 }) => ({ name, size, sha256 })), log: result.log, ms });
     } catch (e) {

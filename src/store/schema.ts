@@ -185,7 +185,11 @@ export const taskRuns = sqliteTable(
      */
     stepToken: text('step_token'),
   },
-  (t) => [uniqueIndex('task_runs_run_task').on(t.runId, t.taskId)],
+  (t) => [
+    uniqueIndex('task_runs_run_task').on(t.runId, t.taskId),
+    // Every claim looks for running task runs with a cap: without it, a scan of all task runs ever.
+    index('task_runs_capped').on(t.state).where(sql`${t.concurrency} IS NOT NULL`),
+  ],
 );
 
 export const instanceStates = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;

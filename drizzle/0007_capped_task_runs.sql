@@ -1,0 +1,1 @@
+CREATE INDEX `task_runs_capped` ON `task_runs` (`state`) WHERE "task_runs"."concurrency" IS NOT NULL;

@@ -102,8 +102,11 @@ export class Engine {
   private readonly contexts = new Map<string, Promise<TaskContext>>();
   /** Task runs whose plan is being committed while the instances it leased here already run. */
   private readonly planning = new Set<string>();
-  /** Groups of outcomes queued and not yet committed. */
-  private recording = 0;
+  /**
+   * Successes of the groups being committed, by run. Their statements may not have run yet (held
+   * behind a sync): a later group reads their task runs as still running, and takes them as done.
+   */
+  private readonly recording = new Map<string, Set<Success>>();
   private readonly pending: { success: Success; produced: string[]; resolve: (won: boolean) => void; reject: (e: unknown) => void }[] = [];
   private flushing?: Promise<void>;
   private ticking = false;
@@ -884,15 +887,19 @@ export class Engine {
       const group = this.pending.splice(0);
       try {
         const successes = group.map((g) => g.success);
-        // With an earlier group still being committed, its successes may not be visible to this
-        // group's reads: two concurrent ends in one run could each miss the other, and neither
-        // may then mark the run as needing no other look.
-        const alone = this.recording === 0;
         const { steps, settled } = await this.unblocked(successes);
         // Queued now, so batches commit in the order of their groups; the next group does not
         // wait for this one to be durable: its reads may run during this one's sync.
-        this.recording++;
-        void this.record(group, steps, alone ? settled : new Map()).finally(() => this.recording--);
+        for (const s of successes) {
+          const runId = s.record.instance.runId;
+          this.recording.set(runId, (this.recording.get(runId) ?? new Set()).add(s));
+        }
+        void this.record(group, steps, settled).finally(() => {
+          for (const s of successes) {
+            const set = this.recording.get(s.record.instance.runId);
+            if (set?.delete(s) && !set.size) this.recording.delete(s.record.instance.runId);
+          }
+        });
       } catch (e) {
         for (const g of group) g.reject(e);
       }
@@ -958,14 +965,20 @@ export class Engine {
         // assume it holds, and write nothing when it did not.
         if (me?.state !== 'running' && !(me?.state === 'pending' && this.planning.has(me.id))) continue;
         me.state = 'succeeded';
-        const now = Date.now();
-        const produced: LoadedAsset[] = outputs
-          .map((o) => ({
-            id: o.id, runId: run.id, taskId: task.id, instanceIdx: inst.idx, name: o.name, size: o.size, sha256: o.sha256, mediaType: o.mediaType, location: o.location, createdAt: now,
-            inline: o.content !== undefined, content: o.content,
-          }))
-          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        const known = { outputs: new Map([[task.id, produced]]) };
+        const known = { outputs: new Map([[task.id, producedAssets(run.id, { record, outputs })]]) };
+        // The successes of earlier groups in this run may not be in the store yet (their commit
+        // waits behind a sync). Those that end their task run are taken as done, with their
+        // outputs, as their own steps took them: without this, two ends committed back to back
+        // could each miss the other. If one did not hold, what assumed it writes nothing either.
+        // One of several instances may or may not end its task run: the run gets another look.
+        const earlier = [...(this.recording.get(run.id) ?? [])];
+        const assumable = earlier.every((e) => (e.record.instance.partition as Partition).count === 1);
+        for (const e of earlier) {
+          const tr = trs.get(e.record.taskId);
+          if ((e.record.instance.partition as Partition).count !== 1 || !tr || !['running', 'pending'].includes(tr.state)) continue;
+          tr.state = 'succeeded';
+          known.outputs.set(e.record.taskId, producedAssets(run.id, e));
+        }
         let planned = false;
         for (const t of spec.tasks) {
           const tr = trs.get(t.id);
@@ -978,7 +991,7 @@ export class Engine {
         }
         const outcome = runOutcome(spec, trs);
         if (!planned && outcome?.state === 'succeeded') out.push({ step: finishRunStep(run.id, 'succeeded', null, true), after: () => {} });
-        if (perRun.get(run.id) === 1 && (planned || !outcome || outcome.state === 'succeeded')) settled.set(run.id, out.slice(before));
+        if (assumable && perRun.get(run.id) === 1 && (planned || !outcome || outcome.state === 'succeeded')) settled.set(run.id, out.slice(before));
       }
     } catch (e) {
       // Only a shortcut: the usual pass does the same work after the commit.
@@ -1038,6 +1051,17 @@ function commitSteps<T>(db: Database['db'], steps: Step<T>[], planned: (Planned 
     for (const p of planned) p?.after([]);
     throw e;
   });
+}
+
+/** The outputs of a success that ends its task run, as the store will hold them once it is committed. */
+function producedAssets(runId: string, { record, outputs }: Success): LoadedAsset[] {
+  const now = Date.now();
+  return outputs
+    .map((o) => ({
+      id: o.id, runId, taskId: record.taskId, instanceIdx: record.instance.idx, name: o.name, size: o.size, sha256: o.sha256, mediaType: o.mediaType,
+      location: o.location, createdAt: now, inline: o.content !== undefined, content: o.content,
+    }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** Assets a plan would otherwise read from the store: a new run's inputs, outputs committed with the plan. */

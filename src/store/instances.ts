@@ -19,10 +19,7 @@ export type InstanceRow = typeof instances.$inferSelect;
 export async function claimInstances(db: Db, owner: string, n: number, leaseMs: number): Promise<InstanceRow[]> {
   if (n <= 0) return [];
   const now = Date.now();
-  const capped = await db
-    .select({ id: taskRuns.id, concurrency: taskRuns.concurrency })
-    .from(taskRuns)
-    .where(and(eq(taskRuns.state, 'running'), isNotNull(taskRuns.concurrency)));
+  const capped = await cappedTaskRuns(db);
   const lease = (ids: SQLWrapper) =>
     db
       .update(instances)
@@ -63,6 +60,14 @@ export async function claimInstances(db: Db, owner: string, n: number, leaseMs: 
     claimed.push(...(await lease(free)));
   }
   return claimed;
+}
+
+/** Running task runs with a concurrency cap: read by every claim, through the partial index task_runs_capped. */
+export function cappedTaskRuns(db: Db) {
+  return db
+    .select({ id: taskRuns.id, concurrency: taskRuns.concurrency })
+    .from(taskRuns)
+    .where(and(eq(taskRuns.state, 'running'), isNotNull(taskRuns.concurrency)));
 }
 
 /**
@@ -223,14 +228,13 @@ function completeOne(success: Success): Step<{ events: EventRow[]; won: Success[
     write(q`INSERT INTO attempts (instance_id, attempt, worker, outcome, log, started_at, finished_at)
       SELECT id, attempt, ${a.worker}, 'succeeded', ${a.log}, started_at, ${now} FROM instances WHERE id = ${a.instance.id} AND step_token = ${token}`),
   ];
-  if (outputs.length) {
+  // An instance has few outputs (often one): a statement each, with plain parameters and its bytes.
+  for (const o of outputs) {
     items.push(
-      write(q`INSERT INTO assets (id, run_id, task_id, instance_idx, name, location, size, sha256, media_type, created_at)
-        SELECT json_extract(o.value, '$.id'), ${a.instance.runId}, ${a.taskId}, ${a.instance.idx}, json_extract(o.value, '$.name'), json_extract(o.value, '$.location'),
-          json_extract(o.value, '$.size'), json_extract(o.value, '$.sha256'), json_extract(o.value, '$.mediaType'), ${now}
-        FROM json_each(${JSON.stringify(outputs.map(({ content: _content, ...o }) => o))}) o WHERE ${won}
-        ON CONFLICT (run_id, task_id, instance_idx, name) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, location = excluded.location, id = excluded.id, content = NULL`),
-      ...contentWrites(outputs),
+      write(q`INSERT INTO assets (id, run_id, task_id, instance_idx, name, location, size, sha256, media_type, created_at, content)
+        SELECT ${o.id}, ${a.instance.runId}, ${a.taskId}, ${a.instance.idx}, ${o.name}, ${o.location}, ${o.size}, ${o.sha256}, ${o.mediaType}, ${now}, ${o.content ?? null}
+        WHERE ${won}
+        ON CONFLICT (run_id, task_id, instance_idx, name) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, location = excluded.location, id = excluded.id, content = excluded.content`),
     );
   }
   // SET reads the row as it was: the count before this success.

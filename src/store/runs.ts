@@ -149,14 +149,23 @@ export async function getTaskRuns(db: Db, runId: string): Promise<TaskRunRow[]> 
 
 /**
  * Just what deciding the next step of a run needs: cheap to read on every step of a long run. One
- * row of JSON, not a row per task run: the driver's cost per row was most of the read's.
+ * row, not a row per task run (the driver's cost per row was most of the read's), and as plain
+ * text, not JSON (parsing it was the rest): task ids and states are words, errors come apart.
+ * A task run's id is always `<run id>.<task id>` (createRunStep).
  */
 export async function taskRunStates(db: Db, runId: string): Promise<Pick<TaskRunRow, 'id' | 'taskId' | 'state' | 'error'>[]> {
-  const [row] = await readRows<{ states: string | null }>(
+  const [row] = await readRows<{ states: string | null; errors: string | null }>(
     db,
-    q`SELECT json_group_array(json_object('id', id, 'taskId', task_id, 'state', state, 'error', error)) AS states FROM task_runs WHERE run_id = ${runId}`,
+    q`SELECT group_concat(task_id || ' ' || state, ',') AS states, json_group_object(task_id, error) FILTER (WHERE error IS NOT NULL) AS errors
+      FROM task_runs WHERE run_id = ${runId}`,
   );
-  return JSON.parse(row?.states ?? '[]') as Pick<TaskRunRow, 'id' | 'taskId' | 'state' | 'error'>[];
+  if (!row?.states) return [];
+  const errors = (row.errors && row.errors !== '{}' ? JSON.parse(row.errors) : {}) as Record<string, string>;
+  return row.states.split(',').map((entry) => {
+    const at = entry.indexOf(' ');
+    const taskId = entry.slice(0, at);
+    return { id: `${runId}.${taskId}`, taskId, state: entry.slice(at + 1) as TaskRunRow['state'], error: errors[taskId] ?? null };
+  });
 }
 
 export async function getTaskRun(db: Db, taskRunId: string): Promise<TaskRunRow | undefined> {
@@ -307,25 +316,44 @@ export function planStep(p: PlanWrite): Step<EventRow[]> {
   const needs = p.needs?.length
     ? q` AND NOT EXISTS (SELECT 1 FROM task_runs u WHERE u.run_id = ${p.runId} AND u.task_id IN (SELECT value FROM json_each(${JSON.stringify(p.needs)})) AND u.state != 'succeeded')`
     : q``;
+  // A scheduler may plan from outputs it was told of before their commit ran: the plan holds only
+  // if every one of them is in the store when it does (a result that lost its lease wrote none).
+  const distinct = [...new Set(p.inputs)];
+  const inputsExist = distinct.length
+    ? q` AND (SELECT count(*) FROM assets WHERE id IN (SELECT value FROM json_each(${JSON.stringify(distinct)}))) = ${distinct.length}`
+    : q``;
   const items: Statement[] = [
     write(q`UPDATE task_runs SET state = ${empty ? 'succeeded' : 'running'}, inputs = ${JSON.stringify(p.inputs)}, instance_count = ${p.partitions.length},
         policy = ${p.policy}, concurrency = ${p.concurrency ?? null}, started_at = ${now}, finished_at = ${empty ? now : null}, step_token = ${token}
-      WHERE id = ${p.taskRunId} AND state = 'pending' AND EXISTS (SELECT 1 FROM runs WHERE id = ${p.runId} AND state = 'running')${needs}`),
+      WHERE id = ${p.taskRunId} AND state = 'pending' AND EXISTS (SELECT 1 FROM runs WHERE id = ${p.runId} AND state = 'running')${needs}${inputsExist}`),
   ];
   const claimed = Math.min(p.claim?.count ?? 0, p.partitions.length);
   const c = p.claim ?? { owner: null, leaseMs: 0 };
-  // The partitions travel as one JSON parameter per chunk: D1 binds at most 100 parameters. The
-  // first `claimed` of them (by position) are leased at once, with their first attempt started.
-  for (let i = 0; i < p.partitions.length; i += PLAN_CHUNK) {
-    const leased = q`(j.key + ${i} < ${claimed})`;
+  if (p.partitions.length === 1) {
+    // The common case (a task of one instance) with plain parameters: no JSON to parse, about half the cost.
+    const [part] = p.partitions as [Partition];
+    const leased = claimed === 1;
     items.push(
       write(q`INSERT INTO instances (id, task_run_id, run_id, idx, state, attempt, lease_owner, lease_expires_at, started_at, partition, available_at)
-        SELECT ${p.taskRunId} || '.' || json_extract(j.value, '$.index'), ${p.taskRunId}, ${p.runId}, json_extract(j.value, '$.index'),
-          CASE WHEN ${leased} THEN 'running' ELSE 'pending' END, CASE WHEN ${leased} THEN 1 ELSE 0 END,
-          CASE WHEN ${leased} THEN ${c.owner} END, CASE WHEN ${leased} THEN ${now + c.leaseMs} END, CASE WHEN ${leased} THEN ${now} END, j.value, ${now}
-        FROM json_each(${JSON.stringify(p.partitions.slice(i, i + PLAN_CHUNK))}) j WHERE ${mine}
+        SELECT ${`${p.taskRunId}.${part.index}`}, ${p.taskRunId}, ${p.runId}, ${part.index}, ${leased ? 'running' : 'pending'}, ${leased ? 1 : 0},
+          ${leased ? c.owner : null}, ${leased ? now + c.leaseMs : null}, ${leased ? now : null}, ${JSON.stringify(part)}, ${now}
+        WHERE ${mine}
         ON CONFLICT DO NOTHING`),
     );
+  } else {
+    // The partitions travel as one JSON parameter per chunk: D1 binds at most 100 parameters. The
+    // first `claimed` of them (by position) are leased at once, with their first attempt started.
+    for (let i = 0; i < p.partitions.length; i += PLAN_CHUNK) {
+      const leased = q`(j.key + ${i} < ${claimed})`;
+      items.push(
+        write(q`INSERT INTO instances (id, task_run_id, run_id, idx, state, attempt, lease_owner, lease_expires_at, started_at, partition, available_at)
+          SELECT ${p.taskRunId} || '.' || json_extract(j.value, '$.index'), ${p.taskRunId}, ${p.runId}, json_extract(j.value, '$.index'),
+            CASE WHEN ${leased} THEN 'running' ELSE 'pending' END, CASE WHEN ${leased} THEN 1 ELSE 0 END,
+            CASE WHEN ${leased} THEN ${c.owner} END, CASE WHEN ${leased} THEN ${now + c.leaseMs} END, CASE WHEN ${leased} THEN ${now} END, j.value, ${now}
+          FROM json_each(${JSON.stringify(p.partitions.slice(i, i + PLAN_CHUNK))}) j WHERE ${mine}
+          ON CONFLICT DO NOTHING`),
+      );
+    }
   }
   const events: NewEvent[] = [{ runId: p.runId, taskId: p.taskId, type: 'task-planned', data: { instances: p.partitions.length, policy: p.policy } }];
   if (empty) events.push({ runId: p.runId, taskId: p.taskId, type: 'task-succeeded' });

@@ -168,14 +168,18 @@ try {
   }
 
   // 2. 10 long tasks in sequence, against fib(33) computed by the same component without Tutti
-  // around it. This VM's speed drifts by tens of percent within minutes: each run is paired with a
-  // compute measurement taken just before it, and the overhead is the median of the pairs (after a
-  // warm-up run, as for workload 1).
+  // around it. This VM's speed drifts by tens of percent within seconds (fib(33) alone takes 17 to
+  // 35 ms in one process): each run is paired with the mean of compute measurements taken just
+  // before and just after it, and the overhead is the median of the pairs (after a warm-up run, as
+  // for workload 1).
   const pairs: { total: number; compute: number }[] = [];
   if (wanted('w2') && !quick) ok(await client.run('seq10'));
-  for (let i = 0; i < (!wanted('w2') ? 0 : quick ? 1 : 5); i++) {
-    const compute = 10 * (await computeMs(33, quick ? 3 : 5));
-    pairs.push({ compute, total: ok(await client.run('seq10')).ms });
+  let before = wanted('w2') ? 10 * (await computeMs(33, quick ? 3 : 5)) : 0;
+  for (let i = 0; i < (!wanted('w2') ? 0 : quick ? 1 : 7); i++) {
+    const total = ok(await client.run('seq10')).ms;
+    const after = 10 * (await computeMs(33, quick ? 3 : 5));
+    pairs.push({ compute: (before + after) / 2, total });
+    before = after;
   }
   const w2 = !pairs.length ? undefined : {
     totalMs: median(pairs.map((p) => p.total)),

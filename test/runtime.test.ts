@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { ComponentCache, ComponentRejected } from '../src/runtime/component.js';
 import { WorkerPool } from '../src/runtime/pool.js';
 import type { JobSpec } from '../src/runtime/pool.js';
-import type { OutputFile } from '../src/runtime/protocol.js';
+import type { InstanceResult, OutputFile } from '../src/runtime/protocol.js';
 import { INLINE_OUTPUT_BYTES } from '../src/runtime/sinks.js';
 import { module, tempDir } from './helpers.js';
 
@@ -117,6 +117,25 @@ describe('component runtime', () => {
     const r = await pool.run(wc, spec);
     assert.ok(r.ok, JSON.stringify(r));
     assert.equal(text(r.outputs[0]!), '4\n');
+  });
+
+  it('runs a job right after another in the same worker on its outputs, and cancels it when the first fails', async () => {
+    const fib = await cache.prepare(readFileSync(module('fib')));
+    const add = await cache.prepare(readFileSync(module('add')));
+    const follow = async (first: JobSpec) => {
+      let resolve!: (r: InstanceResult) => void;
+      const second = new Promise<InstanceResult>((r) => (resolve = r));
+      const r = await pool.run(fib, first, { then: { component: add, spec: { ...job([]), fromPrevious: { taskId: 'fib', idx: 0 } }, resolve } });
+      return [r, await second] as const;
+    };
+    // fib(20) = 6765 on stdout; add reads its input on stdin and prints the sum of its numbers.
+    const [first, second] = await follow(job([], { env: [['TUTTI_PARAM_N', '20']] }));
+    assert.ok(first.ok && second.ok, JSON.stringify([first, second]));
+    assert.equal(text(first.outputs[0]!), '6765\n');
+    assert.equal(text(second.outputs.find((o) => o.name === 'stdout')!), '6765\n');
+    const [failed, cancelled] = await follow(job([], { env: [['TUTTI_PARAM_N', 'not a number']] }));
+    assert.equal(failed.ok, false);
+    assert.ok(!cancelled.ok && cancelled.failure.kind === 'cancelled', JSON.stringify(cancelled));
   });
 
   it('streams exactly the partition slices on stdin, concatenated in order', async () => {

@@ -19,6 +19,8 @@ export type JobSpec = Omit<InstanceJob, 'jobId' | 'modulesKey' | 'moduleUrl' | '
 
 interface Pending {
   job: InstanceJob;
+  /** A job to run right after this one in the same worker, on its outputs (`fromPrevious`). */
+  then?: Pending;
   modules: Record<string, WebAssembly.Module>;
   timeoutMs?: number;
   onProgress?: (fraction: number) => void;
@@ -62,13 +64,15 @@ export class WorkerPool {
   async run(
     component: PreparedComponent,
     spec: JobSpec,
-    opts: { timeoutMs?: number; onProgress?: (f: number) => void; signal?: AbortSignal } = {},
+    opts: { timeoutMs?: number; onProgress?: (f: number) => void; signal?: AbortSignal; then?: Then } = {},
   ): Promise<InstanceResult> {
     if (this.closed) return fail({ kind: 'internal', message: 'worker pool is closed', retryable: true });
     if (opts.signal?.aborted) return fail(cancelled);
     let compiled;
+    let next: CompiledModules | undefined;
     try {
       compiled = await component.compile(spec.limits.memoryBytes);
+      next = opts.then && (await opts.then.component.compile(opts.then.spec.limits.memoryBytes).catch(() => undefined));
     } catch (e) {
       if (e instanceof MemoryCapError) return fail({ kind: 'out-of-memory', message: e.message, retryable: false });
       throw e;
@@ -82,6 +86,13 @@ export class WorkerPool {
     };
     return new Promise((resolve) => {
       const p: Pending = { job, modules: compiled.modules, resolve, timeoutMs: opts.timeoutMs, onProgress: opts.onProgress };
+      const then = opts.then;
+      if (then && !next) then.resolve(fail(cancelled));
+      if (then && next) {
+        // Numbered right after its predecessor: the worker checks that the job before it is that one.
+        const job: InstanceJob = { ...then.spec, jobId: this.nextJob++, modulesKey: next.key, moduleUrl: then.component.moduleUrl, contract: then.component.info.contract };
+        p.then = { job, modules: next.modules, resolve: then.resolve, timeoutMs: then.timeoutMs };
+      }
       opts.signal?.addEventListener('abort', () => this.cancel(p), { once: true });
       this.queue.push(p);
       this.dispatch();
@@ -97,6 +108,7 @@ export class WorkerPool {
     if (i >= 0) {
       this.queue.splice(i, 1);
       p.resolve(fail(cancelled));
+      p.then?.resolve(fail(cancelled));
       return;
     }
     const slot = this.slots.find((s) => s.jobs.includes(p));
@@ -105,6 +117,7 @@ export class WorkerPool {
       this.replace(slot, cancelled);
       return;
     }
+    // Skipped, it leaves the job that follows it nothing to run on: the worker cancels that one.
     slot.jobs.splice(slot.jobs.indexOf(p), 1);
     this.post(slot, { type: 'skip', jobId: p.job.jobId });
     p.resolve(fail(cancelled));
@@ -130,7 +143,7 @@ export class WorkerPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const p of this.queue.splice(0)) p.resolve(fail({ kind: 'lost', message: 'worker pool closed', retryable: true }));
+    for (const p of this.queue.splice(0)) for (const q of [p, p.then]) q?.resolve(fail({ kind: 'lost', message: 'worker pool closed', retryable: true }));
     await Promise.all(
       this.slots.map(async (s) => {
         clearTimeout(s.timer);
@@ -197,7 +210,13 @@ export class WorkerPool {
       if (id <= finished) p.resolve(fail({ kind: 'lost', message: 'the worker stopped before reporting', retryable: true }));
       // With nothing running, the head was about to start: blame it, or a job that kills its worker would go round forever.
       else if (id === started || k === 0) p.resolve(fail(failure));
-      else requeue.push(p);
+      // It could only run right after the job before it, in this worker.
+      else if (p.job.fromPrevious) p.resolve(fail(cancelled));
+      else {
+        // Its follower, here too, was just cancelled: run again, it goes alone.
+        p.then = undefined;
+        requeue.push(p);
+      }
     }
     if (this.closed) {
       for (const p of requeue) p.resolve(fail({ kind: 'lost', message: 'worker pool closed', retryable: true }));
@@ -247,7 +266,9 @@ export class WorkerPool {
         const busy = slot.jobs.length + batch.length > 0;
         if (busy && backlog + this.expectedMs(next) > MAX_BACKLOG_MS) break;
         backlog += this.expectedMs(next);
-        batch.push(this.queue.shift()!);
+        const p = this.queue.shift()!;
+        batch.push(p);
+        if (p.then) batch.push(p.then);
       }
       if (!batch.length) continue;
       const modules: Record<string, Record<string, WebAssembly.Module>> = {};
@@ -269,6 +290,18 @@ export class WorkerPool {
   private expectedMs(p: Pending): number {
     return this.runMs.get(p.job.modulesKey) ?? Infinity;
   }
+}
+
+/**
+ * A job to run right after another in the same worker, on its outputs, without a trip through
+ * this thread in between (see InstanceJob.fromPrevious). Its result goes to `resolve`; it is
+ * cancelled if the first one fails or is stopped.
+ */
+export interface Then {
+  component: PreparedComponent;
+  spec: JobSpec & { fromPrevious: NonNullable<InstanceJob['fromPrevious']> };
+  timeoutMs?: number;
+  resolve: (r: InstanceResult) => void;
 }
 
 const cancelled: Failure = { kind: 'cancelled', message: 'the run was cancelled', retryable: false };

@@ -54,6 +54,12 @@ export interface InstanceJob {
   /** Hosts (host or host:port) outgoing HTTP may reach; empty or absent: no network at all. */
   allowedHosts?: string[];
   limits: Limits;
+  /**
+   * Run only right after the job before it in the same worker, and only if that one succeeded: its
+   * inputs are that job's outputs (named `<taskId>/<idx>/<output>`, in name order), one partition
+   * over each in full. `inputs` and `partition.slices` are filled in by the worker.
+   */
+  fromPrevious?: { taskId: string; idx: number };
 }
 
 /** An output of an attempt: written at `path`, or, when small, only in hand (`bytes`, no file). */

@@ -9,8 +9,8 @@ import { datasync, type AssetStore } from '../assets/store.js';
 import { newId } from '../ids.js';
 import { DEFAULT_LIMITS } from '../runtime/limits.js';
 import type { PreparedComponent } from '../runtime/component.js';
-import type { JobSpec, WorkerPool } from '../runtime/pool.js';
-import type { Partition } from '../runtime/protocol.js';
+import type { JobSpec, Then, WorkerPool } from '../runtime/pool.js';
+import type { InstanceResult, Partition } from '../runtime/protocol.js';
 import type { Failure } from '../runtime/failures.js';
 import type { CompleteRequest, FailRequest, RemoteJob } from '../runtime/remote/protocol.js';
 import { OUTPUT_NAME } from '../runtime/sinks.js';
@@ -128,6 +128,13 @@ export class Engine {
   private readonly idle = new Set<() => void>();
   /** Components (digest:memory cap) already handed to the workers. */
   private readonly warmed = new Set<string>();
+  /**
+   * First attempts already running in a worker right behind the instance they follow in a chain
+   * (see successor), by task run: its dispatch takes the result instead of starting it again.
+   */
+  private readonly ahead = new Map<string, Ahead>();
+  /** The task each task (of a flow revision) can be run ahead of, if any: see successor. */
+  private readonly successors = new Map<string, Promise<TaskSpec | undefined>>();
   /** Running instances by run, to stop them when their run is cancelled. */
   private readonly aborts = new Map<string, Set<AbortController>>();
 
@@ -791,6 +798,7 @@ export class Engine {
     const ctx = await this.context(inst.taskRunId);
     const { run, task, secrets } = ctx;
     const record: AttemptRecord = { instance: inst, taskId: task.id, worker: this.owner, startedAt, log: '' };
+    let follower: Ahead | undefined;
     try {
       const missing = Object.values(task.secrets).filter((n) => !secrets.has(n));
       if (missing.length) {
@@ -807,11 +815,21 @@ export class Engine {
       const aborts = this.aborts.get(inst.runId) ?? new Set();
       this.aborts.set(inst.runId, aborts.add(abort));
       try {
-        result = await this.o.pool.run(ctx.component, spec, {
-          timeoutMs: task.timeout ?? this.defaults.timeoutMs,
-          onProgress: (f) => void setProgress(db, inst.id, inst.attempt, f).catch(() => {}),
-          signal: abort.signal,
-        });
+        // Taken only if it ran on exactly the outputs this attempt was planned with.
+        const ahead = inst.attempt === 1 ? this.ahead.get(inst.taskRunId) : undefined;
+        this.ahead.delete(inst.taskRunId);
+        const planned = ctx.inputs.map((a) => a.id).sort().join();
+        result = ahead?.inputs === planned ? await ahead.result : undefined;
+        // Run ahead and stopped (its worker replaced, say): run it as usual.
+        if (!result || (!result.ok && result.failure.kind === 'cancelled')) {
+          follower = await this.aheadOf(ctx, inst);
+          result = await this.o.pool.run(ctx.component, spec, {
+            timeoutMs: task.timeout ?? this.defaults.timeoutMs,
+            onProgress: (f) => void setProgress(db, inst.id, inst.attempt, f).catch(() => {}),
+            signal: abort.signal,
+            then: follower?.then,
+          });
+        }
       } finally {
         aborts.delete(abort);
         if (!aborts.size) this.aborts.delete(inst.runId);
@@ -834,6 +852,7 @@ export class Engine {
           mediaType: 'application/octet-stream',
           content: o.bytes,
         }));
+        if (follower) follower.inputs = outputs.map((o) => o.id).sort().join();
         await this.commit({ record, outputs }, result.outputs.filter((o) => !o.bytes).map((o) => o.path));
       } else {
         await this.recordFailure(record, task.retry, { ...result.failure, message: redact(result.failure.message, task, secrets) });
@@ -841,6 +860,10 @@ export class Engine {
     } catch (e) {
       await this.recordFailure(record, task.retry, { kind: 'internal', message: (e as Error).message ?? String(e), retryable: true });
     } finally {
+      // The follower run ahead is taken by its own dispatch, which comes before this outcome is
+      // durable. Still here, it was not planned (the run ended, say): forgotten. Its files, if
+      // any, are where the task's first attempt writes its own, which overwrites them.
+      if (follower && this.ahead.get(follower.taskRunId) === follower) this.ahead.delete(follower.taskRunId);
       // A capped task run has room again once this attempt is no longer `running` in the store:
       // claiming before that commit would find none and wait for the next poll.
       if (task.concurrency !== undefined) {
@@ -848,6 +871,53 @@ export class Engine {
         this.wake();
       }
     }
+  }
+
+  /**
+   * In a chain, the task that only waits for this instance can start in the same worker the moment
+   * this one ends, on its outputs, instead of after a round trip through this thread (result,
+   * commit, plan, dispatch: most of a short step). It is run ahead as the first attempt it will be
+   * once planned; its plan is committed as usual, in the same commit as this outcome, and its
+   * dispatch then takes the result. Only tasks that are pure functions of those outputs qualify
+   * (nothing granted, no secrets, no plan of their own), so running one that ends up unplanned
+   * (the run was cancelled) has no effect: its result is simply dropped.
+   */
+  private async aheadOf(ctx: TaskContext, inst: InstanceRow): Promise<Ahead | undefined> {
+    const { run, task } = ctx;
+    if ((inst.partition as Partition).count !== 1) return undefined;
+    const next = await this.successor(run, task);
+    if (!next) return undefined;
+    const component = await this.o.registry.get(next.digest);
+    const stem = outputStem(next.id, 0, 1);
+    const spec = this.jobSpec(run, next, [], 'run', { index: 0, count: 1, slices: [] }, new Map(), '0-.a1', stem);
+    spec.env.push(['TUTTI_ATTEMPT', '1']);
+    let resolve!: (r: InstanceResult) => void;
+    const result = new Promise<InstanceResult>((r) => (resolve = r));
+    const ahead: Ahead = {
+      taskRunId: `${run.id}.${next.id}`,
+      result,
+      then: { component, spec: { ...spec, fromPrevious: { taskId: task.id, idx: inst.idx } }, timeoutMs: next.timeout ?? this.defaults.timeoutMs, resolve },
+    };
+    this.ahead.set(ahead.taskRunId, ahead);
+    return ahead;
+  }
+
+  /** The one task that needs `task` and nothing else, if it can be run ahead of its plan (see aheadOf). */
+  private successor(run: RunRow, task: TaskSpec): Promise<TaskSpec | undefined> {
+    const key = `${run.flowId}@${run.revision}:${task.id}`;
+    let p = this.successors.get(key);
+    if (!p) {
+      p = (async () => {
+        const spec = await this.flowSpec(run.flowId, run.revision);
+        const next = spec.tasks.filter((t) => t.needs.length === 1 && t.needs[0] === task.id);
+        const t = next.length === 1 ? next[0]! : undefined;
+        if (!t || t.inputs.length || Object.keys(t.secrets).length || t.scratch || t.network?.allow?.length) return undefined;
+        const info = (await this.o.registry.get(t.digest)).info;
+        return info.hasPlan || info.manifest ? undefined : t;
+      })().catch(() => undefined);
+      this.successors.set(key, p);
+    }
+    return p;
   }
 
   /**
@@ -1068,6 +1138,15 @@ function producedAssets(runId: string, { record, outputs }: Success): LoadedAsse
 interface Known {
   inputs?: LoadedAsset[];
   outputs?: Map<string, LoadedAsset[]>;
+}
+
+/** A first attempt run ahead of its plan, right behind the instance whose outputs it reads (see Engine.aheadOf). */
+interface Ahead {
+  taskRunId: string;
+  then: Then;
+  result: Promise<InstanceResult>;
+  /** The asset ids of the outputs it ran on (sorted, joined), once the instance before it has ended well. */
+  inputs?: string;
 }
 
 interface TaskContext {

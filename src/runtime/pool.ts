@@ -69,10 +69,12 @@ export class WorkerPool {
     if (this.closed) return fail({ kind: 'internal', message: 'worker pool is closed', retryable: true });
     if (opts.signal?.aborted) return fail(cancelled);
     let compiled;
-    let next: CompiledModules | undefined;
+    const chain: Then[] = [];
+    for (let t = opts.then; t; t = t.then) chain.push(t);
+    let followers: (CompiledModules | undefined)[];
     try {
       compiled = await component.compile(spec.limits.memoryBytes);
-      next = opts.then && (await opts.then.component.compile(opts.then.spec.limits.memoryBytes).catch(() => undefined));
+      followers = await Promise.all(chain.map((t) => t.component.compile(t.spec.limits.memoryBytes).catch(() => undefined)));
     } catch (e) {
       if (e instanceof MemoryCapError) return fail({ kind: 'out-of-memory', message: e.message, retryable: false });
       throw e;
@@ -86,12 +88,16 @@ export class WorkerPool {
     };
     return new Promise((resolve) => {
       const p: Pending = { job, modules: compiled.modules, resolve, timeoutMs: opts.timeoutMs, onProgress: opts.onProgress };
-      const then = opts.then;
-      if (then && !next) then.resolve(fail(cancelled));
-      if (then && next) {
-        // Numbered right after its predecessor: the worker checks that the job before it is that one.
-        const job: InstanceJob = { ...then.spec, jobId: this.nextJob++, modulesKey: next.key, moduleUrl: then.component.moduleUrl, contract: then.component.info.contract };
-        p.then = { job, modules: next.modules, resolve: then.resolve, timeoutMs: then.timeoutMs };
+      // Each follower is numbered right after its predecessor: the worker checks that the job before it is that one.
+      let last = p;
+      for (const [i, t] of chain.entries()) {
+        const c = followers[i];
+        if (!c) {
+          for (const rest of chain.slice(i)) rest.resolve(fail(cancelled));
+          break;
+        }
+        const job: InstanceJob = { ...t.spec, jobId: this.nextJob++, modulesKey: c.key, moduleUrl: t.component.moduleUrl, contract: t.component.info.contract };
+        last = last.then = { job, modules: c.modules, resolve: t.resolve, timeoutMs: t.timeoutMs };
       }
       opts.signal?.addEventListener('abort', () => this.cancel(p), { once: true });
       this.queue.push(p);
@@ -107,8 +113,7 @@ export class WorkerPool {
     const i = this.queue.indexOf(p);
     if (i >= 0) {
       this.queue.splice(i, 1);
-      p.resolve(fail(cancelled));
-      p.then?.resolve(fail(cancelled));
+      for (let q: Pending | undefined = p; q; q = q.then) q.resolve(fail(cancelled));
       return;
     }
     const slot = this.slots.find((s) => s.jobs.includes(p));
@@ -143,7 +148,7 @@ export class WorkerPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const p of this.queue.splice(0)) for (const q of [p, p.then]) q?.resolve(fail({ kind: 'lost', message: 'worker pool closed', retryable: true }));
+    for (const p of this.queue.splice(0)) for (let q: Pending | undefined = p; q; q = q.then) q.resolve(fail({ kind: 'lost', message: 'worker pool closed', retryable: true }));
     await Promise.all(
       this.slots.map(async (s) => {
         clearTimeout(s.timer);
@@ -267,8 +272,7 @@ export class WorkerPool {
         if (busy && backlog + this.expectedMs(next) > MAX_BACKLOG_MS) break;
         backlog += this.expectedMs(next);
         const p = this.queue.shift()!;
-        batch.push(p);
-        if (p.then) batch.push(p.then);
+        for (let q: Pending | undefined = p; q; q = q.then) batch.push(q);
       }
       if (!batch.length) continue;
       const modules: Record<string, Record<string, WebAssembly.Module>> = {};
@@ -302,6 +306,8 @@ export interface Then {
   spec: JobSpec & { fromPrevious: NonNullable<InstanceJob['fromPrevious']> };
   timeoutMs?: number;
   resolve: (r: InstanceResult) => void;
+  /** The job after this one, on its outputs. */
+  then?: Then;
 }
 
 const cancelled: Failure = { kind: 'cancelled', message: 'the run was cancelled', retryable: false };

@@ -79,6 +79,11 @@ const STALLED_BATCH = 200;
 /** Group commit bounds: most outcomes per batch, and longest wait for more to join. */
 const MAX_GROUP = 512;
 const GROUP_WAIT_MS = 10;
+/**
+ * Most links of a chain run ahead in one worker (see aheadOf): bounds what a cancelled run may
+ * still compute, and how long a chain keeps its worker to itself.
+ */
+const AHEAD = 8;
 
 export class Engine {
   /** This process's identity on leases and attempts. */
@@ -820,6 +825,7 @@ export class Engine {
         this.ahead.delete(inst.taskRunId);
         const planned = ctx.inputs.map((a) => a.id).sort().join();
         result = ahead?.inputs === planned ? await ahead.result : undefined;
+        follower = result ? ahead?.next : undefined;
         // Run ahead and stopped (its worker replaced, say): run it as usual.
         if (!result || (!result.ok && result.failure.kind === 'cancelled')) {
           follower = await this.aheadOf(ctx, inst);
@@ -863,7 +869,7 @@ export class Engine {
       // The follower run ahead is taken by its own dispatch, which comes before this outcome is
       // durable. Still here, it was not planned (the run ended, say): forgotten. Its files, if
       // any, are where the task's first attempt writes its own, which overwrites them.
-      if (follower && this.ahead.get(follower.taskRunId) === follower) this.ahead.delete(follower.taskRunId);
+      for (let f = follower; f && this.ahead.get(f.taskRunId) === f; f = f.next) this.ahead.delete(f.taskRunId);
       // A capped task run has room again once this attempt is no longer `running` in the store:
       // claiming before that commit would find none and wait for the next poll.
       if (task.concurrency !== undefined) {
@@ -883,23 +889,33 @@ export class Engine {
    * (the run was cancelled) has no effect: its result is simply dropped.
    */
   private async aheadOf(ctx: TaskContext, inst: InstanceRow): Promise<Ahead | undefined> {
-    const { run, task } = ctx;
+    const { run } = ctx;
     if ((inst.partition as Partition).count !== 1) return undefined;
-    const next = await this.successor(run, task);
-    if (!next) return undefined;
-    const component = await this.o.registry.get(next.digest);
-    const stem = outputStem(next.id, 0, 1);
-    const spec = this.jobSpec(run, next, [], 'run', { index: 0, count: 1, slices: [] }, new Map(), '0-.a1', stem);
-    spec.env.push(['TUTTI_ATTEMPT', '1']);
-    let resolve!: (r: InstanceResult) => void;
-    const result = new Promise<InstanceResult>((r) => (resolve = r));
-    const ahead: Ahead = {
-      taskRunId: `${run.id}.${next.id}`,
-      result,
-      then: { component, spec: { ...spec, fromPrevious: { taskId: task.id, idx: inst.idx } }, timeoutMs: next.timeout ?? this.defaults.timeoutMs, resolve },
-    };
-    this.ahead.set(ahead.taskRunId, ahead);
-    return ahead;
+    let first: Ahead | undefined;
+    let last: Ahead | undefined;
+    let after = { task: ctx.task, idx: inst.idx };
+    // Several links down a chain: each runs on the outputs of the one before, in that worker.
+    for (let i = 0; i < AHEAD; i++) {
+      const next = await this.successor(run, after.task);
+      if (!next) break;
+      const component = await this.o.registry.get(next.digest);
+      const spec = this.jobSpec(run, next, [], 'run', { index: 0, count: 1, slices: [] }, new Map(), '0-.a1', outputStem(next.id, 0, 1));
+      spec.env.push(['TUTTI_ATTEMPT', '1']);
+      let resolve!: (r: InstanceResult) => void;
+      const result = new Promise<InstanceResult>((r) => (resolve = r));
+      const ahead: Ahead = {
+        taskRunId: `${run.id}.${next.id}`,
+        result,
+        then: { component, spec: { ...spec, fromPrevious: { taskId: after.task.id, idx: after.idx } }, timeoutMs: next.timeout ?? this.defaults.timeoutMs, resolve },
+      };
+      if (last) last.next = ahead;
+      if (last) last.then.then = ahead.then;
+      first ??= ahead;
+      last = ahead;
+      after = { task: next, idx: 0 };
+    }
+    for (let a = first; a; a = a.next) this.ahead.set(a.taskRunId, a);
+    return first;
   }
 
   /** The one task that needs `task` and nothing else, if it can be run ahead of its plan (see aheadOf). */
@@ -1147,6 +1163,8 @@ interface Ahead {
   result: Promise<InstanceResult>;
   /** The asset ids of the outputs it ran on (sorted, joined), once the instance before it has ended well. */
   inputs?: string;
+  /** The next link of the chain, run ahead right after this one. */
+  next?: Ahead;
 }
 
 interface TaskContext {

@@ -89,6 +89,19 @@ ${[14, 15, 16].map((n) => `  - { id: b${n}, component: ${fib}, params: { n: ${n}
     }
   });
 
+  it('gives each link of a chain the outputs of the one before, also when links run ahead in a worker', { timeout: 60_000 }, async () => {
+    // fib(20) = 6765, then add after add: each reads the number on stdin and prints it again.
+    const links = Array.from({ length: 12 }, (_, i) => `  - { id: a${i}, component: ${module('add')}, needs: [${i ? `a${i - 1}` : 'f'}] }`);
+    const yaml = `id: relay\ntasks:\n  - { id: f, component: ${module('fib')}, params: { n: 20 } }\n${links.join('\n')}\n`;
+    for (const runId of await Promise.all(Array.from({ length: 4 }, () => h.run(yaml)))) {
+      const db = h.tutti.database.db;
+      assert.equal((await getRun(db, runId))!.state, 'succeeded');
+      const last = (await runAssets(db, runId)).find((a) => a.taskId === 'a11' && a.name === 'stdout')!;
+      assert.equal(await h.text(last), '6765\n');
+      assert.equal((await runAttempts(db, runId)).length, 13);
+    }
+  });
+
   it('finds the capped task runs every claim looks at through an index, not a scan of every task run ever', async () => {
     const { sql, params } = cappedTaskRuns(h.tutti.database.db).toSQL();
     const plan = await h.tutti.database.client.execute({ sql: `EXPLAIN QUERY PLAN ${sql}`, args: params as never });

@@ -66,16 +66,22 @@ export class WorkerPool {
     spec: JobSpec,
     opts: { timeoutMs?: number; onProgress?: (f: number) => void; signal?: AbortSignal; then?: Then } = {},
   ): Promise<InstanceResult> {
-    if (this.closed) return fail({ kind: 'internal', message: 'worker pool is closed', retryable: true });
-    if (opts.signal?.aborted) return fail(cancelled);
-    let compiled;
     const chain: Then[] = [];
     for (let t = opts.then; t; t = t.then) chain.push(t);
+    // Whatever happens to this job, the jobs that follow it get an answer.
+    const alone = (r: InstanceResult) => {
+      for (const t of chain) t.resolve(fail(cancelled));
+      return r;
+    };
+    if (this.closed) return alone(fail({ kind: 'internal', message: 'worker pool is closed', retryable: true }));
+    if (opts.signal?.aborted) return alone(fail(cancelled));
+    let compiled;
     let followers: (CompiledModules | undefined)[];
     try {
       compiled = await component.compile(spec.limits.memoryBytes);
       followers = await Promise.all(chain.map((t) => t.component.compile(t.spec.limits.memoryBytes).catch(() => undefined)));
     } catch (e) {
+      alone(fail(cancelled));
       if (e instanceof MemoryCapError) return fail({ kind: 'out-of-memory', message: e.message, retryable: false });
       throw e;
     }

@@ -135,7 +135,8 @@ export class Engine {
   private readonly warmed = new Set<string>();
   /**
    * First attempts already running in a worker right behind the instance they follow in a chain
-   * (see successor), by task run: its dispatch takes the result instead of starting it again.
+   * (see aheadOf), by task run: its dispatch takes the result instead of starting it again.
+   * Kept until then, or until the run ends.
    */
   private readonly ahead = new Map<string, Ahead>();
   /** The task each task (of a flow revision) can be run ahead of, if any: see successor. */
@@ -363,6 +364,8 @@ export class Engine {
         this.contexts.delete(`${e.runId}.${e.taskId}`);
       }
       if (e.type === 'run-cancelled') for (const c of this.aborts.get(e.runId) ?? []) c.abort();
+      // Links run ahead that no dispatch took (their plan never came, or came with other inputs).
+      if (RUN_ENDED.has(e.type)) for (const id of this.ahead.keys()) if (id.startsWith(`${e.runId}.`)) this.ahead.delete(id);
       if (RUN_ENDED.has(e.type)) void this.wakeQueued(e.runId);
       if (e.type === 'run-retried') {
         this.dirty.add(e.runId);
@@ -820,15 +823,17 @@ export class Engine {
       const aborts = this.aborts.get(inst.runId) ?? new Set();
       this.aborts.set(inst.runId, aborts.add(abort));
       try {
-        // Taken only if it ran on exactly the outputs this attempt was planned with.
+        // Taken only if it ran on exactly the outputs this attempt was planned with. Otherwise it
+        // is let finish first: it writes where this attempt is about to.
         const ahead = inst.attempt === 1 ? this.ahead.get(inst.taskRunId) : undefined;
         this.ahead.delete(inst.taskRunId);
         const planned = ctx.inputs.map((a) => a.id).sort().join();
-        result = ahead?.inputs === planned ? await ahead.result : undefined;
+        const early = ahead && (await ahead.result);
+        result = ahead?.inputs === planned ? early : undefined;
         follower = result ? ahead?.next : undefined;
         // Run ahead and stopped (its worker replaced, say): run it as usual.
         if (!result || (!result.ok && result.failure.kind === 'cancelled')) {
-          follower = await this.aheadOf(ctx, inst);
+          follower = await this.aheadOf(ctx, inst).catch(() => undefined); // only a shortcut
           result = await this.o.pool.run(ctx.component, spec, {
             timeoutMs: task.timeout ?? this.defaults.timeoutMs,
             onProgress: (f) => void setProgress(db, inst.id, inst.attempt, f).catch(() => {}),
@@ -866,10 +871,6 @@ export class Engine {
     } catch (e) {
       await this.recordFailure(record, task.retry, { kind: 'internal', message: (e as Error).message ?? String(e), retryable: true });
     } finally {
-      // The follower run ahead is taken by its own dispatch, which comes before this outcome is
-      // durable. Still here, it was not planned (the run ended, say): forgotten. Its files, if
-      // any, are where the task's first attempt writes its own, which overwrites them.
-      for (let f = follower; f && this.ahead.get(f.taskRunId) === f; f = f.next) this.ahead.delete(f.taskRunId);
       // A capped task run has room again once this attempt is no longer `running` in the store:
       // claiming before that commit would find none and wait for the next poll.
       if (task.concurrency !== undefined) {

@@ -7,7 +7,7 @@ import { atomically } from '../src/store/batch.js';
 import { runEvents, type EventRow } from '../src/store/events.js';
 import { cursors } from '../src/store/schema.js';
 import { cappedTaskRuns, instanceAttempts, runAttempts, taskRunInstances } from '../src/store/instances.js';
-import { getRun, getTaskRuns, runAssets, type AssetRow } from '../src/store/runs.js';
+import { getRun, getTaskRuns, planTaskRun, runAssets, type AssetRow } from '../src/store/runs.js';
 import { INLINE_OUTPUT_BYTES } from '../src/runtime/sinks.js';
 import { inputsInHand } from '../src/scheduler/inputs.js';
 import { countWords, harness, module, type Harness } from './helpers.js';
@@ -100,6 +100,23 @@ ${[14, 15, 16].map((n) => `  - { id: b${n}, component: ${fib}, params: { n: ${n}
       assert.equal(await h.text(last), '6765\n');
       assert.equal((await runAttempts(db, runId)).length, 13);
     }
+  });
+
+  it('plans a task run only if every input it names is in the store when the plan commits', { timeout: 30_000 }, async () => {
+    // A scheduler may plan from outputs it was told of before their commit ran; one that never
+    // counted (its attempt lost the lease) must not become an input.
+    const db = h.tutti.database.db;
+    const id = await h.start(`id: late
+tasks:
+  - { id: first, component: ${module('sleep')}, env: { SLEEP_MS: "2000" } }
+  - { id: then, component: ${module('fib')}, params: { n: 3 }, needs: [first] }
+`);
+    const plan = (inputs: string[]) =>
+      planTaskRun(db, { runId: id, taskRunId: `${id}.then`, taskId: 'then', inputs, policy: 'single', partitions: [{ index: 0, count: 1, slices: [] }] });
+    assert.deepEqual(await plan(['a-never-written']), []);
+    assert.equal((await getTaskRuns(db, id)).find((t) => t.taskId === 'then')!.state, 'pending');
+    await h.tutti.engine.waitForRun(id);
+    assert.equal((await getRun(db, id))!.state, 'succeeded');
   });
 
   it('finds the capped task runs every claim looks at through an index, not a scan of every task run ever', async () => {

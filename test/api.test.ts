@@ -124,6 +124,8 @@ describe('HTTP API', () => {
     const metrics = await (await s.fetch('/metrics')).text();
     assert.match(metrics, /tutti_runs\{flow="wc",state="succeeded"\} 3/);
     assert.match(metrics, /tutti_queue_depth 0/);
+    // total needs count and nothing else: in each of the three runs it ran ahead, behind count, and was taken.
+    assert.ok(Number(/tutti_chain_links_ahead_total\{outcome="taken"\} (\d+)/.exec(metrics)?.[1]) >= 3, metrics);
     // All three runs ended in this process: their durations are read at the scrape, once.
     assert.match(metrics, /tutti_run_duration_seconds_count\{flow="wc",state="succeeded"\} 3/);
     assert.match(await (await s.fetch('/metrics')).text(), /tutti_run_duration_seconds_count\{flow="wc",state="succeeded"\} 3/);

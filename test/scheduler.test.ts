@@ -93,6 +93,7 @@ ${[14, 15, 16].map((n) => `  - { id: b${n}, component: ${fib}, params: { n: ${n}
     // fib(20) = 6765, then add after add: each reads the number on stdin and prints it again.
     const links = Array.from({ length: 12 }, (_, i) => `  - { id: a${i}, component: ${module('add')}, needs: [${i ? `a${i - 1}` : 'f'}] }`);
     const yaml = `id: relay\ntasks:\n  - { id: f, component: ${module('fib')}, params: { n: 20 } }\n${links.join('\n')}\n`;
+    const before = { ...h.tutti.engine.linksAhead };
     for (const runId of await Promise.all(Array.from({ length: 4 }, () => h.run(yaml)))) {
       const db = h.tutti.database.db;
       assert.equal((await getRun(db, runId))!.state, 'succeeded');
@@ -100,6 +101,9 @@ ${[14, 15, 16].map((n) => `  - { id: b${n}, component: ${fib}, params: { n: ${n}
       assert.equal(await h.text(last), '6765\n');
       assert.equal((await runAttempts(db, runId)).length, 13);
     }
+    // Per run: f goes with a0–a7 behind it (8 links at most), a8 with a9–a11.
+    assert.equal(h.tutti.engine.linksAhead.taken - before.taken, 4 * 11);
+    assert.equal(h.tutti.engine.linksAhead.notTaken - before.notTaken, 0);
   });
 
   it('plans a task run only if every input it names is in the store when the plan commits', { timeout: 30_000 }, async () => {

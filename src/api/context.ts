@@ -39,6 +39,8 @@ export interface ApiHost {
     onEvent(fn: (e: EventRow) => void): () => void;
     /** Events after an id from memory, when this process knows them all (undefined: read the store). */
     recentEvents?(afterId: number, runId?: string, limit?: number): EventRow[] | undefined;
+    /** Chain links run ahead here (Node): taken by their dispatch, or not. */
+    linksAhead?: { taken: number; notTaken: number };
   } & Partial<RemoteEngine>;
   pool: { size: number };
   /** An asset's bytes for a download; without it, the file at the asset store's local path. */

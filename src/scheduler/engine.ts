@@ -139,6 +139,8 @@ export class Engine {
    * Kept until then, or until the run ends.
    */
   private readonly ahead = new Map<string, Ahead>();
+  /** Links run ahead whose result a dispatch took, and those it did not (dropped unplanned, other inputs, stopped). */
+  readonly linksAhead = { taken: 0, notTaken: 0 };
   /** The task each task (of a flow revision) can be run ahead of, if any: see successor. */
   private readonly successors = new Map<string, Promise<TaskSpec | undefined>>();
   /** Running instances by run, to stop them when their run is cancelled. */
@@ -365,7 +367,13 @@ export class Engine {
       }
       if (e.type === 'run-cancelled') for (const c of this.aborts.get(e.runId) ?? []) c.abort();
       // Links run ahead that no dispatch took (their plan never came, or came with other inputs).
-      if (RUN_ENDED.has(e.type)) for (const id of this.ahead.keys()) if (id.startsWith(`${e.runId}.`)) this.ahead.delete(id);
+      if (RUN_ENDED.has(e.type)) {
+        for (const id of this.ahead.keys()) {
+          if (!id.startsWith(`${e.runId}.`)) continue;
+          this.ahead.delete(id);
+          this.linksAhead.notTaken++;
+        }
+      }
       if (RUN_ENDED.has(e.type)) void this.wakeQueued(e.runId);
       if (e.type === 'run-retried') {
         this.dirty.add(e.runId);
@@ -830,6 +838,7 @@ export class Engine {
         const planned = ctx.inputs.map((a) => a.id).sort().join();
         const early = ahead && (await ahead.result);
         result = ahead?.inputs === planned ? early : undefined;
+        if (ahead) this.linksAhead[result && (result.ok || result.failure.kind !== 'cancelled') ? 'taken' : 'notTaken']++;
         follower = result ? ahead?.next : undefined;
         // Run ahead and stopped (its worker replaced, say): run it as usual.
         if (!result || (!result.ok && result.failure.kind === 'cancelled')) {

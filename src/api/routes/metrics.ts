@@ -1,6 +1,6 @@
 /** /metrics in the Prometheus text format (prom-client): state gauges read from the store at scrape time. */
 import { Hono } from 'hono';
-import { Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { queueDepth, runDurations, stateCounts } from '../../store/metrics.js';
 import type { Api } from '../context.js';
 
@@ -39,6 +39,15 @@ export function metricsRoutes(api: Api) {
     },
   });
   new Gauge({ name: 'tutti_workers', help: 'Worker threads of this process', registers: [registry], collect() { this.set(api.tutti.pool.size); } });
+  const ahead = api.tutti.engine.linksAhead;
+  if (ahead) new Counter({
+    name: 'tutti_chain_links_ahead_total', help: 'Chain links run ahead in a worker by this process: taken by their dispatch, or not', labelNames: ['outcome'], registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ outcome: 'taken' }, ahead.taken);
+      this.inc({ outcome: 'not-taken' }, ahead.notTaken);
+    },
+  });
   // Runs that ended here since the last scrape: their times are read then, in one query per
   // thousand, not one per run (or every 10,000 ends, so that a server nobody scrapes holds few).
   let ended: string[] = [];

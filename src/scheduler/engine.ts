@@ -1055,6 +1055,16 @@ export class Engine {
         const before = out.length;
         const { run, task } = await ctx;
         const spec = await this.flowSpec(run.flowId, run.revision);
+        // The tasks waiting for this one and nothing else (a chain) are ready now whatever else the
+        // run holds: planned without reading the run's states. Their plans hold only if this task
+        // run has succeeded when they commit; if not, the run gets another look.
+        const waiting = spec.tasks.filter((t) => t.needs.includes(task.id));
+        if (waiting.length && waiting.every((t) => t.needs.length === 1) && !(await this.plansItself(waiting))) {
+          const known = { outputs: new Map([[task.id, producedAssets(run.id, { record, outputs })]]) };
+          for (const t of waiting) out.push(await this.plan(run, t, `${run.id}.${t.id}`, known));
+          if (perRun.get(run.id) === 1) settled.set(run.id, out.slice(before));
+          continue;
+        }
         const trs = new Map((await taskRunStates(eager, run.id)).map((t) => [t.taskId, t]));
         const me = trs.get(task.id);
         // Its plan may still be queued behind a sync, its instance already done: the steps below
@@ -1081,7 +1091,7 @@ export class Engine {
           if (tr?.state !== 'pending' || !t.needs.includes(task.id)) continue;
           const step = nextStep(t, trs);
           // A task whose component plans for itself is planned by the usual pass: that is a sandbox call.
-          if (!step || 'skip' in step || (await this.o.registry.get(t.digest)).info.hasPlan) continue;
+          if (!step || 'skip' in step || (await this.plansItself([t]))) continue;
           out.push(await this.plan(run, t, tr.id, known));
           planned = true;
         }
@@ -1095,6 +1105,12 @@ export class Engine {
       return { steps: out, settled: new Map() };
     }
     return { steps: out, settled };
+  }
+
+  /** Whether one of these tasks' components has a `plan` export (planning it is a sandbox call). */
+  private async plansItself(tasks: TaskSpec[]): Promise<boolean> {
+    for (const t of tasks) if ((await this.o.registry.get(t.digest)).info.hasPlan) return true;
+    return false;
   }
 
   /** Returns false when the attempt had lost its lease (nothing recorded). */

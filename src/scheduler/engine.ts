@@ -918,8 +918,10 @@ export class Engine {
         result,
         then: { component, spec: { ...spec, fromPrevious: { taskId: after.task.id, idx: after.idx } }, timeoutMs: next.timeout ?? this.defaults.timeoutMs, resolve },
       };
-      if (last) last.next = ahead;
-      if (last) last.then.then = ahead.then;
+      if (last) {
+        last.next = ahead;
+        last.then.then = ahead.then;
+      }
       first ??= ahead;
       last = ahead;
       after = { task: next, idx: 0 };
@@ -940,7 +942,11 @@ export class Engine {
         if (!t || t.inputs.length || Object.keys(t.secrets).length || t.scratch || t.network?.allow?.length) return undefined;
         const info = (await this.o.registry.get(t.digest)).info;
         return info.hasPlan || info.manifest ? undefined : t;
-      })().catch(() => undefined);
+      })().catch(() => {
+        // Only a shortcut: looked up again next time.
+        this.successors.delete(key);
+        return undefined;
+      });
       this.successors.set(key, p);
     }
     return p;
@@ -1058,9 +1064,9 @@ export class Engine {
         // The tasks waiting for this one and nothing else (a chain) are ready now whatever else the
         // run holds: planned without reading the run's states. Their plans hold only if this task
         // run has succeeded when they commit; if not, the run gets another look.
+        const known = { outputs: new Map([[task.id, producedAssets(run.id, { record, outputs })]]) };
         const waiting = spec.tasks.filter((t) => t.needs.includes(task.id));
         if (waiting.length && waiting.every((t) => t.needs.length === 1) && !(await this.plansItself(waiting))) {
-          const known = { outputs: new Map([[task.id, producedAssets(run.id, { record, outputs })]]) };
           for (const t of waiting) out.push(await this.plan(run, t, `${run.id}.${t.id}`, known));
           if (perRun.get(run.id) === 1) settled.set(run.id, out.slice(before));
           continue;
@@ -1071,7 +1077,6 @@ export class Engine {
         // assume it holds, and write nothing when it did not.
         if (me?.state !== 'running' && !(me?.state === 'pending' && this.planning.has(me.id))) continue;
         me.state = 'succeeded';
-        const known = { outputs: new Map([[task.id, producedAssets(run.id, { record, outputs })]]) };
         // The successes of earlier groups in this run may not be in the store yet (their commit
         // waits behind a sync). Those that end their task run are taken as done, with their
         // outputs, as their own steps took them: without this, two ends committed back to back

@@ -6,7 +6,8 @@ import { embedManifest } from '../src/runtime/manifest.js';
 import { atomically } from '../src/store/batch.js';
 import { runEvents, type EventRow } from '../src/store/events.js';
 import { cursors } from '../src/store/schema.js';
-import { cappedTaskRuns, instanceAttempts, runAttempts, taskRunInstances } from '../src/store/instances.js';
+import { cappedTaskRuns, completeStep, instanceAttempts, runAttempts, taskRunInstances, type Success } from '../src/store/instances.js';
+import type { TextStatement } from '../src/store/statement.js';
 import { getRun, getTaskRuns, planTaskRun, runAssets, type AssetRow } from '../src/store/runs.js';
 import { INLINE_OUTPUT_BYTES } from '../src/runtime/sinks.js';
 import { inputsInHand } from '../src/scheduler/inputs.js';
@@ -127,6 +128,20 @@ tasks:
     const { sql, params } = cappedTaskRuns(h.tutti.database.db).toSQL();
     const plan = await h.tutti.database.client.execute({ sql: `EXPLAIN QUERY PLAN ${sql}`, args: params as never });
     assert.match(plan.rows.map((r) => String(r.detail)).join('\n'), /USING INDEX task_runs_capped/);
+  });
+
+  it('completes a group of instances with one pass over the group: each instance looked up by primary key', async () => {
+    const success = (i: number): Success => ({
+      record: { instance: { id: `i${i}`, attempt: 1, taskRunId: 'r.t', runId: 'r', idx: i } as Success['record']['instance'], taskId: 't', worker: 'w', log: '', startedAt: 0 },
+      outputs: [],
+    });
+    const { sql, params } = (completeStep([success(0), success(1)]).items[0] as TextStatement).getQuery();
+    const plan = (await h.tutti.database.client.execute({ sql: `EXPLAIN QUERY PLAN ${sql}`, args: params as never })).rows.map((r) => String(r.detail));
+    // The outer loop is the list; the only other step is the primary-key search. A list scanned
+    // again inside it made a group of 200 cost 200 times what it should.
+    assert.equal(plan.length, 2, plan.join('\n'));
+    assert.match(plan[0]!, /^SCAN (k|json_each) VIRTUAL TABLE/);
+    assert.match(plan[1]!, /^SEARCH instances USING INDEX sqlite_autoindex_instances_1 \(id=\?\)$/);
   });
 
   it('publishes each event as stored: same ids, types, tasks and data as the event log', async () => {

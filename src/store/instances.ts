@@ -145,16 +145,16 @@ export function completeStep(batch: Success[]): Step<{ events: EventRow[]; won: 
     const chunk = batch.slice(i, i + 200);
     const keys = JSON.stringify(chunk.map(({ record: a }) => ({ i: a.instance.id, a: a.instance.attempt, w: a.worker, s: a.startedAt, t: a.instance.taskRunId })));
     keyLists.push(keys);
-    // Every statement here starts from the list and looks instances up by primary key (`id IN`;
-    // `+state` keeps SQLite off the state index, CROSS JOIN keeps the join order): the cost follows
-    // the size of the group, never the number of instances around it.
+    // Every statement here starts from the list and looks instances up by primary key (`+state`
+    // keeps SQLite off the state index, CROSS JOIN keeps the join order): the cost follows the size
+    // of the group, never the number of instances around it. The keys are read straight from
+    // json_each: through a subquery, SQLite evaluated it once per instance (quadratic in the group).
     items.push(
       writeReturning(q`UPDATE instances SET state = 'succeeded', progress = 1, finished_at = ${now}, lease_owner = NULL, lease_expires_at = NULL,
-          error_kind = NULL, error = NULL, step_token = ${token}, started_at = k.s
-        FROM (SELECT json_extract(value, '$.i') AS i, json_extract(value, '$.a') AS a, json_extract(value, '$.w') AS w, json_extract(value, '$.s') AS s
-          FROM json_each(${keys})) AS k
-        WHERE instances.id IN (SELECT json_extract(value, '$.i') FROM json_each(${keys}))
-          AND instances.id = k.i AND +instances.state = 'running' AND instances.attempt = k.a AND instances.lease_owner = k.w
+          error_kind = NULL, error = NULL, step_token = ${token}, started_at = json_extract(k.value, '$.s')
+        FROM json_each(${keys}) AS k
+        WHERE instances.id = json_extract(k.value, '$.i') AND +instances.state = 'running'
+          AND instances.attempt = json_extract(k.value, '$.a') AND instances.lease_owner = json_extract(k.value, '$.w')
         RETURNING instances.id AS id`),
     );
   }

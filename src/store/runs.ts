@@ -52,9 +52,14 @@ export interface NewRun {
  * more. With `guard`, nothing is written unless it holds (a schedule's move, say). Deciding
  * "skipped" is part of the insert, not a read before it. Its result: the run's events, none when a
  * run with its dedupe key (or id) exists already.
+ *
+ * With `startedAt`, the run is recorded running (and both its run-created and run-started events
+ * written): for a run nothing can hold back (no run limit, no backfill), which would otherwise be
+ * started by the next statement anyway.
  */
-export function createRunStep(run: NewRun, guard?: Fragment): Step<EventRow[]> {
+export function createRunStep(run: NewRun, guard?: Fragment, startedAt?: number): Step<EventRow[]> {
   const now = Date.now();
+  if (startedAt !== undefined && (run.skipAbove !== undefined || run.backfillId)) throw new Error(`run ${run.id} may be held back: it cannot be recorded started`);
   const active = q`(SELECT count(*) FROM runs WHERE flow_id = ${run.flowId} AND state IN ('queued', 'running'))`;
   const skip = run.skipAbove === undefined ? q`0` : q`${active} >= ${run.skipAbove}`;
   const error =
@@ -66,9 +71,9 @@ export function createRunStep(run: NewRun, guard?: Fragment): Step<EventRow[]> {
   const inputs = run.inputs.map(({ order, content: _content, ...a }) => ({ ...a, idx: order ?? null }));
   const items: Statement[] = [
     // A taken dedupe key (or id) makes this a no-op, and then every statement below writes nothing.
-    write(q`INSERT INTO runs (id, flow_id, revision, state, error, params, trigger, created_at, finished_at, logical_time, dedupe_key, backfill_id)
-      SELECT ${run.id}, ${run.flowId}, ${run.revision}, CASE WHEN ${skip} THEN 'skipped' ELSE 'queued' END, CASE WHEN ${skip} THEN ${error} END,
-        ${JSON.stringify(run.params)}, ${run.trigger}, ${now}, CASE WHEN ${skip} THEN ${now} END, ${run.logicalTime ?? null}, ${run.dedupeKey ?? null}, ${run.backfillId ?? null}
+    write(q`INSERT INTO runs (id, flow_id, revision, state, error, params, trigger, created_at, started_at, finished_at, logical_time, dedupe_key, backfill_id)
+      SELECT ${run.id}, ${run.flowId}, ${run.revision}, CASE WHEN ${skip} THEN 'skipped' ELSE ${startedAt === undefined ? 'queued' : 'running'} END, CASE WHEN ${skip} THEN ${error} END,
+        ${JSON.stringify(run.params)}, ${run.trigger}, ${now}, ${startedAt ?? null}, CASE WHEN ${skip} THEN ${now} END, ${run.logicalTime ?? null}, ${run.dedupeKey ?? null}, ${run.backfillId ?? null}
       WHERE ${guard ?? q`1`}
       ON CONFLICT DO NOTHING`),
     write(q`INSERT INTO task_runs (id, run_id, task_id, state)
@@ -85,7 +90,7 @@ export function createRunStep(run: NewRun, guard?: Fragment): Step<EventRow[]> {
     );
   }
   const firstEvent = items.length;
-  const created = guardedEvents([{ runId: run.id, type: 'run-created', data }], exists);
+  const created = guardedEvents([{ runId: run.id, type: 'run-created', data }, ...(startedAt === undefined ? [] : [{ runId: run.id, type: 'run-started' }])], exists);
   items.push(created.statement);
   if (run.skipAbove !== undefined) {
     items.push(

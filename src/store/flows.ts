@@ -1,7 +1,7 @@
-import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq } from 'drizzle-orm';
 import type { Db } from './db.js';
 import { atomically, returned, type Statement } from './batch.js';
-import { prepared } from './prepared.js';
+import { q, readRows } from './statement.js';
 import { flowRevisions, flowTriggers, flows, schedules } from './schema.js';
 
 export type FlowRow = typeof flows.$inferSelect;
@@ -58,10 +58,9 @@ export async function getFlow(db: Db, flowId: string): Promise<{ flow: FlowRow; 
 
 /** The current revision of a live flow, without its document: revisions never change, callers cache their specs. */
 export async function currentRevision(db: Db, flowId: string): Promise<number | undefined> {
-  const query = prepared(db, 'currentRevision', () =>
-    db.select({ revision: flows.revision }).from(flows).where(and(eq(flows.id, sql.placeholder('id')), eq(flows.deleted, false))).prepare(),
-  );
-  return (await query.get({ id: flowId }))?.revision;
+  // Text, not a drizzle query: it is read on every trigger.
+  const [row] = await readRows<{ revision: number }>(db, q`SELECT revision FROM flows WHERE id = ${flowId} AND deleted = 0`);
+  return row?.revision;
 }
 
 export async function listFlows(db: Db): Promise<{ flow: FlowRow; current: FlowRevisionRow }[]> {

@@ -4,7 +4,7 @@ import type { Failure } from '../runtime/failures.js';
 import type { Db } from './db.js';
 import { atomically, eventRows, guardedEvents, newToken, returned, run, written, type Statement, type Step } from './batch.js';
 import type { EventRow } from './events.js';
-import { contentWrites, type NewAsset } from './runs.js';
+import type { NewAsset } from './runs.js';
 import { joined, q, write, writeReturning, type Fragment } from './statement.js';
 import { attempts, instances, taskRuns } from './schema.js';
 
@@ -166,15 +166,21 @@ export function completeStep(batch: Success[]): Step<{ events: EventRow[]; won: 
         SELECT i.id, i.attempt, json_extract(k.value, '$.w'), 'succeeded', json_extract(k.value, '$.l'), i.started_at, ${now}
         FROM json_each(${logs}) k CROSS JOIN instances i ON i.id = json_extract(k.value, '$.i') WHERE ${won}`),
     );
-    const outs = JSON.stringify(chunk.flatMap(({ record: a, outputs }) => outputs.map(({ content: _content, ...o }) => ({ ...o, inst: a.instance.id, task: a.taskId }))));
-    items.push(
-      write(q`INSERT INTO assets (id, run_id, task_id, instance_idx, name, location, size, sha256, media_type, created_at)
-        SELECT json_extract(o.value, '$.id'), i.run_id, json_extract(o.value, '$.task'), i.idx, json_extract(o.value, '$.name'), json_extract(o.value, '$.location'),
-          json_extract(o.value, '$.size'), json_extract(o.value, '$.sha256'), json_extract(o.value, '$.mediaType'), ${now}
-        FROM json_each(${outs}) o CROSS JOIN instances i ON i.id = json_extract(o.value, '$.inst') WHERE ${won}
-        ON CONFLICT (run_id, task_id, instance_idx, name) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, location = excluded.location, id = excluded.id, content = NULL`),
-      ...contentWrites(chunk.flatMap((b) => b.outputs)),
-    );
+    // Outputs in files as one list; inline ones (most, and small) each with its bytes as a parameter.
+    const files = chunk.flatMap(({ record: a, outputs }) => outputs.filter((o) => !o.content).map((o) => ({ ...o, inst: a.instance.id, task: a.taskId })));
+    if (files.length) {
+      items.push(
+        write(q`INSERT INTO assets (id, run_id, task_id, instance_idx, name, location, size, sha256, media_type, created_at)
+          SELECT json_extract(o.value, '$.id'), i.run_id, json_extract(o.value, '$.task'), i.idx, json_extract(o.value, '$.name'), json_extract(o.value, '$.location'),
+            json_extract(o.value, '$.size'), json_extract(o.value, '$.sha256'), json_extract(o.value, '$.mediaType'), ${now}
+          FROM json_each(${JSON.stringify(files)}) o CROSS JOIN instances i ON i.id = json_extract(o.value, '$.inst') WHERE ${won}
+          ON CONFLICT (run_id, task_id, instance_idx, name) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, location = excluded.location, id = excluded.id, content = NULL`),
+      );
+    }
+    for (const { record: a, outputs } of chunk) {
+      const mine = q`EXISTS (SELECT 1 FROM instances WHERE id = ${a.instance.id} AND step_token = ${token})`;
+      for (const o of outputs) if (o.content) items.push(outputInsert(a, o, now, mine));
+    }
   }
   const taskRunIds = JSON.stringify([...new Set(batch.map((b) => b.record.instance.taskRunId))]);
   const winners = joined(
@@ -213,6 +219,14 @@ export function completeStep(batch: Success[]): Step<{ events: EventRow[]; won: 
   };
 }
 
+/** One output of an attempt, with its bytes if inline, written only if `won` holds. */
+function outputInsert(a: AttemptRecord, o: NewAsset, now: number, won: Fragment): Statement {
+  return write(q`INSERT INTO assets (id, run_id, task_id, instance_idx, name, location, size, sha256, media_type, created_at, content)
+    SELECT ${o.id}, ${a.instance.runId}, ${a.taskId}, ${a.instance.idx}, ${o.name}, ${o.location}, ${o.size}, ${o.sha256}, ${o.mediaType}, ${now}, ${o.content ?? null}
+    WHERE ${won}
+    ON CONFLICT (run_id, task_id, instance_idx, name) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, location = excluded.location, id = excluded.id, content = excluded.content`);
+}
+
 /** completeStep for one success: the same writes with plain parameters, a third of the cost. */
 function completeOne(success: Success): Step<{ events: EventRow[]; won: Success[] }> {
   const { record: a, outputs } = success;
@@ -229,14 +243,7 @@ function completeOne(success: Success): Step<{ events: EventRow[]; won: Success[
       SELECT id, attempt, ${a.worker}, 'succeeded', ${a.log}, started_at, ${now} FROM instances WHERE id = ${a.instance.id} AND step_token = ${token}`),
   ];
   // An instance has few outputs (often one): a statement each, with plain parameters and its bytes.
-  for (const o of outputs) {
-    items.push(
-      write(q`INSERT INTO assets (id, run_id, task_id, instance_idx, name, location, size, sha256, media_type, created_at, content)
-        SELECT ${o.id}, ${a.instance.runId}, ${a.taskId}, ${a.instance.idx}, ${o.name}, ${o.location}, ${o.size}, ${o.sha256}, ${o.mediaType}, ${now}, ${o.content ?? null}
-        WHERE ${won}
-        ON CONFLICT (run_id, task_id, instance_idx, name) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, location = excluded.location, id = excluded.id, content = excluded.content`),
-    );
-  }
+  for (const o of outputs) items.push(outputInsert(a, o, now, won));
   // SET reads the row as it was: the count before this success.
   const completes = q`state = 'running' AND succeeded_count + 1 >= instance_count`;
   items.push(

@@ -3,7 +3,8 @@
  * HTTP API only: runs are triggered with POST and seen to end on the global SSE stream, as a
  * client would. Prints one JSON line last (the shape bench/peers/run.mjs shares with the peers).
  *
- *   node dist/bench/orchestration-child.js [--quick] [--only w1,w4]     (BENCH_PROF=DIR: CPU profile of the server)
+ *   node dist/bench/orchestration-child.js [--quick] [--only w1,w4]     (BENCH_PROF=DIR: CPU profile of the server;
+ *   BENCH_W1_RUNS: runs of workload 1, default 10)
  *
  * 1. 40 tasks in sequence, fib(10) each   2. 10 tasks in sequence, fib(33) each, vs the compute alone
  * 3. trigger → completion latency, one task, one run at a time   4. runs/s with 64 runs in flight
@@ -37,7 +38,17 @@ interface Client {
   close(): Promise<void>;
 }
 
-async function startTutti(home: string): Promise<{ url: string; cpuMs(): number | undefined; stop(): Promise<void> }> {
+/** CPU time so far (utime + stime, clock ticks of 10 ms) of a process (all its threads) or of one of its threads. */
+function cpuMsOf(stat: string): number | undefined {
+  try {
+    const fields = readFileSync(stat, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+async function startTutti(home: string): Promise<{ url: string; cpuMs(thread?: 'main'): number | undefined; stop(): Promise<void> }> {
   // BENCH_PROF=DIR writes a V8 CPU profile of the server there (open it in Chrome DevTools or speedscope).
   const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`, `--cpu-prof-interval=${process.env.BENCH_PROF_US ?? 1000}`] : [];
   const child = spawn(process.execPath, [...prof, path.join(packageRoot, 'bin/tutti.mjs'), 'serve', '--port', '0', '--home', home, '--workers', String(workers)], {
@@ -54,15 +65,8 @@ async function startTutti(home: string): Promise<{ url: string; cpuMs(): number 
   });
   return {
     url,
-    // CPU time of the server process so far, all its threads (Linux: utime + stime in clock ticks of 10 ms).
-    cpuMs: () => {
-      try {
-        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-        return (Number(fields[11]) + Number(fields[12])) * 10;
-      } catch {
-        return undefined;
-      }
-    },
+    // CPU time of the server so far: all its threads, or its main thread (the one that schedules and commits).
+    cpuMs: (thread) => cpuMsOf(thread === 'main' ? `/proc/${child.pid}/task/${child.pid}/stat` : `/proc/${child.pid}/stat`),
     stop: () =>
       new Promise<void>((r) => {
         child.on('exit', () => r());
@@ -170,11 +174,15 @@ try {
     ok(await client.run('seq40'));
     const w1runs: number[] = [];
     const cpu0 = server.cpuMs();
-    for (let i = 0; i < (quick ? 3 : 10); i++) w1runs.push(ok(await client.run('seq40')).ms);
+    const main0 = server.cpuMs('main');
+    for (let i = 0; i < (quick ? 3 : Number(process.env.BENCH_W1_RUNS ?? 10)); i++) w1runs.push(ok(await client.run('seq40')).ms);
     const cpu1 = server.cpuMs();
+    const main1 = server.cpuMs('main');
     w1 = {
       runsMs: w1runs, medianMs: median(w1runs), minMs: Math.min(...w1runs), maxMs: Math.max(...w1runs),
       serverCpuMsPerRun: cpu0 === undefined || cpu1 === undefined ? undefined : (cpu1 - cpu0) / w1runs.length,
+      // The main thread's work per step sets the pace of a chain.
+      serverMainCpuMsPerRun: main0 === undefined || main1 === undefined ? undefined : (main1 - main0) / w1runs.length,
     };
   }
 

@@ -823,43 +823,44 @@ export class Engine {
         await this.recordFailure(record, task.retry, missingSecrets(missing));
         return;
       }
-      const partition = inst.partition as Partition;
       const stem = outputStem(task.id, inst.idx, inst.attempt);
-      const spec = this.jobSpec(run, task, ctx.inputs, 'run', partition, secrets, `${inst.idx}-.a${inst.attempt}`, stem);
-      spec.env.push(['TUTTI_ATTEMPT', String(inst.attempt)]);
-      let result;
-      const abort = new AbortController();
-      const aborts = this.aborts.get(inst.runId) ?? new Set();
-      this.aborts.set(inst.runId, aborts.add(abort));
+      let result: InstanceResult | undefined;
       try {
         // Taken only if it ran on exactly the outputs this attempt was planned with. Otherwise it
         // is let finish first: it writes where this attempt is about to.
         const ahead = inst.attempt === 1 ? this.ahead.get(inst.taskRunId) : undefined;
         this.ahead.delete(inst.taskRunId);
-        const planned = ctx.inputs.map((a) => a.id).sort().join();
         const early = ahead && (await ahead.result);
-        result = ahead?.inputs === planned ? early : undefined;
+        result = ahead?.inputs === ctx.inputs.map((a) => a.id).sort().join() ? early : undefined;
         if (ahead) this.linksAhead[result && (result.ok || result.failure.kind !== 'cancelled') ? 'taken' : 'notTaken']++;
         follower = result ? ahead?.next : undefined;
         // Run ahead and stopped (its worker replaced, say): run it as usual.
         if (!result || (!result.ok && result.failure.kind === 'cancelled')) {
+          const spec = this.jobSpec(run, task, ctx.inputs, 'run', inst.partition as Partition, secrets, `${inst.idx}-.a${inst.attempt}`, stem);
+          spec.env.push(['TUTTI_ATTEMPT', String(inst.attempt)]);
           follower = await this.aheadOf(ctx, inst).catch(() => undefined); // only a shortcut
-          result = await this.o.pool.run(ctx.component, spec, {
-            timeoutMs: task.timeout ?? this.defaults.timeoutMs,
-            onProgress: (f) => void setProgress(db, inst.id, inst.attempt, f).catch(() => {}),
-            signal: abort.signal,
-            then: follower?.then,
-          });
+          const abort = new AbortController();
+          const aborts = this.aborts.get(inst.runId) ?? new Set();
+          this.aborts.set(inst.runId, aborts.add(abort));
+          try {
+            result = await this.o.pool.run(ctx.component, spec, {
+              timeoutMs: task.timeout ?? this.defaults.timeoutMs,
+              onProgress: (f) => void setProgress(db, inst.id, inst.attempt, f).catch(() => {}),
+              signal: abort.signal,
+              then: follower?.then,
+            });
+          } finally {
+            aborts.delete(abort);
+            if (!aborts.size) this.aborts.delete(inst.runId);
+          }
+          // Stopped to be handed back at shutdown: neither a success nor a failure of the task.
+          if (abort.signal.reason === SHUTDOWN) return;
         }
       } finally {
-        aborts.delete(abort);
-        if (!aborts.size) this.aborts.delete(inst.runId);
         leavePool();
         // A worker is free: top up the queue while this outcome is being committed.
         this.wake();
       }
-      // Stopped to be handed back at shutdown: neither a success nor a failure of the task.
-      if (abort.signal.reason === SHUTDOWN) return;
       // Claimed in batches, an instance may wait in a worker's queue: its attempt starts when it ran.
       if (result.ms !== undefined) record.startedAt = Math.max(record.startedAt, Date.now() - Math.ceil(result.ms));
       record.log = redact(result.log, task, secrets);

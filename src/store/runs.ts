@@ -318,15 +318,20 @@ export function planStep(p: PlanWrite): Step<EventRow[]> {
   const empty = p.partitions.length === 0;
   const token = newToken();
   const mine = taskRunHas(p.taskRunId, token);
-  const needs = p.needs?.length
-    ? q` AND NOT EXISTS (SELECT 1 FROM task_runs u WHERE u.run_id = ${p.runId} AND u.task_id IN (SELECT value FROM json_each(${JSON.stringify(p.needs)})) AND u.state != 'succeeded')`
-    : q``;
+  // One need or one input (a chain) is looked up by primary key, without a JSON list to parse.
+  const needs = !p.needs?.length
+    ? q``
+    : p.needs.length === 1
+      ? q` AND EXISTS (SELECT 1 FROM task_runs u WHERE u.id = ${`${p.runId}.${p.needs[0]}`} AND u.state = 'succeeded')`
+      : q` AND NOT EXISTS (SELECT 1 FROM task_runs u WHERE u.run_id = ${p.runId} AND u.task_id IN (SELECT value FROM json_each(${JSON.stringify(p.needs)})) AND u.state != 'succeeded')`;
   // A scheduler may plan from outputs it was told of before their commit ran: the plan holds only
   // if every one of them is in the store when it does (a result that lost its lease wrote none).
   const distinct = [...new Set(p.inputs)];
-  const inputsExist = distinct.length
-    ? q` AND (SELECT count(*) FROM assets WHERE id IN (SELECT value FROM json_each(${JSON.stringify(distinct)}))) = ${distinct.length}`
-    : q``;
+  const inputsExist = !distinct.length
+    ? q``
+    : distinct.length === 1
+      ? q` AND EXISTS (SELECT 1 FROM assets WHERE id = ${distinct[0]})`
+      : q` AND (SELECT count(*) FROM assets WHERE id IN (SELECT value FROM json_each(${JSON.stringify(distinct)}))) = ${distinct.length}`;
   const items: Statement[] = [
     write(q`UPDATE task_runs SET state = ${empty ? 'succeeded' : 'running'}, inputs = ${JSON.stringify(p.inputs)}, instance_count = ${p.partitions.length},
         policy = ${p.policy}, concurrency = ${p.concurrency ?? null}, started_at = ${now}, finished_at = ${empty ? now : null}, step_token = ${token}

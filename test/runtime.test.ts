@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ComponentCache, ComponentRejected } from '../src/runtime/component.js';
 import { WorkerPool } from '../src/runtime/pool.js';
-import type { JobSpec } from '../src/runtime/pool.js';
+import type { JobSpec, Then } from '../src/runtime/pool.js';
 import type { InstanceResult, OutputFile } from '../src/runtime/protocol.js';
 import { INLINE_OUTPUT_BYTES } from '../src/runtime/sinks.js';
 import { module, tempDir } from './helpers.js';
@@ -136,6 +136,45 @@ describe('component runtime', () => {
     const [failed, cancelled] = await follow(job([], { env: [['TUTTI_PARAM_N', 'not a number']] }));
     assert.equal(failed.ok, false);
     assert.ok(!cancelled.ok && cancelled.failure.kind === 'cancelled', JSON.stringify(cancelled));
+  });
+
+  it('stops followers no longer wanted: a running one with its worker, a queued one before it starts, and those after them', async () => {
+    const sleep = await cache.prepare(readFileSync(module('sleep')));
+    const chain = (n: number, ms: number) => {
+      const results: Promise<InstanceResult>[] = [];
+      const links: Then[] = [];
+      for (let i = 0; i < n; i++) {
+        let resolve!: (r: InstanceResult) => void;
+        results.push(new Promise<InstanceResult>((r) => (resolve = r)));
+        links.push({ component: sleep, spec: { ...job([], { env: [['SLEEP_MS', String(ms)]] }), fromPrevious: { taskId: 'sleep', idx: 0 } }, resolve });
+        if (i) links[i - 1]!.then = links[i];
+      }
+      return { first: links[0]!, links, results };
+    };
+    // Running: the first follower of a quick job sleeps 5 s; dropped, it and the next end at once, cancelled.
+    const running = chain(2, 5000);
+    const t0 = Date.now();
+    const head = await pool.run(sleep, job([{ name: 'in', text: 'x' }], { env: [['SLEEP_MS', '0']] }), { then: running.first });
+    assert.ok(head.ok, JSON.stringify(head));
+    await new Promise((r) => setTimeout(r, 200));
+    pool.drop(running.first);
+    for (const r of await Promise.all(running.results)) assert.equal(!r.ok && r.failure.kind, 'cancelled', JSON.stringify(r));
+    assert.ok(Date.now() - t0 < 4000, `took ${Date.now() - t0} ms`);
+
+    // Queued: both workers busy, a chain waits here; dropping its second link leaves the first to run alone.
+    const busy = [0, 1].map(() => pool.run(sleep, job([], { env: [['SLEEP_MS', '600']] })));
+    await new Promise((r) => setTimeout(r, 100));
+    const queued = chain(2, 0);
+    const first = pool.run(sleep, job([{ name: 'in', text: 'y' }], { env: [['SLEEP_MS', '0']] }), { then: queued.first });
+    await new Promise((r) => setTimeout(r, 50));
+    pool.drop(queued.links[1]!);
+    const [second, third] = await Promise.all(queued.results);
+    assert.ok(second!.ok && third!.ok === false && third!.failure.kind === 'cancelled', JSON.stringify([second, third]));
+    assert.ok((await first).ok);
+    for (const b of await Promise.all(busy)) assert.ok(b.ok, JSON.stringify(b));
+    // The pool carries on, and dropping an answered follower does nothing.
+    pool.drop(running.first);
+    assert.ok((await pool.run(sleep, job([], { env: [['SLEEP_MS', '0']] }))).ok);
   });
 
   it('streams exactly the partition slices on stdin, concatenated in order', async () => {

@@ -11,6 +11,7 @@ import { cappedTaskRuns, completeStep, instanceAttempts, runAttempts, taskRunIns
 import type { TextStatement } from '../src/store/statement.js';
 import { getRun, getTaskRuns, planTaskRun, runAssets, type AssetRow } from '../src/store/runs.js';
 import { INLINE_OUTPUT_BYTES } from '../src/runtime/sinks.js';
+import { AHEAD } from '../src/scheduler/engine.js';
 import { inputsInHand } from '../src/scheduler/inputs.js';
 import { countWords, harness, module, type Harness } from './helpers.js';
 
@@ -93,18 +94,19 @@ ${[14, 15, 16].map((n) => `  - { id: b${n}, component: ${fib}, params: { n: ${n}
 
   it('gives each link of a chain the outputs of the one before, also when links run ahead in a worker', { timeout: 60_000 }, async () => {
     // fib(20) = 6765, then add after add: each reads the number on stdin and prints it again.
-    const links = Array.from({ length: 12 }, (_, i) => `  - { id: a${i}, component: ${module('add')}, needs: [${i ? `a${i - 1}` : 'f'}] }`);
+    const n = AHEAD + 4;
+    const links = Array.from({ length: n }, (_, i) => `  - { id: a${i}, component: ${module('add')}, needs: [${i ? `a${i - 1}` : 'f'}] }`);
     const yaml = `id: relay\ntasks:\n  - { id: f, component: ${module('fib')}, params: { n: 20 } }\n${links.join('\n')}\n`;
     const before = { ...h.tutti.engine.linksAhead };
     for (const runId of await Promise.all(Array.from({ length: 4 }, () => h.run(yaml)))) {
       const db = h.tutti.database.db;
       assert.equal((await getRun(db, runId))!.state, 'succeeded');
-      const last = (await runAssets(db, runId)).find((a) => a.taskId === 'a11' && a.name === 'stdout')!;
+      const last = (await runAssets(db, runId)).find((a) => a.taskId === `a${n - 1}` && a.name === 'stdout')!;
       assert.equal(await h.text(last), '6765\n');
-      assert.equal((await runAttempts(db, runId)).length, 13);
+      assert.equal((await runAttempts(db, runId)).length, n + 1);
     }
-    // Per run: f goes with a0–a7 behind it (8 links at most), a8 with a9–a11.
-    assert.equal(h.tutti.engine.linksAhead.taken - before.taken, 4 * 11);
+    // Per run: f goes with the first AHEAD links behind it, the next one with the last 3.
+    assert.equal(h.tutti.engine.linksAhead.taken - before.taken, 4 * (n - 1));
     assert.equal(h.tutti.engine.linksAhead.notTaken - before.notTaken, 0);
   });
 

@@ -56,6 +56,8 @@ export class WorkerPool {
   private readonly epoch = Date.now();
   private nextJob = 1;
   private closed = false;
+  /** The job each follower (`then`) became, until it is answered: see drop. */
+  private readonly followers = new WeakMap<Then, Pending>();
 
   constructor(readonly size: number = availableParallelism()) {
     for (let i = 0; i < size; i++) this.slots.push(this.spawn());
@@ -103,7 +105,12 @@ export class WorkerPool {
           break;
         }
         const job: InstanceJob = { ...t.spec, jobId: this.nextJob++, modulesKey: c.key, moduleUrl: t.component.moduleUrl, contract: t.component.info.contract };
-        last = last.then = { job, modules: c.modules, resolve: t.resolve, timeoutMs: t.timeoutMs };
+        const resolve = (r: InstanceResult) => {
+          this.followers.delete(t);
+          t.resolve(r);
+        };
+        last = last.then = { job, modules: c.modules, resolve, timeoutMs: t.timeoutMs };
+        this.followers.set(t, last);
       }
       opts.signal?.addEventListener('abort', () => this.cancel(p), { once: true });
       this.queue.push(p);
@@ -112,8 +119,17 @@ export class WorkerPool {
   }
 
   /**
+   * Stop a follower that is no longer wanted (its run ended) and those after it, as `cancel` does.
+   * A no-op once it has been answered.
+   */
+  drop(then: Then): void {
+    const p = this.followers.get(then);
+    if (p) this.cancel(p);
+  }
+
+  /**
    * Stop one job: drop it if it waits here, tell its worker to skip it if it waits there, or stop
-   * the worker (the only way to stop wasm) if it runs.
+   * the worker (the only way to stop wasm) if it runs. The jobs that follow it are cancelled too.
    */
   private cancel(p: Pending): void {
     const i = this.queue.indexOf(p);
@@ -121,6 +137,15 @@ export class WorkerPool {
       this.queue.splice(i, 1);
       for (let q: Pending | undefined = p; q; q = q.then) q.resolve(fail(cancelled));
       return;
+    }
+    // A follower still waiting here behind its first job: cut the chain there.
+    for (const head of this.queue) {
+      for (let q: Pending = head; q.then; q = q.then) {
+        if (q.then !== p) continue;
+        q.then = undefined;
+        for (let r: Pending | undefined = p; r; r = r.then) r.resolve(fail(cancelled));
+        return;
+      }
     }
     const slot = this.slots.find((s) => s.jobs.includes(p));
     if (!slot) return;

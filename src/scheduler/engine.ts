@@ -80,10 +80,11 @@ const STALLED_BATCH = 200;
 const MAX_GROUP = 512;
 const GROUP_WAIT_MS = 10;
 /**
- * Most links of a chain run ahead in one worker (see aheadOf): bounds what a cancelled run may
- * still compute, and how long a chain keeps its worker to itself.
+ * Most links of a chain run ahead in one worker (see aheadOf): bounds how long a chain keeps its
+ * worker to itself. Each hop back to this thread between two such stretches cost a short chain
+ * 2-9 ms on a busy 2-core machine (two thread wake-ups); 40 covers most chains in one.
  */
-const AHEAD = 8;
+export const AHEAD = 40;
 
 export class Engine {
   /** This process's identity on leases and attempts. */
@@ -367,11 +368,13 @@ export class Engine {
         this.contexts.delete(`${e.runId}.${e.taskId}`);
       }
       if (e.type === 'run-cancelled') for (const c of this.aborts.get(e.runId) ?? []) c.abort();
-      // Links run ahead that no dispatch took (their plan never came, or came with other inputs).
+      // Links run ahead that no dispatch took (their plan never came, or came with other inputs):
+      // those still queued or running are stopped (a cancelled run's chain does not run on).
       if (RUN_ENDED.has(e.type)) {
-        for (const id of this.ahead.keys()) {
+        for (const [id, a] of this.ahead) {
           if (!id.startsWith(`${e.runId}.`)) continue;
           this.ahead.delete(id);
+          this.o.pool.drop(a.then);
           this.linksAhead.notTaken++;
         }
       }

@@ -223,6 +223,10 @@ describe('HTTP API', () => {
 
   it('fires a flow from a webhook, and a downstream flow from its output', async () => {
     await saveFlow(s, 'id: hook\ninputs:\n  body: { type: asset }\n  who: { type: string, default: nobody }\ntriggers:\n  - { type: webhook, input: body }\ntasks:\n  - id: count\n    component: wordcount@1.0.0\n    inputs: [body]\n');
+    // A run that ended before the flow triggers below existed fires none of them.
+    const early = await s.fetch('/api/v1/flows/hook/webhook', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    await waitRun(s, ((await early.json()) as any).id);
+    await new Promise((r) => setTimeout(r, 100));
     await saveFlow(s, 'id: after-hook\ninputs:\n  n: { type: asset }\ntriggers:\n  - { type: flow, flow: hook, inputs: { n: count/stdout } }\ntasks:\n  - id: copy\n    component: sleep@1.0.0\n    inputs: [n]\n    env: { SLEEP_MS: "1" }\n');
     const payload = JSON.stringify({ who: 'ci', extra: [1, 2, 3] }, null, 1);
     await saveFlow(s, 'id: on-asset\ninputs:\n  n: { type: asset }\ntriggers:\n  - { type: asset, flow: hook, asset: count/stdout, inputs: { n: count/stdout } }\ntasks:\n  - id: copy\n    component: sleep@1.0.0\n    inputs: [n]\n    env: { SLEEP_MS: "1" }\n');
@@ -236,6 +240,7 @@ describe('HTTP API', () => {
     assert.equal(Number(words), countWords(payload), 'the raw body is the asset input');
     const down = await eventually(async () => (await s.json('GET', '/api/v1/runs?flow=after-hook')).body.items[0], 20_000, 'downstream run');
     assert.equal(down.trigger, 'flow');
+    assert.equal((await s.json('GET', '/api/v1/runs?flow=after-hook')).body.items.length, 1);
     await waitRun(s, down.id);
     assert.equal(await download(s, down.id, 'copy'), words);
     const onAsset = await eventually(async () => (await s.json('GET', '/api/v1/runs?flow=on-asset')).body.items[0], 20_000, 'asset-triggered run');

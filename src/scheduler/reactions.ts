@@ -10,7 +10,7 @@ import { getFlow } from '../store/flows.js';
 import { runAll } from '../store/batch.js';
 import { createRunStep, taskOutputAssets, withContent, type LoadedAsset, type NewRun } from '../store/runs.js';
 import { latestEventId } from '../store/events.js';
-import { cursorOf, eventsAfterId, moveCursor, triggersFrom, type FlowTriggerRow } from '../store/triggers.js';
+import { anyFlowTriggers, cursorOf, eventsAfterId, moveCursor, triggersFrom, type FlowTriggerRow } from '../store/triggers.js';
 import type { FlowSpec } from './spec.js';
 import { InputError, prepareRun } from './trigger.js';
 
@@ -110,6 +110,13 @@ export class Reactor {
 
   /** Handle one batch of events; true when there may be more. */
   private async step(): Promise<boolean> {
+    // With no flow trigger anywhere nothing can fire: move past the events without reading them.
+    // The newest id is read first, so a trigger created after the check only concerns later events.
+    const latest = await latestEventId(this.o.db);
+    if (!(await anyFlowTriggers(this.o.db))) {
+      this.cursor = Math.max(this.cursor, latest);
+      return false;
+    }
     const rows = await eventsAfterId(this.o.db, this.cursor, [...TYPES], 100);
     if (!rows.length) return false;
     const fire: { runId: string; trigger: FlowTriggerRow; key: string }[] = [];

@@ -1,5 +1,6 @@
-import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { and, asc, eq, gt } from 'drizzle-orm';
 import type { Db } from './db.js';
+import { q, readRows } from './statement.js';
 import { events } from './schema.js';
 
 export interface NewEvent {
@@ -26,6 +27,6 @@ export async function eventsAfter(db: Db, q: { runId?: string; afterId: number; 
 }
 
 export async function latestEventId(db: Db): Promise<number> {
-  const [row] = await db.select({ id: sql<number>`coalesce(max(${events.id}), 0)` }).from(events);
-  return row?.id ?? 0;
+  const [row] = await readRows<{ id: number }>(db, q`SELECT coalesce(max(id), 0) AS id FROM events`);
+  return Number(row?.id ?? 0);
 }

@@ -3,7 +3,7 @@ import { and, asc, eq, gt, inArray, lte, notInArray, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
 import { newToken, returned, runAll, type Statement, type Step } from './batch.js';
 import { createRunStep, type NewRun } from './runs.js';
-import { q } from './statement.js';
+import { q, readRows } from './statement.js';
 import { backfills, cursors, events, flowTriggers, runs, schedules } from './schema.js';
 
 export type ScheduleRow = typeof schedules.$inferSelect;
@@ -85,6 +85,11 @@ export async function getBackfill(db: Db, id: string): Promise<BackfillRow | und
 export async function backfillProgress(db: Db, id: string): Promise<Record<string, number>> {
   const rows = await db.select({ state: runs.state, n: sql<number>`count(*)` }).from(runs).where(eq(runs.backfillId, id)).groupBy(runs.state);
   return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+}
+
+/** Whether any flow has a flow trigger (read on every look at the event log: text, one row at most). */
+export async function anyFlowTriggers(db: Db): Promise<boolean> {
+  return (await readRows(db, q`SELECT 1 AS one FROM flow_triggers LIMIT 1`)).length > 0;
 }
 
 export async function triggersFrom(db: Db, sourceFlowId: string): Promise<FlowTriggerRow[]> {

@@ -92,6 +92,25 @@ ${[14, 15, 16].map((n) => `  - { id: b${n}, component: ${fib}, params: { n: ${n}
     }
   });
 
+  it('plans a task from the run\'s inputs even when its first task ends before the run\'s creation is committed', { timeout: 60_000 }, async () => {
+    // Many runs at once keep a sync in flight: a run's creation often waits behind one while its
+    // first task, started at once, already ended. The next task reads the flow input too.
+    const yaml = `id: late-inputs
+inputs: { text: {} }
+tasks:
+  - { id: quick, component: ${module('fib')}, params: { n: 1 } }
+  - { id: count, component: ${module('wordcount')}, inputs: [text], needs: [quick] }
+`;
+    const text = h.file('late.txt', 'one two three\n');
+    for (let round = 0; round < 6; round++) {
+      for (const runId of await Promise.all(Array.from({ length: 16 }, () => h.run(yaml, { text })))) {
+        assert.equal((await getRun(h.tutti.database.db, runId))!.state, 'succeeded');
+        const count = (await getTaskRuns(h.tutti.database.db, runId)).find((t) => t.taskId === 'count')!;
+        assert.equal(count.inputs!.length, 2, `run ${runId}: count was planned with ${count.inputs!.length} input(s)`);
+      }
+    }
+  });
+
   it('gives each link of a chain the outputs of the one before, also when links run ahead in a worker', { timeout: 60_000 }, async () => {
     // fib(20) = 6765, then add after add: each reads the number on stdin and prints it again.
     const n = AHEAD + 4;

@@ -109,6 +109,11 @@ export class Engine {
   /** Task runs whose plan is being committed while the instances it leased here already run. */
   private readonly planning = new Set<string>();
   /**
+   * The inputs of runs submitted here whose creation is not committed yet: their first tasks run
+   * meanwhile, and a task planned after one of them ends cannot read the inputs from the store.
+   */
+  private readonly submitted = new Map<string, LoadedAsset[]>();
+  /**
    * Successes of the groups being committed, by run. Their statements may not have run yet (held
    * behind a sync): a later group reads their task runs as still running, and takes them as done.
    */
@@ -277,7 +282,10 @@ export class Engine {
       else first.push(await this.plan(run, task, `${run.id}.${task.id}`, { inputs }));
     }
     this.warm(spec);
-    const [created, ...planned] = await commitSteps(db, [createRunStep(newRun, undefined, now), ...first.map((p) => p.step)], [undefined, ...first]);
+    this.submitted.set(run.id, inputs);
+    const [created, ...planned] = await commitSteps(db, [createRunStep(newRun, undefined, now), ...first.map((p) => p.step)], [undefined, ...first]).finally(() =>
+      this.submitted.delete(run.id),
+    );
     planned.forEach((events, i) => first[i]!.after(events));
     this.publish([...created!, ...planned.flat()]);
     if (!all || !created!.length || planned.some((e) => !e.length)) this.notify(run.id);
@@ -510,7 +518,7 @@ export class Engine {
    */
   private async plan(run: RunRow, task: TaskSpec, taskRunId: string, known: Known = {}): Promise<Planned> {
     const eager = this.o.db.eager;
-    const given = task.inputs.length ? (known.inputs ?? (await runInputAssets(eager, run.id))) : [];
+    const given = task.inputs.length ? (known.inputs ?? this.submitted.get(run.id) ?? (await runInputAssets(eager, run.id))) : [];
     // Assets committed in the same batch as this plan are not in the store yet: the caller has them.
     const unknown = task.needs.filter((n) => !known.outputs?.has(n));
     const read = unknown.length ? await taskOutputAssets(eager, run.id, unknown) : [];

@@ -17,8 +17,16 @@ process.env.TUTTI_CACHE_DIR ??= path.join(tmpdir(), 'tutti-test-cache');
 export const MODULES = path.join(packageRoot, 'modules', 'dist');
 export const module = (name: string) => path.join(MODULES, `${name}.wasm`);
 
+const made: string[] = [];
+// Each test file runs in a process of its own: its directories go when it exits.
+process.on('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 export function tempDir(prefix = 'tutti-test-'): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
 
 export interface Harness {

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createClient, type Client } from '@libsql/client';
@@ -117,6 +118,25 @@ describe('embedded database client', () => {
     await tx.commit();
     assert.equal((await c.execute("SELECT count(*) AS n FROM t WHERE name = 'in tx'")).rows[0]!.n, 1);
     assert.equal(tx.closed, true);
+  });
+
+  it('keeps its WAL checkpointed from another thread: commits never checkpoint on the event loop, and the WAL stays small', async () => {
+    const file = path.join(dir, 'checkpointed.sqlite');
+    const w = new FileClient(file);
+    try {
+      await w.execute('CREATE TABLE big (id INTEGER PRIMARY KEY, pad BLOB)');
+      assert.equal((await w.execute('PRAGMA wal_autocheckpoint')).rows[0]![0], 0);
+      // 40 MiB committed 64 KiB at a time: without checkpoints the WAL would hold all of it.
+      const pad = new Uint8Array(64 << 10).fill(7);
+      for (let i = 0; i < 640; i++) {
+        await w.execute('INSERT INTO big (pad) VALUES (?)', [pad]);
+        if (i % 64 === 63) await new Promise((r) => setTimeout(r, 250)); // room for a checkpoint to run
+      }
+      assert.ok(statSync(`${file}-wal`).size < 24 << 20, `WAL is ${statSync(`${file}-wal`).size} bytes`);
+      assert.equal((await w.execute('SELECT count(*) AS n FROM big')).rows[0]!.n, 640);
+    } finally {
+      w.close();
+    }
   });
 
   it('loses nothing it reported done when the process is killed right after', async () => {

@@ -17,6 +17,7 @@
  * Interactive transactions get a connection of their own, as in @libsql/client.
  */
 import { fdatasync, openSync, closeSync, existsSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { LibsqlError, type Client, type InArgs, type InStatement, type InValue, type ResultSet, type Transaction, type TransactionMode, type Replicated } from '@libsql/client';
 import Database from 'libsql';
 import { isRead } from './serialize.js';
@@ -39,11 +40,12 @@ class Connection {
   readonly db: Native;
   private readonly cache = new Map<string, Prepared>();
 
-  constructor(file: string, timeout: number) {
+  constructor(file: string, timeout: number, checkpoints: 'auto' | 'elsewhere' = 'auto') {
     this.db = new Database(file, { timeout } as never);
     this.db.exec('PRAGMA journal_mode = WAL');
     this.db.exec('PRAGMA synchronous = NORMAL');
     this.db.exec('PRAGMA foreign_keys = ON');
+    if (checkpoints === 'elsewhere') this.db.exec('PRAGMA wal_autocheckpoint = 0');
   }
 
   prepare(sql: string): Prepared {
@@ -180,7 +182,11 @@ class Durability {
   private fd?: number;
   private closing = false;
 
-  constructor(private readonly file: string) {}
+  /**
+   * `maintain`: called after each sync of the WAL that succeeded, with commits and reads still held;
+   * it either returns false, or true and calls `resume` once its work is done (see Checkpointer).
+   */
+  constructor(private readonly file: string, private readonly maintain: (resume: () => void) => boolean = () => false) {}
 
   read<T>(fn: () => T): Promise<T> {
     if (this.failed) return Promise.reject(this.failed);
@@ -261,16 +267,24 @@ class Durability {
   private syncWal(batch: Durability['committed']): void {
     const { fd, path, temporary } = this.target();
     fdatasync(fd, (err) => {
-      this.syncing = false;
       if (temporary) closeSync(fd);
       else if (this.closing) this.closeWal();
       // The kernel may have dropped the pages it failed to write: nothing can be trusted after this.
-      if (err) return this.fail(batch, `fdatasync of ${path} failed: ${err.message}`);
-      // Reads first: they see exactly what is durable. Then the commits that waited, together.
+      if (err) {
+        this.syncing = false;
+        return this.fail(batch, `fdatasync of ${path} failed: ${err.message}`);
+      }
+      // Reads first: they see exactly what is durable. Then the commits that waited, together
+      // (after a checkpoint, when one is due: see Checkpointer).
       for (const r of this.heldReads.splice(0)) r.run();
-      for (const w of this.heldWrites.splice(0)) w.run();
+      const resume = () => {
+        this.syncing = false;
+        for (const r of this.heldReads.splice(0)) r.run();
+        for (const w of this.heldWrites.splice(0)) w.run();
+        this.sync();
+      };
+      if (this.closing || !this.maintain(resume)) resume();
       for (const w of batch) w.resolve();
-      this.sync();
     });
   }
 
@@ -311,16 +325,87 @@ function settle<T>(fn: () => T): Promise<T> {
   }
 }
 
+/** Checkpoints of the WAL, at most this often while commits keep coming. */
+const CHECKPOINT_EVERY_MS = 250;
+/** A checkpoint that has not answered by then is given up on (commits wait for it). */
+const CHECKPOINT_TIMEOUT_MS = 2000;
+
+/**
+ * Checkpoints of the WAL on a worker thread with a connection of its own (see checkpointer.ts),
+ * between two commits: it runs right after a sync of the WAL, while further commits wait as they
+ * do for a sync. So the WAL is fully copied when the next commit starts, and SQLite starts it
+ * over from its beginning (it does so only then: with commits landing during a checkpoint, the
+ * file would grow without end). If the worker cannot run, `fallback` gives the job back to
+ * SQLite's automatic checkpoints.
+ */
+class Checkpointer {
+  private worker?: Worker;
+  private last = performance.now();
+  private waiting?: () => void;
+  private timer?: NodeJS.Timeout;
+
+  constructor(file: string, private readonly fallback: () => void) {
+    const worker = new Worker(new URL('./checkpointer.js', import.meta.url), { workerData: { file } });
+    worker.unref();
+    worker.on('message', (m: { ok: boolean; error?: string }) => {
+      if (!m.ok) console.error(`tutti: checkpoint of ${file}-wal failed, retrying later: ${m.error}`);
+      this.done();
+    });
+    worker.on('error', (e) => this.lost(`the checkpoint worker failed (${e.message})`));
+    worker.on('exit', () => this.lost('the checkpoint worker exited'));
+    this.worker = worker;
+  }
+
+  /** After a sync (commits held): checkpoint now, calling `resume` when done, unless one ran lately. */
+  run(resume: () => void): boolean {
+    const now = performance.now();
+    if (!this.worker || this.waiting || now - this.last < CHECKPOINT_EVERY_MS) return false;
+    this.last = now;
+    this.waiting = resume;
+    this.timer = setTimeout(() => this.lost(`a checkpoint did not end within ${CHECKPOINT_TIMEOUT_MS} ms`), CHECKPOINT_TIMEOUT_MS);
+    this.worker.postMessage('checkpoint');
+    return true;
+  }
+
+  close(): void {
+    const w = this.worker;
+    this.worker = undefined;
+    this.done();
+    w?.postMessage('close');
+  }
+
+  private done(): void {
+    clearTimeout(this.timer);
+    const resume = this.waiting;
+    this.waiting = undefined;
+    resume?.();
+  }
+
+  private lost(why: string): void {
+    const w = this.worker;
+    if (!w) return;
+    this.worker = undefined;
+    console.error(`tutti: ${why}; SQLite checkpoints the WAL itself from now on`);
+    this.fallback();
+    this.done();
+    void w.terminate();
+  }
+}
+
 export class FileClient implements Client {
   closed = false;
   readonly protocol = 'file';
   private readonly main: Connection;
   private readonly spare: Connection[] = [];
   private readonly durability: Durability;
+  private readonly checkpointer: Checkpointer;
 
   constructor(private readonly file: string, private readonly timeout = 5000) {
-    this.main = new Connection(file, timeout);
-    this.durability = new Durability(file);
+    this.main = new Connection(file, timeout, 'elsewhere');
+    this.checkpointer = new Checkpointer(file, () => {
+      if (!this.closed) this.main.db.exec('PRAGMA wal_autocheckpoint = 1000');
+    });
+    this.durability = new Durability(file, (resume) => this.checkpointer.run(resume));
   }
 
   execute(stmt: InStatement | string, args?: InArgs): Promise<ResultSet> {
@@ -394,6 +479,7 @@ export class FileClient implements Client {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.checkpointer.close();
     this.main.close();
     for (const c of this.spare.splice(0)) c.close();
     this.durability.close();

@@ -340,38 +340,48 @@ const CHECKPOINT_TIMEOUT_MS = 2000;
  */
 class Checkpointer {
   private worker?: Worker;
+  /** Started at the first commit (a client that only reads never starts one), usable once online. */
+  private state: 'idle' | 'starting' | 'online' | 'gone' = 'idle';
   private last = performance.now();
   private waiting?: () => void;
   private timer?: NodeJS.Timeout;
 
-  constructor(file: string, private readonly fallback: () => void) {
-    const worker = new Worker(new URL('./checkpointer.js', import.meta.url), { workerData: { file } });
-    worker.unref();
-    worker.on('message', (m: { ok: boolean; error?: string }) => {
-      if (!m.ok) console.error(`tutti: checkpoint of ${file}-wal failed, retrying later: ${m.error}`);
-      this.done();
-    });
-    worker.on('error', (e) => this.lost(`the checkpoint worker failed (${e.message})`));
-    worker.on('exit', () => this.lost('the checkpoint worker exited'));
-    this.worker = worker;
-  }
+  constructor(private readonly file: string, private readonly fallback: () => void) {}
 
   /** After a sync (commits held): checkpoint now, calling `resume` when done, unless one ran lately. */
   run(resume: () => void): boolean {
+    if (this.state === 'idle') this.start();
     const now = performance.now();
-    if (!this.worker || this.waiting || now - this.last < CHECKPOINT_EVERY_MS) return false;
+    if (this.state !== 'online' || this.waiting || now - this.last < CHECKPOINT_EVERY_MS) return false;
     this.last = now;
     this.waiting = resume;
     this.timer = setTimeout(() => this.lost(`a checkpoint did not end within ${CHECKPOINT_TIMEOUT_MS} ms`), CHECKPOINT_TIMEOUT_MS);
-    this.worker.postMessage('checkpoint');
+    this.worker!.postMessage('checkpoint');
     return true;
   }
 
   close(): void {
     const w = this.worker;
     this.worker = undefined;
+    this.state = 'gone';
     this.done();
     w?.postMessage('close');
+  }
+
+  private start(): void {
+    this.state = 'starting';
+    const worker = new Worker(new URL('./checkpointer.js', import.meta.url), { workerData: { file: this.file } });
+    worker.unref();
+    worker.on('online', () => {
+      if (this.state === 'starting') this.state = 'online';
+    });
+    worker.on('message', (m: { ok: boolean; error?: string }) => {
+      if (!m.ok) console.error(`tutti: checkpoint of ${this.file}-wal failed, retrying later: ${m.error}`);
+      this.done();
+    });
+    worker.on('error', (e) => this.lost(`the checkpoint worker failed (${e.message})`));
+    worker.on('exit', () => this.lost('the checkpoint worker exited'));
+    this.worker = worker;
   }
 
   private done(): void {
@@ -385,6 +395,7 @@ class Checkpointer {
     const w = this.worker;
     if (!w) return;
     this.worker = undefined;
+    this.state = 'gone';
     console.error(`tutti: ${why}; SQLite checkpoints the WAL itself from now on`);
     this.fallback();
     this.done();

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { embedManifest } from '../src/runtime/manifest.js';
 import { atomically } from '../src/store/batch.js';
 import { runEvents, type EventRow } from '../src/store/events.js';
+import { cancelRun } from '../src/store/run-control.js';
 import { cursors } from '../src/store/schema.js';
 import { cappedTaskRuns, completeStep, instanceAttempts, runAttempts, taskRunInstances, type Success } from '../src/store/instances.js';
 import type { TextStatement } from '../src/store/statement.js';
@@ -127,6 +128,24 @@ tasks:
     // Per run: f goes with the first AHEAD links behind it, the next one with the last 3.
     assert.equal(h.tutti.engine.linksAhead.taken - before.taken, 4 * (n - 1));
     assert.equal(h.tutti.engine.linksAhead.notTaken - before.notTaken, 0);
+  });
+
+  it('stops the links of a chain run ahead when their run is cancelled', { timeout: 30_000 }, async () => {
+    // Links of fib(41), ~1 s of CPU each, run ahead in a worker behind a quick first task. Cancelled
+    // while the first of them runs, they stop: this process then has no CPU to spend on them.
+    const links = Array.from({ length: 5 }, (_, i) => `  - { id: l${i + 1}, component: ${module('fib')}, params: { n: 41 }, needs: [l${i}] }`);
+    const runId = await h.start(`id: stopped-chain\ntasks:\n  - { id: l0, component: ${module('fib')}, params: { n: 1 } }\n${links.join('\n')}\n`);
+    const t0 = Date.now();
+    while ((await getTaskRuns(h.tutti.database.db, runId)).find((t) => t.taskId === 'l1')?.state !== 'running' && Date.now() - t0 < 10_000) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    h.tutti.engine.report(await cancelRun(h.tutti.database.db, runId, 'cancelled by the test'));
+    assert.equal((await h.tutti.engine.waitForRun(runId)).state, 'cancelled');
+    const cpu0 = process.cpuUsage();
+    await new Promise((r) => setTimeout(r, 2000));
+    const cpu = process.cpuUsage(cpu0);
+    // Unstopped, the links would keep a worker busy for ~5 s: about 2,000 ms of CPU in these 2 s.
+    assert.ok((cpu.user + cpu.system) / 1000 < 800, `${Math.round((cpu.user + cpu.system) / 1000)} ms of CPU in 2 s after the cancel`);
   });
 
   it('plans a task run only if every input it names is in the store when the plan commits', { timeout: 30_000 }, async () => {

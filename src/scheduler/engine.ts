@@ -151,8 +151,8 @@ export class Engine {
   private readonly successors = new Map<string, Promise<TaskSpec | undefined>>();
   /** Tasks no other task needs, per flow revision (see sinks). */
   private readonly sinkCounts = new WeakMap<FlowSpec, number>();
-  /** Running instances by run, to stop them when their run is cancelled. */
-  private readonly aborts = new Map<string, Set<AbortController>>();
+  /** Running instances (and links run ahead being waited for) by run, to stop them when their run is cancelled. */
+  private readonly aborts = new Map<string, Set<Stoppable>>();
 
   private readonly defaults: typeof DEFAULT_LIMITS;
 
@@ -835,24 +835,28 @@ export class Engine {
         return;
       }
       const stem = outputStem(task.id, inst.idx, inst.attempt);
-      let result: InstanceResult | undefined;
+      let result: InstanceResult;
       try {
         // Taken only if it ran on exactly the outputs this attempt was planned with. Otherwise it
         // is let finish first: it writes where this attempt is about to.
         const ahead = inst.attempt === 1 ? this.ahead.get(inst.taskRunId) : undefined;
         this.ahead.delete(inst.taskRunId);
-        const early = ahead && (await ahead.result);
-        result = ahead?.inputs === ctx.inputs.map((a) => a.id).sort().join() ? early : undefined;
-        if (ahead) this.linksAhead[result && (result.ok || result.failure.kind !== 'cancelled') ? 'taken' : 'notTaken']++;
-        follower = result ? ahead?.next : undefined;
-        // Run ahead and stopped (its worker replaced, say): run it as usual.
-        if (!result || (!result.ok && result.failure.kind === 'cancelled')) {
+        const waited = ahead && (await this.awaitAhead(inst.runId, ahead));
+        if (waited?.reason === SHUTDOWN) return;
+        // Stopped with its run, its result is the attempt's outcome; run ahead and stopped
+        // otherwise (its worker replaced, say), it is run again as usual.
+        const taken = waited && (waited.stopped || ahead!.inputs === ctx.inputs.map((a) => a.id).sort().join()) ? waited.result : undefined;
+        const usable = taken && (waited!.stopped || taken.ok || taken.failure.kind !== 'cancelled');
+        if (ahead) this.linksAhead[usable && !waited!.stopped ? 'taken' : 'notTaken']++;
+        if (usable) {
+          result = taken;
+          follower = waited!.stopped ? undefined : ahead!.next;
+        } else {
           const spec = this.jobSpec(run, task, ctx.inputs, 'run', inst.partition as Partition, secrets, `${inst.idx}-.a${inst.attempt}`, stem);
           spec.env.push(['TUTTI_ATTEMPT', String(inst.attempt)]);
           follower = await this.aheadOf(ctx, inst).catch(() => undefined); // only a shortcut
           const abort = new AbortController();
-          const aborts = this.aborts.get(inst.runId) ?? new Set();
-          this.aborts.set(inst.runId, aborts.add(abort));
+          const release = this.stoppable(inst.runId, abort);
           try {
             result = await this.o.pool.run(ctx.component, spec, {
               timeoutMs: task.timeout ?? this.defaults.timeoutMs,
@@ -861,8 +865,7 @@ export class Engine {
               then: follower?.then,
             });
           } finally {
-            aborts.delete(abort);
-            if (!aborts.size) this.aborts.delete(inst.runId);
+            release();
           }
           // Stopped to be handed back at shutdown: neither a success nor a failure of the task.
           if (abort.signal.reason === SHUTDOWN) return;
@@ -900,6 +903,35 @@ export class Engine {
         this.wake();
       }
     }
+  }
+
+  /** Wait for a link run ahead; cancelling its run, or stopping the server, stops it in its worker. */
+  private async awaitAhead(runId: string, ahead: Ahead): Promise<{ result: InstanceResult; stopped: boolean; reason?: unknown }> {
+    let stopped = false;
+    let reason: unknown;
+    const release = this.stoppable(runId, {
+      abort: (why) => {
+        stopped = true;
+        reason = why;
+        this.o.pool.drop(ahead.then);
+      },
+    });
+    try {
+      const result = await ahead.result;
+      return { result, stopped, reason };
+    } finally {
+      release();
+    }
+  }
+
+  /** Register what stops a piece of a run's work when the run is cancelled or the server stops; returns its release. */
+  private stoppable(runId: string, s: Stoppable): () => void {
+    const set = this.aborts.get(runId) ?? new Set();
+    this.aborts.set(runId, set.add(s));
+    return () => {
+      set.delete(s);
+      if (!set.size) this.aborts.delete(runId);
+    };
   }
 
   /**
@@ -1215,6 +1247,11 @@ function producedAssets(runId: string, { record, outputs }: Success): LoadedAsse
 interface Known {
   inputs?: LoadedAsset[];
   outputs?: Map<string, LoadedAsset[]>;
+}
+
+/** What cancelling a run, or stopping the server (reason SHUTDOWN), calls to stop a piece of its work. */
+interface Stoppable {
+  abort(reason?: unknown): void;
 }
 
 /** A first attempt run ahead of its plan, right behind the instance whose outputs it reads (see Engine.aheadOf). */

@@ -842,15 +842,19 @@ export class Engine {
         const ahead = inst.attempt === 1 ? this.ahead.get(inst.taskRunId) : undefined;
         this.ahead.delete(inst.taskRunId);
         const waited = ahead && (await this.awaitAhead(inst.runId, ahead));
-        if (waited?.reason === SHUTDOWN) return;
-        // Stopped with its run, its result is the attempt's outcome; run ahead and stopped
-        // otherwise (its worker replaced, say), it is run again as usual.
-        const taken = waited && (waited.stopped || ahead!.inputs === ctx.inputs.map((a) => a.id).sort().join()) ? waited.result : undefined;
-        const usable = taken && (waited!.stopped || taken.ok || taken.failure.kind !== 'cancelled');
-        if (ahead) this.linksAhead[usable && !waited!.stopped ? 'taken' : 'notTaken']++;
+        if (waited?.stopped) {
+          // Its run was cancelled (its instances are, in the store: there is nothing to record) or
+          // the server is stopping (the attempt is handed back).
+          this.linksAhead.notTaken++;
+          return;
+        }
+        // Run ahead and stopped otherwise (its worker replaced, say): run again as usual.
+        const taken = waited && ahead!.inputs === ctx.inputs.map((a) => a.id).sort().join() ? waited.result : undefined;
+        const usable = taken && (taken.ok || taken.failure.kind !== 'cancelled');
+        if (ahead) this.linksAhead[usable ? 'taken' : 'notTaken']++;
         if (usable) {
           result = taken;
-          follower = waited!.stopped ? undefined : ahead!.next;
+          follower = ahead!.next;
         } else {
           const spec = this.jobSpec(run, task, ctx.inputs, 'run', inst.partition as Partition, secrets, `${inst.idx}-.a${inst.attempt}`, stem);
           spec.env.push(['TUTTI_ATTEMPT', String(inst.attempt)]);
@@ -906,19 +910,17 @@ export class Engine {
   }
 
   /** Wait for a link run ahead; cancelling its run, or stopping the server, stops it in its worker. */
-  private async awaitAhead(runId: string, ahead: Ahead): Promise<{ result: InstanceResult; stopped: boolean; reason?: unknown }> {
+  private async awaitAhead(runId: string, ahead: Ahead): Promise<{ result: InstanceResult; stopped: boolean }> {
     let stopped = false;
-    let reason: unknown;
     const release = this.stoppable(runId, {
-      abort: (why) => {
+      abort: () => {
         stopped = true;
-        reason = why;
         this.o.pool.drop(ahead.then);
       },
     });
     try {
       const result = await ahead.result;
-      return { result, stopped, reason };
+      return { result, stopped };
     } finally {
       release();
     }

@@ -141,10 +141,10 @@ export class Engine {
   private readonly warmed = new Set<string>();
   /**
    * First attempts already running in a worker right behind the instance they follow in a chain
-   * (see aheadOf), by task run: its dispatch takes the result instead of starting it again.
-   * Kept until then, or until the run ends.
+   * (see aheadOf), by run and task run: its dispatch takes the result instead of starting it
+   * again. Kept until then, or until the run ends.
    */
-  private readonly ahead = new Map<string, Ahead>();
+  private readonly ahead = new Map<string, Map<string, Ahead>>();
   /** Links run ahead whose result a dispatch took, and those it did not (dropped unplanned, other inputs, stopped). */
   readonly linksAhead = { taken: 0, notTaken: 0 };
   /** The task each task (of a flow revision) can be run ahead of, if any: see successor. */
@@ -379,12 +379,11 @@ export class Engine {
       // Links run ahead that no dispatch took (their plan never came, or came with other inputs):
       // those still queued or running are stopped (a cancelled run's chain does not run on).
       if (RUN_ENDED.has(e.type)) {
-        for (const [id, a] of this.ahead) {
-          if (!id.startsWith(`${e.runId}.`)) continue;
-          this.ahead.delete(id);
+        for (const a of this.ahead.get(e.runId)?.values() ?? []) {
           this.o.pool.drop(a.then);
           this.linksAhead.notTaken++;
         }
+        this.ahead.delete(e.runId);
       }
       if (RUN_ENDED.has(e.type)) void this.wakeQueued(e.runId);
       if (e.type === 'run-retried') {
@@ -839,8 +838,9 @@ export class Engine {
       try {
         // Taken only if it ran on exactly the outputs this attempt was planned with. Otherwise it
         // is let finish first: it writes where this attempt is about to.
-        const ahead = inst.attempt === 1 ? this.ahead.get(inst.taskRunId) : undefined;
-        this.ahead.delete(inst.taskRunId);
+        const links = this.ahead.get(inst.runId);
+        const ahead = inst.attempt === 1 ? links?.get(inst.taskRunId) : undefined;
+        links?.delete(inst.taskRunId);
         const waited = ahead && (await this.awaitAhead(inst.runId, ahead));
         if (waited?.stopped) {
           // Its run was cancelled (its instances are, in the store: there is nothing to record) or
@@ -973,7 +973,10 @@ export class Engine {
       last = ahead;
       after = { task: next, idx: 0 };
     }
-    for (let a = first; a; a = a.next) this.ahead.set(a.taskRunId, a);
+    if (!first) return undefined;
+    const links = this.ahead.get(run.id) ?? new Map<string, Ahead>();
+    for (let a: Ahead | undefined = first; a; a = a.next) links.set(a.taskRunId, a);
+    this.ahead.set(run.id, links);
     return first;
   }
 

@@ -3,9 +3,10 @@
  * `/healthz` is open; everything under `/api/v1` and `/metrics` needs the bearer token when one is set.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { bearerAuth } from 'hono/bearer-auth';
 import type { ScheduleLoop } from '../scheduler/schedules.js';
-import { DEFAULT_MAX_UPLOAD, type Api, type ApiHost, type ApiOptions, type RemoteEngine } from './context.js';
+import { bearerToken } from './auth.js';
+import { limitBodies } from './body.js';
+import { DEFAULT_MAX_JSON, DEFAULT_MAX_UPLOAD, type Api, type ApiHost, type ApiOptions, type RemoteEngine } from './context.js';
 import { allowOrigins } from './cors.js';
 import { errorResponse, onError, validationHook } from './errors.js';
 import { componentRoutes } from './routes/components.js';
@@ -19,7 +20,7 @@ import { uiRoutes } from './routes/ui.js';
 import { workerRoutes } from './routes/workers.js';
 
 export function createApp(tutti: ApiHost, opts: ApiOptions & { schedules?: ScheduleLoop } = {}) {
-  const api: Api = { tutti, schedules: opts.schedules, maxUploadBytes: opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD };
+  const api: Api = { tutti, schedules: opts.schedules, maxUploadBytes: opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD, maxJsonBytes: opts.maxJsonBytes ?? DEFAULT_MAX_JSON };
   const app = new OpenAPIHono({ defaultHook: validationHook });
   app.onError(onError);
   app.notFound((c) => errorResponse(c, 404, 'not_found', `no route ${c.req.method} ${c.req.path}`));
@@ -33,16 +34,12 @@ export function createApp(tutti: ApiHost, opts: ApiOptions & { schedules?: Sched
   });
 
   if (opts.token) {
-    const unauthorized = (message: string, code = 'unauthorized') => ({ message: { error: { code, message } } });
-    const auth = bearerAuth({
-      token: opts.token,
-      noAuthenticationHeader: unauthorized('this server needs a bearer token: Authorization: Bearer <TUTTI_API_TOKEN>'),
-      invalidAuthenticationHeader: unauthorized('the Authorization header must be "Bearer <token>"', 'invalid_request'),
-      invalidToken: unauthorized('wrong bearer token'),
-    });
+    const auth = bearerToken(opts.token);
     app.use('/api/v1/*', auth);
     app.use('/metrics', auth);
   }
+  // After auth: a stranger's body is refused by its token before it is read.
+  app.use('/api/v1/*', limitBodies({ upload: api.maxUploadBytes, json: api.maxJsonBytes }));
 
   const v1 = new OpenAPIHono({ defaultHook: validationHook });
   v1.route('/', componentRoutes(api));

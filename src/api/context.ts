@@ -11,8 +11,10 @@ import type { NewRun, RunRow } from '../store/runs.js';
 export interface ApiOptions {
   /** Bearer token every /api/v1 and /metrics request must carry; none: no auth. */
   token?: string;
-  /** Largest request body accepted (component and asset uploads), bytes. */
+  /** Largest upload accepted (components, run inputs, webhook bodies, remote workers' outputs), bytes. */
   maxUploadBytes?: number;
+  /** Largest body of every other route (JSON and flow documents), bytes. */
+  maxJsonBytes?: number;
   /** Browser origins allowed to call the API (CORS), e.g. where the dashboard is hosted; "*" for any. */
   corsOrigins?: string[];
 }
@@ -53,8 +55,9 @@ export interface Api {
   tutti: ApiHost;
   schedules?: ScheduleLoop;
   maxUploadBytes: number;
+  maxJsonBytes: number;
 }
 
 export const DEFAULT_MAX_UPLOAD = 256 * 2 ** 20;
-/** Flow documents are small; a bigger body is a mistake, not a flow. */
-export const MAX_FLOW_BYTES = 2 ** 20;
+/** Documents and reports are small: a JSON body is never a reason to hold megabytes per request. */
+export const DEFAULT_MAX_JSON = 2 ** 20;

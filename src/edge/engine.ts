@@ -9,6 +9,7 @@
  *   become FAN_OUT sub-ranges, so no invocation sends more than FAN_OUT messages.
  * - `{type: "run", instance}`: claim one instance, run it, commit its outcome.
  */
+import { publicMessage } from '../runtime/hostless.js';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { newId } from '../ids.js';
 import type { Failure } from '../runtime/failures.js';
@@ -220,7 +221,7 @@ export class EdgeEngine {
         }
       }
     } catch (e) {
-      problem = (e as Error).message;
+      problem = publicMessage(e);
     }
     if (problem) return (await failTaskRunPlanning(this.db, run.id, taskRunId, task.id, `plan failed: ${problem}`)).length ? 'failed' : undefined;
     plan = capPartitions(plan, task.maxInstances);
@@ -313,7 +314,7 @@ export class EdgeEngine {
       if (!won.length) await this.assets.removeMatching(runDir(run.id), outputStem(task.id, inst.idx, inst.attempt));
       await this.react(events);
     } catch (e) {
-      return this.recordFailure(record, task, { kind: 'internal', message: (e as Error).message ?? String(e), retryable: true });
+      return this.recordFailure(record, task, { kind: 'internal', message: publicMessage(e), retryable: true });
     }
     return {};
   }

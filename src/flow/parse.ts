@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { LineCounter, parseDocument, isScalar, type Document } from 'yaml';
+import { Lexer, LineCounter, parseDocument, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
 import { FlowSchema, type Flow } from './schema.js';
 import { FlowError, type FlowIssue } from './errors.js';
@@ -24,6 +24,7 @@ export function isComponentPath(ref: string): boolean {
  * Throws FlowError listing every problem with its path and line.
  */
 export function parseFlow(source: string, file = '<flow>', baseDir?: string): ParsedFlow {
+  tooDeep(source, file);
   const lineCounter = new LineCounter();
   const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
@@ -35,7 +36,13 @@ export function parseFlow(source: string, file = '<flow>', baseDir?: string): Pa
       }),
     );
   }
-  const data = doc.toJS();
+  let data: unknown;
+  try {
+    // An alias expanding to aliases ("billion laughs") grows exponentially: yaml stops it at 100.
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    throw new FlowError(file, [{ path: [], message: `the document cannot be expanded: ${(e as Error).message.split('\n')[0]}` }]);
+  }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new FlowError(file, [{ path: [], message: 'a flow must be a mapping with id and tasks', line: 1 }]);
   }
@@ -46,6 +53,30 @@ export function parseFlow(source: string, file = '<flow>', baseDir?: string): Pa
   if (baseDir) issues.push(...missingComponentFiles(result.data, baseDir));
   if (issues.length) throw new FlowError(file, issues.map((i) => locate(doc, lineCounter, i)));
   return { flow: result.data, source, baseDir };
+}
+
+/** Flow collections nested deeper than this are an attack: the yaml parser aborts the process on them. */
+export const MAX_FLOW_DEPTH = 64;
+/** The lexer's markers (document start, flow end, scalar start) that are not text of the source. */
+const CONTROL = new Set(['\x02', '\x18', '\x1f']);
+
+/**
+ * Refuse deeply nested flow collections (`[[[[…`) before the parser sees them: yaml 2.x builds
+ * them recursively and 200,000 levels abort Node itself (a fatal out-of-memory in its regexp
+ * compiler, not a catchable error). The lexer is iterative and knows YAML's quoting rules.
+ */
+function tooDeep(source: string, file: string): void {
+  let depth = 0;
+  let offset = 0;
+  for (const token of new Lexer().lex(source)) {
+    if (token === '[' || token === '{') {
+      if (++depth > MAX_FLOW_DEPTH) {
+        const lines = source.slice(0, offset).split('\n');
+        throw new FlowError(file, [{ path: [], message: `the document nests collections deeper than ${MAX_FLOW_DEPTH} levels`, line: lines.length, column: lines.at(-1)!.length + 1 }]);
+      }
+    } else if (token === ']' || token === '}') depth--;
+    if (!CONTROL.has(token)) offset += token.length;
+  }
 }
 
 /** Read and parse a flow file; relative component paths resolve against its directory. */

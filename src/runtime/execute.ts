@@ -2,6 +2,7 @@
  * Run one call (`run` or `plan`) of one fresh component instance. Used inside worker threads;
  * everything the guest can reach is built here, per instance, and nothing is shared between two.
  */
+import { publicMessage } from './hostless.js';
 import { rmSync } from 'node:fs';
 import { ExitSignal, InstanceAbort, type Failure } from './failures.js';
 import type { InstanceJob, InstanceResult, Partition } from './protocol.js';
@@ -227,6 +228,5 @@ export function classifyError(e: unknown, job: InstanceJob): Failure {
   if (e instanceof RangeError && /call stack/i.test(e.message)) {
     return { kind: 'trapped', message: `wasm trap: stack overflow`, retryable: true };
   }
-  const message = e instanceof Error ? e.message : String(e);
-  return { kind: 'internal', message: `instance failed: ${message}`, retryable: true };
+  return { kind: 'internal', message: `instance failed: ${publicMessage(e)}`, retryable: true };
 }

@@ -30,6 +30,7 @@ import {
 } from '../store/runs.js';
 import type { ComponentRegistry } from './components.js';
 import { inputsInHand } from './inputs.js';
+import { publicMessage } from '../runtime/hostless.js';
 import { splitByManifest } from './split.js';
 import { nextStep, runOutcome } from './steps.js';
 import { backoff, outputStem, redact, runDir, taskEnvironment } from './jobs.js';
@@ -689,7 +690,7 @@ export class Engine {
     try {
       ctx = await this.context(inst.taskRunId);
     } catch (e) {
-      await this.recordFailure(record, PREPARE_RETRY, { kind: 'internal', message: `cannot prepare the attempt: ${(e as Error).message}`, retryable: true });
+      await this.recordFailure(record, PREPARE_RETRY, { kind: 'internal', message: `cannot prepare the attempt: ${publicMessage(e)}`, retryable: true });
       return undefined;
     }
     const { run, task, secrets } = ctx;
@@ -898,7 +899,7 @@ export class Engine {
         await this.recordFailure(record, task.retry, { ...result.failure, message: redact(result.failure.message, task, secrets) });
       }
     } catch (e) {
-      await this.recordFailure(record, task.retry, { kind: 'internal', message: (e as Error).message ?? String(e), retryable: true });
+      await this.recordFailure(record, task.retry, { kind: 'internal', message: publicMessage(e), retryable: true });
     } finally {
       // A capped task run has room again once this attempt is no longer `running` in the store:
       // claiming before that commit would find none and wait for the next poll.

@@ -10,6 +10,11 @@ import { syncTriggers } from '../store/triggers.js';
 import type { ComponentRegistry } from './components.js';
 import type { FlowSpec } from './spec.js';
 
+/** name@version, as components are labelled on upload. */
+const COMPONENT_REF = /^([a-z0-9][a-z0-9_.-]{0,62})@([A-Za-z0-9][A-Za-z0-9_.+-]{0,62})$/;
+
+class Unresolved extends Error {}
+
 export async function resolveFlow(db: Db, registry: Pick<ComponentRegistry, 'register'>, parsed: ParsedFlow, file: string): Promise<FlowSpec> {
   const issues: FlowIssue[] = [];
   const tasks = await Promise.all(
@@ -17,17 +22,21 @@ export async function resolveFlow(db: Db, registry: Pick<ComponentRegistry, 'reg
       const where = ['tasks', i, 'component'];
       try {
         if (isComponentPath(task.component)) {
-          if (!parsed.baseDir) throw new Error('a component path needs a flow file; upload the component and use name@version');
+          if (!parsed.baseDir) throw new Unresolved('a component path needs a flow file; upload the component and use name@version');
           const bytes = await readFile(path.resolve(parsed.baseDir, task.component));
           return { ...task, digest: (await registry.register(bytes)).info.digest };
         }
-        const [name, version] = task.component.split('@') as [string, string];
-        const found = await findComponentVersion(db, name, version);
-        if (!found) throw new Error(`component ${task.component} is not registered`);
+        const ref = COMPONENT_REF.exec(task.component);
+        if (!ref) throw new Unresolved(`"${task.component}" is neither a .wasm path nor name@version (e.g. sum@1.0.0)`);
+        const found = await findComponentVersion(db, ref[1]!, ref[2]!);
+        if (!found) throw new Unresolved(`component ${task.component} is not registered: upload it first (POST /api/v1/components?name=${ref[1]}&version=${ref[2]})`);
         return { ...task, digest: found.digest };
       } catch (e) {
-        const reason = e instanceof ComponentRejected ? `invalid component ${task.component}: ${e.message}` : (e as Error).message;
-        issues.push({ path: where, message: reason });
+        // Only messages written for the user reach them: a database or file error names SQL or paths.
+        if (e instanceof ComponentRejected) issues.push({ path: where, message: `invalid component ${task.component}: ${e.message}` });
+        else if (e instanceof Unresolved) issues.push({ path: where, message: e.message });
+        else if ((e as NodeJS.ErrnoException).code && parsed.baseDir) issues.push({ path: where, message: `cannot read component file ${task.component}: ${(e as NodeJS.ErrnoException).code}` });
+        else throw e;
         return { ...task, digest: '' };
       }
     }),

@@ -41,6 +41,7 @@ export function eventRoutes(api: Api) {
       let woken = false;
       try {
         while (!closed) {
+          const woke = woken;
           const rows = (woken ? api.tutti.engine.recentEvents?.(last, runId, 500) : undefined) ?? (await eventsAfter(db, { runId, afterId: last, limit: 500 }));
           woken = false;
           let ended = false;
@@ -56,6 +57,9 @@ export function eventRoutes(api: Api) {
           // A run's stream ends with the run. An end event in the replay may be one a retry has since
           // undone: only the run's state now says whether it is over.
           if (ended && rows.length < 500 && FINAL.has((await getRun(db, runId!))?.state ?? 'succeeded')) break;
+          // Nothing new on a periodic look: a client resuming past a finished run's last event (or
+          // at it) would otherwise wait forever for an end event it has already seen.
+          if (runId && !rows.length && !woke && FINAL.has((await getRun(db, runId))?.state ?? 'succeeded')) break;
           if (rows.length === 500) continue;
           if (Date.now() - quietSince > PING_MS) {
             await s.write(': ping\n\n');

@@ -6,8 +6,8 @@ import { registerFlow } from '../../scheduler/flows.js';
 import type { FlowSpec } from '../../scheduler/spec.js';
 import { deleteFlow, getFlow, getFlowRevision, listFlowRevisions, listFlows } from '../../store/flows.js';
 import { backfillProgress, flowSchedules, getBackfill, type BackfillRow } from '../../store/triggers.js';
-import { readBody, requireMediaType } from '../body.js';
-import { MAX_FLOW_BYTES, type Api } from '../context.js';
+import { parseJsonBody, readBody, requireMediaType } from '../body.js';
+import type { Api } from '../context.js';
 import { ApiError, notFound, validationHook } from '../errors.js';
 import { err, json } from '../openapi.js';
 import { BackfillBodySchema, BackfillSchema, FlowSchemaOut, FlowSummarySchema } from '../schemas.js';
@@ -29,8 +29,12 @@ export function flowRoutes(api: Api) {
   });
 
   const save = async (c: Parameters<Parameters<typeof app.openapi>[1]>[0], expectId?: string) => {
-    requireMediaType(c, FLOW_TYPES);
-    const source = new TextDecoder('utf-8', { fatal: false }).decode(await readBody(c, MAX_FLOW_BYTES));
+    const type = requireMediaType(c, FLOW_TYPES);
+    const bytes = await readBody(c, api.maxJsonBytes);
+    // JSON is parsed as JSON (strict, iterative, depth-checked) before the YAML parser, which
+    // accepts it too, reads it again to place each problem at its line.
+    if (type === 'application/json') parseJsonBody(bytes);
+    const source = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
     const parsed = parseFlow(source, 'flow');
     if (expectId && parsed.flow.id !== expectId) throw new ApiError(400, 'invalid_flow', `the document's id is "${parsed.flow.id}" but the URL names flow "${expectId}"`);
     const { revision, created } = await registerFlow(db, api.tutti.registry, parsed, 'flow');

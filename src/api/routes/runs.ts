@@ -14,7 +14,7 @@ import { cancelRun, retryRun } from '../../store/run-control.js';
 import { attemptLog, attemptSummaries, getAsset, getInstance, instanceCounts, listRuns, taskRunOf, type RunCursor } from '../../store/run-queries.js';
 import { getRun, getTaskRuns, runAssets, withContent, type AssetRow, type RunRow } from '../../store/runs.js';
 import { runStates, type RunState } from '../../store/schema.js';
-import { mediaType, readBody } from '../body.js';
+import { mediaType, parseJsonBody, readBody } from '../body.js';
 import type { Api } from '../context.js';
 import { ApiError, notFound, validationHook } from '../errors.js';
 import { err, json } from '../openapi.js';
@@ -29,7 +29,8 @@ const Time = z
   .string()
   .transform((v, ctx) => {
     const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-    if (Number.isNaN(ms)) {
+    // 400 nines is a number too (Infinity): only a time a Date can hold reaches the query.
+    if (!Number.isSafeInteger(ms) || Math.abs(ms) > 8.64e15) {
       ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 time or ms since the epoch' });
       return z.NEVER;
     }
@@ -42,7 +43,7 @@ const Cursor = z
   .transform((v, ctx): RunCursor => {
     try {
       const [createdAt, id] = JSON.parse(Buffer.from(v, 'base64url').toString('utf8')) as [number, string];
-      if (Number.isInteger(createdAt) && typeof id === 'string') return { createdAt, id };
+      if (Number.isSafeInteger(createdAt) && typeof id === 'string') return { createdAt, id };
     } catch {
       // reported below
     }
@@ -77,14 +78,7 @@ export function assetJson(a: AssetRow): z.infer<typeof AssetSchema> {
 
 /** A JSON body checked against a schema, with the same error shape as the validated routes. */
 function parseJson<T extends z.ZodType>(schema: T, bytes: Uint8Array): z.infer<T> {
-  let raw: unknown = {};
-  const text = new TextDecoder().decode(bytes);
-  try {
-    if (text.trim()) raw = JSON.parse(text);
-  } catch (e) {
-    throw new ApiError(400, 'malformed_body', `the body is not valid JSON: ${(e as Error).message}`);
-  }
-  const parsed = schema.safeParse(raw);
+  const parsed = schema.safeParse(parseJsonBody(bytes) ?? {});
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ in: 'json', path: i.path.map(String).join('.'), message: i.message }));
     throw new ApiError(400, 'invalid_request', issues.map((i) => `${i.path || 'body'}: ${i.message}`).join('; '), issues);
@@ -137,12 +131,7 @@ export function runRoutes(api: Api) {
         if (!hook || hook.type !== 'webhook') throw new ApiError(404, 'not_found', `flow ${flowId} has no webhook trigger`);
         const bytes = await readBody(c, api.maxUploadBytes);
         if (type === 'application/json' || (!hook.input && bytes.length)) {
-          let body: unknown;
-          try {
-            body = bytes.length ? JSON.parse(new TextDecoder().decode(bytes)) : {};
-          } catch (e) {
-            throw new ApiError(400, 'malformed_body', `the body is not valid JSON: ${(e as Error).message}`);
-          }
+          const body = parseJsonBody(bytes) ?? {};
           if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, 'invalid_request', 'the webhook body must be a JSON object');
           // A webhook sender posts its own payload: declared inputs are picked from it, the rest is ignored.
           for (const [name, input] of Object.entries(spec.inputs)) {
@@ -163,7 +152,11 @@ export function runRoutes(api: Api) {
           throw new ApiError(400, 'malformed_body', `the multipart body cannot be read: ${e.message}`);
         });
         temp = await mkdtemp(path.join(tmpdir(), 'tutti-upload-'));
+        const seen = new Set<string>();
         for (const [name, value] of form.entries()) {
+          // A second part of the same name would silently replace the first: say so instead.
+          if (seen.has(name)) throw new ApiError(400, 'invalid_input', `the form has more than one part named "${name}": give each input once`);
+          seen.add(name);
           if (typeof value === 'string') req.params![name] = value;
           else {
             const file = path.join(temp, `${Object.keys(req.files!).length}`);
@@ -172,7 +165,7 @@ export function runRoutes(api: Api) {
           }
         }
       } else if (type === 'application/json' || type === '') {
-        const body = parseJson(TriggerBodySchema, await readBody(c, 1 << 20));
+        const body = parseJson(TriggerBodySchema, await readBody(c, api.maxJsonBytes));
         req.params = body.params;
         for (const [name, ids] of Object.entries(body.assets)) {
           const list = [];

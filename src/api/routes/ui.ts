@@ -18,7 +18,12 @@ export function uiRoutes(dir?: string) {
   app.get('/ui/*', async (c) => {
     // Found on first use: the package root is unknown on Workers, where importing it fails at start.
     root ??= path.resolve(dir ?? path.join((await import('../../paths.js')).packageRoot, 'dashboard'));
-    const rel = decodeURIComponent(c.req.path.slice('/ui/'.length)) || 'index.html';
+    let rel: string;
+    try {
+      rel = decodeURIComponent(c.req.path.slice('/ui/'.length)) || 'index.html';
+    } catch {
+      return c.notFound(); // not percent-encoded UTF-8: no file has that name
+    }
     const file = path.resolve(root, rel);
     const type = TYPES[path.extname(file)];
     if (!file.startsWith(root + path.sep) || !type) return c.notFound();

@@ -1,6 +1,8 @@
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createApp } from '../../api/app.js';
+import { tokenProblem } from '../../api/auth.js';
 import { Reactor } from '../../scheduler/reactions.js';
 import { ScheduleLoop } from '../../scheduler/schedules.js';
 import { openTutti, type TuttiOptions } from '../../tutti.js';
@@ -10,6 +12,8 @@ export interface ServeOptions extends TuttiOptions {
   host: string;
   token?: string;
   maxUpload?: number;
+  maxJson?: number;
+  maxConnections?: number;
   corsOrigin?: string[];
   /** On SIGTERM/SIGINT, how long running instances get to finish. */
   grace?: number;
@@ -20,6 +24,11 @@ const LOCAL = new Set(['127.0.0.1', 'localhost', '::1']);
 /** HTTP API + scheduler + schedules + flow triggers + in-process workers until SIGINT/SIGTERM. */
 export async function serveCommand(opts: ServeOptions): Promise<number> {
   const token = opts.token ?? process.env.TUTTI_API_TOKEN ?? undefined;
+  const badToken = token ? tokenProblem(token) : undefined;
+  if (badToken) {
+    process.stderr.write(`tutti: cannot serve with this token: ${badToken}\n`);
+    return 2;
+  }
   if (!token && !LOCAL.has(opts.host)) {
     process.stderr.write(`tutti: warning: serving on ${opts.host} without a token: anyone who can reach it can run code here (set TUTTI_API_TOKEN or --token)\n`);
   }
@@ -39,8 +48,11 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
   await reactor.start();
   schedules.start();
   const corsOrigins = [...(opts.corsOrigin ?? []), ...(process.env.TUTTI_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean)];
-  const app = createApp(tutti, { token: token || undefined, maxUploadBytes: opts.maxUpload, schedules, corsOrigins });
+  const app = createApp(tutti, { token: token || undefined, maxUploadBytes: opts.maxUpload, maxJsonBytes: opts.maxJson, schedules, corsOrigins });
   const server = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host });
+  // Each connection holds a socket, buffers and maybe a request: past this many, new ones are
+  // closed at once rather than taking the process's descriptors and memory.
+  (server as Server).maxConnections = opts.maxConnections ?? 1024;
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

@@ -33,6 +33,22 @@ async function staticServer(dir: string): Promise<{ url: string; server: HttpSer
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
+/**
+ * Another origin that records every request, the headers that would carry a token included, and answers like an
+ * API that allows any origin and the Authorization header (as a server that wants tokens would).
+ */
+async function recordingServer(): Promise<{ url: string; server: HttpServer; requests: { method: string; path: string; authorization?: string; preflight?: string }[] }> {
+  const requests: { method: string; path: string; authorization?: string; preflight?: string }[] = [];
+  const server = createServer((req, res) => {
+    requests.push({ method: req.method!, path: new URL(req.url!, 'http://x').pathname, authorization: req.headers.authorization, preflight: req.headers['access-control-request-headers'] });
+    const cors = { 'access-control-allow-origin': req.headers.origin ?? '*', 'access-control-allow-headers': 'authorization, content-type, last-event-id', vary: 'origin' };
+    if (req.method === 'OPTIONS') return void res.writeHead(204, cors).end();
+    res.writeHead(200, { ...cors, 'content-type': 'application/json' }).end('{"items":[]}');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, requests };
+}
+
 /** Deterministic lines, enough bytes for several 1 KiB partitions. */
 const text = Array.from({ length: 600 }, (_, i) => `line ${i} of the dashboard test ${'word '.repeat(i % 7)}`).join('\n') + '\n';
 
@@ -43,8 +59,9 @@ describe('dashboard', { skip: !existsSync(CHROMIUM) && 'chromium is not installe
   const errors: string[] = [];
   const dir = tempDir('tutti-dash-');
 
-  const open = async (url: string, viewport = { width: 1280, height: 1000 }, theme = 'light'): Promise<Page> => {
+  const open = async (url: string, viewport = { width: 1280, height: 1000 }, theme = 'light', init?: string): Promise<Page> => {
     const context = await browser.newContext({ viewport, colorScheme: theme === 'dark' ? 'dark' : 'light' });
+    if (init) await context.addInitScript(init);
     const page = await context.newPage();
     page.on('console', (m) => m.type() === 'error' && errors.push(`${page.url()}: ${m.text()}`));
     page.on('pageerror', (e) => errors.push(`${page.url()}: ${e.message}`));
@@ -145,6 +162,9 @@ describe('dashboard', { skip: !existsSync(CHROMIUM) && 'chromium is not installe
 
   it('works from another origin with the API URL and token as settings (CORS)', async () => {
     const page = await open(`${other.url}/index.html?api=${encodeURIComponent(api.url)}&token=${TOKEN}#/runs`);
+    // A link may name another server, but the page connects only once the user says so.
+    assert.equal(await page.locator('#connect-origin').innerText(), new URL(api.url).origin);
+    await page.click('#connect-confirm');
     await settled(page);
     assert.ok((await page.locator('[data-run]').count()) >= 2);
     await page.selectOption('select[name=state]', 'succeeded');
@@ -159,6 +179,122 @@ describe('dashboard', { skip: !existsSync(CHROMIUM) && 'chromium is not installe
     const [dl] = await Promise.all([page.waitForEvent('download'), page.locator('#assets button').first().click()]);
     assert.ok(dl.suggestedFilename());
     await page.context().close();
+  });
+
+  it('never sends a saved token to another origin a link names, and switches only when the user confirms', async () => {
+    const spy = await recordingServer();
+    try {
+      const components = `${api.url}/ui/#/components`;
+      const linkTo = (extra = '') => `${api.url}/ui/?api=${encodeURIComponent(spy.url)}${extra}#/components`;
+      const ownData = async (page: Page) => {
+        await settled(page);
+        assert.ok((await page.locator('[data-component]').count()) >= 3, 'the components of the dashboard\'s own server');
+      };
+      const stolen = () => spy.requests.filter((r) => r.authorization?.includes(TOKEN));
+
+      // The token is saved for the server's own origin (a same-origin link needs no confirmation).
+      const page = await open(`${api.url}/ui/?token=${TOKEN}#/components`);
+      await ownData(page);
+
+      // A link to another server: nothing goes there, with or without the token, until the user confirms.
+      await page.goto(linkTo());
+      await settled(page);
+      await page.waitForTimeout(300);
+      assert.deepEqual(stolen(), [], 'the saved token went to the origin a link named');
+      assert.deepEqual([...spy.requests], [], 'the page called the origin a link named before the user confirmed');
+      assert.equal(await page.locator('#connect-origin').innerText(), new URL(spy.url).origin);
+      assert.equal(new URL(page.url()).search, '', 'the link\'s parameters leave the address bar');
+
+      // Not confirmed: after a reload the page still reads its own server, with its token.
+      await page.reload();
+      await ownData(page);
+      assert.equal(await page.locator('#connect-banner').count(), 0);
+      await page.click('#settings');
+      assert.equal(await page.inputValue('#settings-form input[name=api]'), '', 'the saved API base is still this origin');
+      await page.click('#settings-form button[value=cancel]');
+      assert.deepEqual([...spy.requests], []);
+
+      // Cancel drops the link, and its token with it.
+      await page.goto(linkTo('&token=link-token'));
+      await page.click('#connect-cancel');
+      await ownData(page);
+      assert.deepEqual([...spy.requests], []);
+
+      // Confirmed: the page talks to the new origin, without the token saved for the old one (none is saved for it).
+      await page.goto(linkTo());
+      await page.click('#connect-confirm');
+      await page.locator('main p.muted', { hasText: 'No components yet.' }).waitFor();
+      assert.ok(spy.requests.some((r) => r.path === '/api/v1/components'), 'the page reads the confirmed server');
+      assert.deepEqual(spy.requests.filter((r) => r.authorization !== undefined || r.preflight), [], 'no token went to the new origin');
+
+      // Back to its own server by the settings: the token saved for that origin is still there, and used.
+      await page.click('#settings');
+      assert.equal(await page.inputValue('#settings-form input[name=api]'), spy.url);
+      assert.equal(await page.inputValue('#settings-form input[name=token]'), '');
+      await page.fill('#settings-form input[name=api]', '');
+      assert.equal(await page.inputValue('#settings-form input[name=token]'), TOKEN, 'the token saved for this origin');
+      await page.click('#settings-save');
+      await ownData(page);
+
+      // A token in a link belongs to the server the link names, once confirmed; the saved one never leaves.
+      const before = spy.requests.length;
+      await page.goto(linkTo('&token=link-token'));
+      assert.equal(spy.requests.length, before);
+      await page.click('#connect-confirm');
+      await page.locator('main p.muted', { hasText: 'No components yet.' }).waitFor();
+      assert.ok(spy.requests.slice(before).some((r) => r.authorization === 'Bearer link-token'));
+      assert.deepEqual(stolen(), []);
+      await page.context().close();
+    } finally {
+      await new Promise((r) => spy.server.close(r));
+    }
+  });
+
+  it('refuses hostile link parameters and shows hash parameters as text', async () => {
+    const page = await open(`${api.url}/ui/?token=${TOKEN}#/components`);
+    await settled(page);
+    for (const bad of ['javascript:alert(document.domain)', 'data:text/html,<script>alert(1)</script>', 'file:///etc/passwd', 'http://user:pw@127.0.0.1:9/']) {
+      await page.goto(`${api.url}/ui/?api=${encodeURIComponent(bad)}&token=x#/components`);
+      await settled(page);
+      const banner = page.locator('#connect-banner[data-kind=rejected]');
+      assert.match(await banner.innerText(), /ignored/, bad);
+      assert.equal(await page.locator('#connect-confirm').count(), 0, bad);
+      assert.ok((await page.locator('[data-component]').count()) >= 3, `still on its own server after ${bad}`);
+    }
+    await page.click('#connect-dismiss');
+    assert.equal(await page.locator('#connect-banner').count(), 0);
+    // Markup in hash parameters stays text.
+    const payload = '<img src=x onerror="window.__xss=1">';
+    await page.goto(`${api.url}/ui/#/runs?backfill=${encodeURIComponent(payload)}`);
+    await settled(page);
+    assert.match(await page.locator('main').innerText(), /<img src=x/);
+    assert.equal(await page.locator('main img').count(), 0);
+    assert.equal(await page.evaluate('window.__xss'), undefined);
+    await page.context().close();
+  });
+
+  it('moves the old single saved connection to its own origin', async () => {
+    // As an older dashboard left it; set before the page's scripts run, on the first load only.
+    const old = (value: unknown) => `if (!sessionStorage.getItem('seeded')) { sessionStorage.setItem('seeded', '1'); localStorage.setItem('tutti.connection', ${JSON.stringify(JSON.stringify(value))}); }`;
+    const page = await open(`${api.url}/ui/#/components`, undefined, undefined, old({ api: `${api.url}/`, token: TOKEN }));
+    await settled(page);
+    assert.ok((await page.locator('[data-component]').count()) >= 3);
+    assert.equal(await page.evaluate("localStorage.getItem('tutti.connection')"), null);
+    await page.click('#settings');
+    assert.equal(await page.inputValue('#settings-form input[name=token]'), TOKEN);
+    await page.context().close();
+
+    // An entry whose API base is no http(s) URL: its token has no origin to belong to, so it is dropped.
+    const context = await browser.newContext();
+    await context.addInitScript(old({ api: 'javascript:alert(1)', token: TOKEN }));
+    const bad = await context.newPage();
+    await bad.goto(`${api.url}/ui/#/components`);
+    await settled(bad);
+    assert.equal(await bad.evaluate("localStorage.getItem('tutti.connection')"), null);
+    await bad.click('#settings');
+    assert.equal(await bad.inputValue('#settings-form input[name=api]'), '');
+    assert.equal(await bad.inputValue('#settings-form input[name=token]'), '');
+    await context.close();
   });
 
   it('renders every page in light and dark, on a laptop and a phone, with no console error', async () => {

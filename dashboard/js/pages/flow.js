@@ -80,7 +80,7 @@ function triggerForm(id, spec) {
     }
     try {
       const run = await (await request('POST', `/api/v1/flows/${encodeURIComponent(id)}/runs`, data)).json();
-      location.hash = `#/runs/${run.id}`;
+      location.hash = `#/runs/${encodeURIComponent(run.id)}`;
     } catch (err) {
       showError(err);
     }
@@ -97,7 +97,7 @@ function backfillForm(id) {
     try {
       const b = await postJson(`/api/v1/flows/${encodeURIComponent(id)}/backfills`, { from: isoFromLocal(from.value), to: isoFromLocal(to.value), concurrency: Number(conc.value) || 1 });
       notify(`Backfill ${b.id}: ${b.runs} runs`);
-      location.hash = `#/runs?flow=${encodeURIComponent(id)}&backfill=${b.id}`;
+      location.hash = `#/runs?flow=${encodeURIComponent(id)}&backfill=${encodeURIComponent(b.id)}`;
     } catch (err) {
       showError(err);
     }

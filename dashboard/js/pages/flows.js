@@ -28,7 +28,7 @@ export async function flowsPage(q) {
         ? h('div', { class: 'scroll' }, h('table', { class: 'flows' },
             h('thead', {}, h('tr', {}, h('th', {}, 'flow'), h('th', {}, 'tasks'), h('th', { class: 'hide-sm' }, 'triggers'), h('th', {}, 'next fire'), h('th', { class: 'hide-sm' }, 'updated'))),
             h('tbody', {}, items.map((f) => h('tr', { 'data-flow': f.id },
-              h('td', {}, h('a', { href: `#/flows/${f.id}` }, f.id), h('span', { class: 'muted' }, ` r${f.revision}`), f.description ? h('div', { class: 'muted' }, f.description) : null),
+              h('td', {}, h('a', { href: `#/flows/${encodeURIComponent(f.id)}` }, f.id), h('span', { class: 'muted' }, ` r${f.revision}`), f.description ? h('div', { class: 'muted' }, f.description) : null),
               h('td', {}, String(f.tasks)),
               h('td', { class: 'hide-sm' }, f.triggers.map((t) => t.type).join(', ') || '–'),
               h('td', {}, f.nextFireAt ? time(f.nextFireAt) : '–'),
@@ -36,7 +36,7 @@ export async function flowsPage(q) {
             )))))
         : h('p', { class: 'muted' }, search ? 'No flow matches.' : 'No flows yet: create one below.'),
     ),
-    flowEditor(EXAMPLE, 'New flow', (id) => (location.hash = `#/flows/${id}`)),
+    flowEditor(EXAMPLE, 'New flow', (id) => (location.hash = `#/flows/${encodeURIComponent(id)}`)),
   ];
 }
 

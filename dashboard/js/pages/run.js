@@ -25,7 +25,7 @@ export async function runPage(id, q, signal) {
 
   const pick = (taskId) => {
     selected = taskId;
-    history.replaceState(null, '', `#/runs/${id}?task=${encodeURIComponent(taskId)}`);
+    history.replaceState(null, '', `#/runs/${rid}?task=${encodeURIComponent(taskId)}`);
     logPanel.hidden = true;
     refresh();
   };
@@ -37,7 +37,7 @@ export async function runPage(id, q, signal) {
     fill(header, 
       h('h1', {}, 'Run ', h('span', { class: 'mono' }, run.id), h('span', { id: 'run-state' }, badge(run.state)), ...actions),
       h('dl', { class: 'kv panel' },
-        h('dt', {}, 'flow'), h('dd', {}, h('a', { href: `#/flows/${run.flowId}` }, run.flowId), ` revision ${run.revision}`),
+        h('dt', {}, 'flow'), h('dd', {}, h('a', { href: `#/flows/${encodeURIComponent(run.flowId)}` }, run.flowId), ` revision ${run.revision}`),
         h('dt', {}, 'trigger'), h('dd', {}, run.trigger, run.backfillId ? ` (backfill ${run.backfillId})` : ''),
         run.logicalTime ? [h('dt', {}, 'logical time'), h('dd', {}, time(run.logicalTime))] : null,
         Object.keys(run.params).length ? [h('dt', {}, 'params'), h('dd', { class: 'mono' }, JSON.stringify(run.params))] : null,
@@ -54,7 +54,7 @@ export async function runPage(id, q, signal) {
     fill(taskTable, h('table', { class: 'tasks' },
       h('thead', {}, h('tr', {}, h('th', {}, 'task'), h('th', {}, 'state'), h('th', {}, 'instances'), h('th', { class: 'hide-sm' }, 'policy'), h('th', {}, 'duration'))),
       h('tbody', {}, run.tasks.map((t) => h('tr', { 'data-task': t.taskId, 'data-state': t.state },
-        h('td', {}, h('a', { href: `#/runs/${id}?task=${encodeURIComponent(t.taskId)}`, onclick: (e) => (e.preventDefault(), pick(t.taskId)) }, t.taskId)),
+        h('td', {}, h('a', { href: `#/runs/${rid}?task=${encodeURIComponent(t.taskId)}`, onclick: (e) => (e.preventDefault(), pick(t.taskId)) }, t.taskId)),
         h('td', {}, badge(t.state), t.error ? h('div', { class: 'error' }, t.error) : null),
         h('td', {}, String(t.instanceCount ?? '–'), h('div', { class: 'muted' }, counts(t))),
         h('td', { class: 'hide-sm' }, t.policy ?? '–'),

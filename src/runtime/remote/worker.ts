@@ -13,7 +13,7 @@ import { Readable } from 'node:stream';
 import { ComponentCache, sha256, type PreparedComponent } from '../component.js';
 import { WorkerPool, type JobSpec } from '../pool.js';
 import { InputCache } from './input-cache.js';
-import { LeaseResponseSchema, LEASE_LOST, type RemoteJob } from './protocol.js';
+import { LeaseResponseSchema, LEASE_LOST, LEASE_SECRET_HEADER, type RemoteJob } from './protocol.js';
 
 export interface RemoteWorkerOptions {
   /** Base URL of a Tutti server, e.g. http://10.0.0.5:8080 */
@@ -106,7 +106,7 @@ export class RemoteWorker {
     const unfinished = [...this.held.values()];
     for (const h of unfinished) h.abort.abort('shutdown');
     if (unfinished.length) {
-      await this.json('/workers/release', { worker: this.id, leases: unfinished.map((h) => ({ instanceId: h.job.instanceId, attempt: h.job.attempt })) }).catch((e) =>
+      await this.json('/workers/release', { worker: this.id, leases: unfinished.map((h) => lease(h.job)) }).catch((e) =>
         this.o.log(`could not hand ${unfinished.length} attempt(s) back (their leases will expire instead): ${(e as Error).message}`),
       );
     }
@@ -146,7 +146,7 @@ export class RemoteWorker {
         // Not the task's failure: hand the attempt back (or let its lease expire) so that it runs elsewhere.
         this.counts.lost++;
         this.o.log(`attempt ${job.taskId}[${job.idx}] #${job.attempt} handed back: cannot fetch what it needs: ${(e as Error).message}`);
-        await this.json('/workers/release', { worker: this.id, leases: [{ instanceId: job.instanceId, attempt: job.attempt }] }).catch(() => {});
+        await this.json('/workers/release', { worker: this.id, leases: [lease(job)] }).catch(() => {});
         return;
       }
       const spec: JobSpec = {
@@ -170,7 +170,8 @@ export class RemoteWorker {
       for (const out of result.outputs) {
         const url = `/workers/attempts/${job.instanceId}/${job.attempt}/outputs/${encodeURIComponent(out.name)}?worker=${this.id}`;
         const body = out.bytes ?? (Readable.toWeb(createReadStream(out.path)) as ReadableStream);
-        await this.send(url, () => ({ method: 'PUT', body, headers: { 'content-type': 'application/octet-stream', 'x-tutti-sha256': out.sha256 }, duplex: 'half' }), h);
+        const headers = { 'content-type': 'application/octet-stream', 'x-tutti-sha256': out.sha256, [LEASE_SECRET_HEADER]: job.leaseSecret };
+        await this.send(url, () => ({ method: 'PUT', body, headers, duplex: 'half' }), h);
       }
       await this.report(h, 'complete', { outputs: result.outputs.map(({ name, size, sha256 }) => ({ name, size, sha256 })), log: result.log, ms });
     } catch (e) {
@@ -184,7 +185,7 @@ export class RemoteWorker {
   }
 
   private async report(h: Held, outcome: 'complete' | 'fail', body: Record<string, unknown>): Promise<void> {
-    const json = JSON.stringify({ worker: this.id, attempt: h.job.attempt, ...body });
+    const json = JSON.stringify({ worker: this.id, attempt: h.job.attempt, leaseSecret: h.job.leaseSecret, ...body });
     await this.send(`/workers/attempts/${h.job.instanceId}/${outcome}`, () => ({ method: 'POST', body: json, headers: { 'content-type': 'application/json' } }), h);
     this.counts[outcome === 'complete' ? 'succeeded' : 'failed']++;
   }
@@ -224,8 +225,7 @@ export class RemoteWorker {
   private async beat(): Promise<void> {
     if (!this.held.size) return;
     const leases = [...this.held.values()].map((h) => ({
-      instanceId: h.job.instanceId,
-      attempt: h.job.attempt,
+      ...lease(h.job),
       ...(h.progress !== undefined && h.progress !== h.sentProgress ? { progress: (h.sentProgress = h.progress) } : {}),
     }));
     try {
@@ -278,6 +278,9 @@ export class RemoteWorker {
     return data;
   }
 }
+
+/** How a worker names an attempt it holds to the server: with the lease's secret, or the server will not listen. */
+const lease = (job: RemoteJob) => ({ instanceId: job.instanceId, attempt: job.attempt, leaseSecret: job.leaseSecret });
 
 /** `fn` again with a growing pause while it fails, until `until` (ms since epoch) or `signal`. */
 async function retrying<T>(fn: () => Promise<T>, until: number, signal: AbortSignal): Promise<T> {

@@ -235,6 +235,58 @@ describe('remote workers', () => {
     assert.equal(await s.stop(), 0);
   });
 
+  it('records the digest the server computed for an uploaded output, and refuses a completion reporting another digest or size, also after a restart', async () => {
+    const home = tempDir();
+    let s = await startServer({ home, args: ['--workers', '0', '--lease', '30s'] });
+    servers.push(s);
+    await setup(s, 0);
+    const runId = await trigger(s, 'payload\n');
+    const job = (await s.json('POST', '/api/v1/workers/lease', { worker: 'r-w', max: 1, waitMs: 10_000 })).body.jobs[0];
+    const put = (name: string, bytes: string) =>
+      s.fetch(`/api/v1/workers/attempts/${job.instanceId}/1/outputs/${name}?worker=r-w`, {
+        method: 'PUT', body: bytes, headers: { 'content-type': 'application/octet-stream', 'x-tutti-lease-secret': job.leaseSecret },
+      });
+    const complete = (outputs: unknown[]) =>
+      s.json('POST', `/api/v1/workers/attempts/${job.instanceId}/complete`, { worker: 'r-w', attempt: 1, leaseSecret: job.leaseSecret, log: '', ms: 1, outputs });
+    const sha = sha256('payload\n');
+    // Sent without a digest: the server's own is the only one there is.
+    const up = await put('stdout', 'payload\n');
+    assert.equal(up.status, 200);
+    assert.deepEqual(await up.json(), { size: 8, sha256: sha });
+    const refused = async (outputs: unknown[], stored: string, what: string) => {
+      const r = await complete(outputs);
+      assert.equal(r.status, 400, what);
+      assert.equal(r.body.error.code, 'invalid_report');
+      assert.match(r.body.error.message, new RegExp(`stored as ${stored}`), what);
+    };
+    const zeros = '0'.repeat(64);
+    await refused([{ name: 'stdout', size: 8, sha256: zeros }], `8 bytes with sha256 ${sha}`, 'a digest of zeros');
+    await refused([{ name: 'stdout', size: 999999, sha256: sha }], `8 bytes with sha256 ${sha}`, 'another size');
+    // Another output, then a restart: what the server computed is gone with it, so it hashes the files it stored.
+    assert.equal((await put('extra', 'more\n')).status, 200);
+    s.child.kill('SIGKILL');
+    await new Promise((r) => s.child.once('exit', r));
+    s = await startServer({ home, args: ['--workers', '0', '--lease', '30s'] });
+    servers.push(s);
+    await refused([{ name: 'stdout', size: 8, sha256: zeros }], `8 bytes with sha256 ${sha}`, 'a digest of zeros, after a restart');
+    await refused([{ name: 'stdout', size: 8, sha256: sha }, { name: 'extra', size: 5, sha256: zeros }], `5 bytes with sha256 ${sha256('more\n')}`, 'the second output wrong');
+    const nothing = await instance(s, runId);
+    assert.deepEqual([nothing.state, nothing.attempts], ['running', []], 'nothing committed');
+    assert.deepEqual(await output(s, runId), []);
+
+    const done = await complete([{ name: 'stdout', size: 8, sha256: sha }, { name: 'extra', size: 5, sha256: sha256('more\n') }]);
+    assert.equal(done.status, 204, JSON.stringify(done.body));
+    const run = await finished(s, runId);
+    assert.equal(run.state, 'succeeded', run.error ?? '');
+    const assets = (await s.json('GET', `/api/v1/runs/${runId}/assets`)).body.items.filter((a: { taskId: string | null }) => a.taskId === 'nap');
+    const recorded = await Promise.all(assets.map(async (a: { name: string; size: number; sha256: string; url: string }) => {
+      const bytes = await (await s.fetch(a.url)).text();
+      return [a.name, a.size, a.sha256, sha256(bytes)];
+    }));
+    assert.deepEqual(recorded.sort(), [['extra', 5, sha256('more\n'), sha256('more\n')], ['stdout', 8, sha, sha]]);
+    assert.equal(await s.stop(), 0);
+  });
+
   it('a worker stopped with SIGTERM hands its running attempt back at once, and another worker runs it', async () => {
     // A lease far longer than the test: only the hand-back can let the second worker in.
     const s = await startServer({ args: ['--workers', '0', '--lease', '10m'] });

@@ -4,7 +4,7 @@
  * instances are claimed atomically, outcomes are committed once, runs finish when every task has.
  */
 import { randomBytes } from 'node:crypto';
-import { rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { datasync, type AssetStore } from '../assets/store.js';
 import { newId } from '../ids.js';
 import { DEFAULT_LIMITS } from '../runtime/limits.js';
@@ -14,6 +14,7 @@ import type { InstanceResult, Partition } from '../runtime/protocol.js';
 import type { Failure } from '../runtime/failures.js';
 import { leaseSecretHash, leaseSecretMatches, newLeaseSecret } from '../runtime/remote/lease-secret.js';
 import type { CompleteRequest, FailRequest, RemoteJob } from '../runtime/remote/protocol.js';
+import { attemptKey, digestOf, RemoteUploads } from '../runtime/remote/uploads.js';
 import { OUTPUT_NAME } from '../runtime/sinks.js';
 import type { Database } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
@@ -155,6 +156,8 @@ export class Engine {
   private readonly sinkCounts = new WeakMap<FlowSpec, number>();
   /** Running instances (and links run ahead being waited for) by run, to stop them when their run is cancelled. */
   private readonly aborts = new Map<string, Set<Stoppable>>();
+  /** Outputs remote attempts uploaded, with the digests this server computed (see RemoteUploads). */
+  private readonly remoteUploads = new RemoteUploads();
 
   private readonly defaults: typeof DEFAULT_LIMITS;
 
@@ -226,6 +229,7 @@ export class Engine {
   private async released(lost: ReleasedAttempt[]): Promise<void> {
     for (const l of lost) {
       await this.o.assets.removeMatching(runDir(l.runId), outputStem(l.taskId, l.idx, l.attempt)).catch(() => 0);
+      this.remoteUploads.forget(attemptKey(l.id, l.attempt));
       this.dirty.add(l.runId);
     }
     if (lost.length) this.markClaimable();
@@ -757,41 +761,70 @@ export class Engine {
   private async heldAttempt(worker: string, instanceId: string, attempt: number, secret: string | undefined): Promise<{ inst: InstanceRow; ctx: TaskContext }> {
     const inst = await getInstance(this.o.db.db, instanceId);
     const proven = leaseSecretMatches(inst?.leaseSecret, secret);
-    if (!inst || !proven || inst.state !== 'running' || inst.attempt !== attempt || inst.leaseOwner !== worker) throw new LeaseLost(`instance ${instanceId} attempt ${attempt}`);
+    if (!inst || !proven || inst.state !== 'running' || inst.attempt !== attempt || inst.leaseOwner !== worker) {
+      // Over whoever asks (e.g. its run was cancelled): nothing it uploaded can count any more.
+      if (inst && (inst.state !== 'running' || inst.attempt !== attempt)) this.remoteUploads.forget(attemptKey(instanceId, attempt));
+      throw new LeaseLost(`instance ${instanceId} attempt ${attempt}`);
+    }
     return { inst, ctx: await this.context(inst.taskRunId) };
   }
 
   /**
-   * Store one output of a remote attempt where it will live, checking its digest on the way. Only
+   * Store one output of a remote attempt where it will live, computing its size and digest on the
+   * way (and checking the digest the worker sent, if any: a transfer error is caught here). Only
    * the holder of the lease may upload; the output counts once the attempt is reported complete.
    */
   async uploadRemoteOutput(lease: { worker: string; instanceId: string; attempt: number; secret?: string }, name: string, body: ReadableStream<Uint8Array>, sha256?: string) {
     if (!OUTPUT_NAME.test(name)) throw new RemoteReportError(`invalid output name "${name}": use 1-64 characters of a-z, 0-9, "_", "-" or "."`);
-    const { inst, ctx } = await this.heldAttempt(lease.worker, lease.instanceId, lease.attempt, lease.secret);
-    const location = `${runDir(inst.runId)}/${outputStem(ctx.task.id, inst.idx, lease.attempt)}${name}`;
-    const stored = await this.o.assets.writeStream(location, body);
-    if (sha256 && stored.sha256 !== sha256) {
-      await rm(this.o.assets.localPath(location), { force: true });
-      throw new RemoteReportError(`output "${name}" arrived with sha256 ${stored.sha256}, not the ${sha256} the worker computed: send it again`);
-    }
-    return stored;
+    const key = attemptKey(lease.instanceId, lease.attempt);
+    return this.remoteUploads.exclusive(key, async () => {
+      const { inst, ctx } = await this.heldAttempt(lease.worker, lease.instanceId, lease.attempt, lease.secret);
+      const location = `${runDir(inst.runId)}/${outputStem(ctx.task.id, inst.idx, lease.attempt)}${name}`;
+      // Whatever was there is being replaced: until this upload ends, no digest is known for it.
+      this.remoteUploads.removed(key, name);
+      const stored = await this.o.assets.writeStream(location, body);
+      if (sha256 && stored.sha256 !== sha256) {
+        await rm(this.o.assets.localPath(location), { force: true });
+        throw new RemoteReportError(`output "${name}" arrived with sha256 ${stored.sha256}, not the ${sha256} the worker computed: send it again`);
+      }
+      this.remoteUploads.stored(key, name, stored);
+      return stored;
+    });
   }
 
-  /** A remote attempt succeeded: commit its uploaded outputs (once, and only while it holds its lease). */
+  /**
+   * A remote attempt succeeded: commit its uploaded outputs (once, and only while it holds its
+   * lease). Each reported output must be the size and sha256 this server computed when it stored
+   * it; what is recorded is what the server computed.
+   */
   async completeRemote(worker: string, instanceId: string, report: CompleteRequest): Promise<void> {
-    const { inst, ctx } = await this.heldAttempt(worker, instanceId, report.attempt, report.leaseSecret);
-    const dir = runDir(inst.runId);
-    const stem = outputStem(ctx.task.id, inst.idx, inst.attempt);
-    const outputs: NewAsset[] = [];
-    for (const o of report.outputs) {
-      if (!OUTPUT_NAME.test(o.name)) throw new RemoteReportError(`invalid output name "${o.name}"`);
-      const location = `${dir}/${stem}${o.name}`;
-      const size = (await stat(this.o.assets.localPath(location)).catch(() => undefined))?.size;
-      if (size !== o.size) throw new RemoteReportError(`output "${o.name}" ${size === undefined ? 'was not uploaded' : `has ${size} bytes here, not ${o.size}`}: upload it before reporting the attempt complete`);
-      outputs.push({ id: newId('a'), name: o.name, location, size: o.size, sha256: o.sha256, mediaType: 'application/octet-stream' });
-    }
-    const record: AttemptRecord = { instance: inst, taskId: ctx.task.id, worker, startedAt: Date.now() - Math.ceil(report.ms), log: redact(report.log, ctx.task, ctx.secrets) };
-    if (!(await this.commit({ record, outputs }, outputs.map((o) => this.o.assets.localPath(o.location))))) throw new LeaseLost(`instance ${instanceId} attempt ${report.attempt}`);
+    const key = attemptKey(instanceId, report.attempt);
+    await this.remoteUploads.exclusive(key, async () => {
+      const { inst, ctx } = await this.heldAttempt(worker, instanceId, report.attempt, report.leaseSecret);
+      const dir = runDir(inst.runId);
+      const stem = outputStem(ctx.task.id, inst.idx, inst.attempt);
+      const outputs: NewAsset[] = [];
+      const names = new Set<string>();
+      for (const o of report.outputs) {
+        if (!OUTPUT_NAME.test(o.name)) throw new RemoteReportError(`invalid output name "${o.name}"`);
+        if (names.has(o.name)) throw new RemoteReportError(`output "${o.name}" is reported twice`);
+        names.add(o.name);
+        const location = `${dir}/${stem}${o.name}`;
+        // Not known here when this server was restarted since the upload, or another one took it.
+        const stored = this.remoteUploads.get(key, o.name) ?? (await digestOf(this.o.assets.localPath(location)));
+        if (!stored) throw new RemoteReportError(`output "${o.name}" was not uploaded: upload it before reporting the attempt complete`);
+        if (stored.size !== o.size || stored.sha256 !== o.sha256) {
+          throw new RemoteReportError(
+            `output "${o.name}" was stored as ${stored.size} bytes with sha256 ${stored.sha256}, not the ${o.size} bytes with sha256 ${o.sha256} reported: upload it again`,
+          );
+        }
+        outputs.push({ id: newId('a'), name: o.name, location, size: stored.size, sha256: stored.sha256, mediaType: 'application/octet-stream' });
+      }
+      const record: AttemptRecord = { instance: inst, taskId: ctx.task.id, worker, startedAt: Date.now() - Math.ceil(report.ms), log: redact(report.log, ctx.task, ctx.secrets) };
+      const won = await this.commit({ record, outputs }, outputs.map((o) => this.o.assets.localPath(o.location)));
+      this.remoteUploads.forget(key);
+      if (!won) throw new LeaseLost(`instance ${instanceId} attempt ${report.attempt}`);
+    });
   }
 
   /** A remote attempt failed: the task's retry policy decides what happens next, as for a local one. */
@@ -799,7 +832,9 @@ export class Engine {
     const { inst, ctx } = await this.heldAttempt(worker, instanceId, report.attempt, report.leaseSecret);
     const record: AttemptRecord = { instance: inst, taskId: ctx.task.id, worker, startedAt: Date.now() - Math.ceil(report.ms), log: redact(report.log, ctx.task, ctx.secrets) };
     const failure: Failure = { ...report.failure, message: redact(report.failure.message, ctx.task, ctx.secrets) };
-    if (!(await this.recordFailure(record, ctx.task.retry, failure))) throw new LeaseLost(`instance ${instanceId} attempt ${report.attempt}`);
+    const recorded = await this.recordFailure(record, ctx.task.retry, failure);
+    this.remoteUploads.forget(attemptKey(instanceId, report.attempt));
+    if (!recorded) throw new LeaseLost(`instance ${instanceId} attempt ${report.attempt}`);
   }
 
   /** What every instance of a task run shares, loaded once (inputs never change once planned). */

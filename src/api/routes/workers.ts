@@ -71,7 +71,7 @@ export function workerRoutes(engine: RemoteEngine) {
     createRoute({
       method: 'put',
       path: '/workers/attempts/{id}/{attempt}/outputs/{name}',
-      summary: 'Upload one output of an attempt (streamed; checked against x-tutti-sha256 when given)',
+      summary: 'Upload one output of an attempt (streamed; checked against x-tutti-sha256 when given). The server keeps the digest it computed: that is the one recorded',
       tags,
       request: {
         params: z.object({ id: InstanceId, attempt: Attempt, name: z.string().openapi({ param: { name: 'name', in: 'path' } }) }),
@@ -98,7 +98,7 @@ export function workerRoutes(engine: RemoteEngine) {
     createRoute({
       method: 'post',
       path: '/workers/attempts/{id}/complete',
-      summary: 'Report an attempt succeeded; its uploaded outputs are committed once',
+      summary: 'Report an attempt succeeded; its uploaded outputs are committed once, if each is the size and sha256 the server computed when it was uploaded',
       tags,
       request: { params: z.object({ id: InstanceId }), body: { content: { 'application/json': { schema: CompleteRequestSchema } }, required: true } },
       responses: { 204: { description: 'committed' }, 400: err('bad report'), 409: lost },

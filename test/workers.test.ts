@@ -310,6 +310,25 @@ describe('remote workers', () => {
   });
 });
 
+describe('a lease answer, as a worker reads it', () => {
+  it('clamps durations to what a timer holds, and hands back a job it cannot read instead of dropping the answer', async () => {
+    // Imported here, not above: this file must load on a version without it, to show what fails there.
+    const { parseLease } = await import('../src/runtime/remote/worker.js');
+    const job = {
+      instanceId: 'tr_1.0', attempt: 1, leaseSecret: 's1', runId: 'r_1', taskId: 't', idx: 0, component: 'f'.repeat(64), timeoutMs: 1e300,
+      partition: { index: 0, count: 1, slices: [] }, inputs: [], params: [], env: [], args: [], scratch: false,
+      limits: { outputBytes: 1, logBytes: 1, memoryBytes: 1, planPartitions: 1 },
+    };
+    const odd = { ...job, instanceId: 'tr_1.1', leaseSecret: 's2', timeoutMs: 'soon' };
+    const read = parseLease({ leaseMs: 1e20, jobs: [job, odd, { nonsense: true }] });
+    assert.equal(read.leaseMs, 2 ** 31 - 1);
+    assert.deepEqual(read.jobs.map((j) => [j.instanceId, j.timeoutMs]), [['tr_1.0', 2 ** 31 - 1]]);
+    assert.deepEqual(read.unreadable.map((u) => u.lease), [{ instanceId: 'tr_1.1', attempt: 1, leaseSecret: 's2' }, undefined]);
+    assert.match(read.unreadable[0]!.problem, /timeoutMs/);
+    assert.equal(parseLease({ leaseMs: 30_000, jobs: [{ ...job, timeoutMs: 1500.5 }] }).jobs[0]!.timeoutMs, 1500);
+  });
+});
+
 describe('server shutdown and the embedded database', () => {
   it('SIGTERM lets a short instance finish, hands a long one back after the grace period, and exits 0', async () => {
     const home = tempDir();

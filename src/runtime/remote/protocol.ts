@@ -34,7 +34,8 @@ export const RemoteJobSchema = z
     taskId: z.string(),
     idx: z.number().int().min(0),
     component: z.string().openapi({ description: 'digest; the bytes are at /api/v1/components/{digest}/wasm' }),
-    timeoutMs: z.number().int().positive(),
+    /** Not trusted blindly: a worker clamps timer values to what a timer can hold (see clampMs). */
+    timeoutMs: z.number().positive(),
     partition: z.object({ index: z.number().int(), count: z.number().int(), slices: z.array(Slice) }),
     inputs: z.array(
       z.object({
@@ -63,10 +64,18 @@ export const LeaseRequestSchema = z.object({
 
 export const LeaseResponseSchema = z.object({
   /** A lease lasts this long unless a heartbeat renews it. */
-  leaseMs: z.number().int().positive(),
+  leaseMs: z.number().positive(),
   jobs: z.array(RemoteJobSchema),
 });
 export type LeaseResponse = z.infer<typeof LeaseResponseSchema>;
+
+/** The longest delay a timer takes (2^31-1 ms, about 24.8 days): a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A duration the server sent, made safe to put in a timer. */
+export function clampMs(ms: number): number {
+  return Math.max(1, Math.min(MAX_TIMER_MS, Math.floor(ms)));
+}
 
 const Held = z.object({ instanceId: z.string(), attempt: z.number().int().min(1) });
 const HeldWithSecret = Held.extend({ leaseSecret: LeaseSecret.optional() });

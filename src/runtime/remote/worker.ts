@@ -4,6 +4,7 @@
  * attempts in the same sandboxed worker-thread pool as `tutti serve`, streams outputs back and keeps
  * its leases alive. The server decides everything else (retries, which result counts).
  */
+import { z } from '@hono/zod-openapi';
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -13,7 +14,7 @@ import { Readable } from 'node:stream';
 import { ComponentCache, sha256, type PreparedComponent } from '../component.js';
 import { WorkerPool, type JobSpec } from '../pool.js';
 import { InputCache } from './input-cache.js';
-import { LeaseResponseSchema, LEASE_LOST, LEASE_SECRET_HEADER, type RemoteJob } from './protocol.js';
+import { clampMs, LEASE_LOST, LEASE_SECRET_HEADER, RemoteJobSchema, type RemoteJob } from './protocol.js';
 
 export interface RemoteWorkerOptions {
   /** Base URL of a Tutti server, e.g. http://10.0.0.5:8080 */
@@ -76,13 +77,18 @@ export class RemoteWorker {
       this.polling = new AbortController();
       try {
         const res = await this.json('/workers/lease', { worker: this.id, max: this.o.concurrency - this.held.size, waitMs: LONG_POLL_MS }, this.polling.signal);
-        const { leaseMs, jobs } = LeaseResponseSchema.parse(res);
+        const { leaseMs, jobs, unreadable } = parseLease(res);
         failures = 0;
-        if (leaseMs !== this.leaseMs) {
+        if (leaseMs !== undefined && leaseMs !== this.leaseMs) {
           this.leaseMs = leaseMs;
           this.armHeartbeat();
         }
         for (const job of jobs) this.start(job);
+        if (unreadable.length) {
+          this.o.log(`cannot read ${unreadable.length} leased attempt(s), handing back those it can name: ${unreadable.map((u) => u.problem).join('; ')}`);
+          const leases = unreadable.flatMap((u) => (u.lease ? [u.lease] : []));
+          if (leases.length) await this.json('/workers/release', { worker: this.id, leases }).catch(() => {});
+        }
       } catch (e) {
         if (this.stopping) break;
         failures++;
@@ -281,6 +287,32 @@ export class RemoteWorker {
 
 /** How a worker names an attempt it holds to the server: with the lease's secret, or the server will not listen. */
 const lease = (job: RemoteJob) => ({ instanceId: job.instanceId, attempt: job.attempt, leaseSecret: job.leaseSecret });
+
+const Leased = z.object({ instanceId: z.string(), attempt: z.number().int().min(1), leaseSecret: z.string() });
+
+/**
+ * A lease answer, read job by job: one job this worker cannot read (a newer server, a value out of
+ * range) is handed back instead of making the whole answer, and so every attempt in it, unreadable
+ * until the leases expire. Durations are clamped to what a timer can hold: past 2^31-1 ms, Node
+ * fires a timer at once, so an attempt would time out as it started and a heartbeat would spin.
+ */
+export function parseLease(res: unknown): { leaseMs?: number; jobs: RemoteJob[]; unreadable: { lease?: z.infer<typeof Leased>; problem: string }[] } {
+  const body = z.object({ leaseMs: z.number().positive().optional(), jobs: z.array(z.unknown()) }).parse(res);
+  const jobs: RemoteJob[] = [];
+  const unreadable: { lease?: z.infer<typeof Leased>; problem: string }[] = [];
+  for (const raw of body.jobs) {
+    const job = RemoteJobSchema.safeParse(raw);
+    if (job.success) {
+      jobs.push({ ...job.data, timeoutMs: clampMs(job.data.timeoutMs) });
+      continue;
+    }
+    const held = Leased.safeParse(raw);
+    const problem = z.prettifyError(job.error).replaceAll('\n', ' ');
+    // Without its name and secret, an attempt cannot be handed back: its lease expires instead.
+    unreadable.push(held.success ? { lease: held.data, problem: `${held.data.instanceId} #${held.data.attempt}: ${problem}` } : { problem });
+  }
+  return { leaseMs: body.leaseMs === undefined ? undefined : clampMs(body.leaseMs), jobs, unreadable };
+}
 
 /** `fn` again with a growing pause while it fails, until `until` (ms since epoch) or `signal`. */
 async function retrying<T>(fn: () => Promise<T>, until: number, signal: AbortSignal): Promise<T> {

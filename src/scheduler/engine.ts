@@ -4,7 +4,7 @@
  * instances are claimed atomically, outcomes are committed once, runs finish when every task has.
  */
 import { randomBytes } from 'node:crypto';
-import { rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { datasync, type AssetStore } from '../assets/store.js';
 import { newId } from '../ids.js';
 import { DEFAULT_LIMITS } from '../runtime/limits.js';
@@ -12,14 +12,16 @@ import type { PreparedComponent } from '../runtime/component.js';
 import type { JobSpec, Then, WorkerPool } from '../runtime/pool.js';
 import type { InstanceResult, Partition } from '../runtime/protocol.js';
 import type { Failure } from '../runtime/failures.js';
+import { leaseSecretHash, leaseSecretMatches, newLeaseSecret } from '../runtime/remote/lease-secret.js';
 import type { CompleteRequest, FailRequest, RemoteJob } from '../runtime/remote/protocol.js';
+import { attemptKey, digestOf, RemoteUploads } from '../runtime/remote/uploads.js';
 import { OUTPUT_NAME } from '../runtime/sinks.js';
 import type { Database } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import { getFlowRevision } from '../store/flows.js';
 import { readSecrets } from '../store/secrets.js';
 import {
-  claimInstances, completeInstances, completeStep, failedAttempts, failInstance, getInstance, releaseLeases, renewLeases, setProgress,
+  claimInstances, completeInstances, completeStep, failedAttempts, failInstance, getInstance, leasesHeld, releaseLeases, renewLeases, setProgress,
   type AttemptRecord, type InstanceRow, type ReleasedAttempt, type Success,
 } from '../store/instances.js';
 import { cancelRun } from '../store/run-control.js';
@@ -61,7 +63,8 @@ export interface EngineOptions {
 /** A result for an attempt that is no longer this worker's: refused, not committed. */
 export class LeaseLost extends Error {
   constructor(what: string) {
-    super(`${what}: the lease of this attempt has expired or was given to another worker; its result is refused`);
+    // One message for every cause, so that it tells a caller without the secret nothing about the attempt.
+    super(`${what}: not held with this lease secret (the lease expired or was given to another worker, or the secret is missing or wrong); the request is refused`);
     this.name = 'LeaseLost';
   }
 }
@@ -154,6 +157,8 @@ export class Engine {
   private readonly sinkCounts = new WeakMap<FlowSpec, number>();
   /** Running instances (and links run ahead being waited for) by run, to stop them when their run is cancelled. */
   private readonly aborts = new Map<string, Set<Stoppable>>();
+  /** Outputs remote attempts uploaded, with the digests this server computed (see RemoteUploads). */
+  private readonly remoteUploads = new RemoteUploads();
 
   private readonly defaults: typeof DEFAULT_LIMITS;
 
@@ -225,6 +230,7 @@ export class Engine {
   private async released(lost: ReleasedAttempt[]): Promise<void> {
     for (const l of lost) {
       await this.o.assets.removeMatching(runDir(l.runId), outputStem(l.taskId, l.idx, l.attempt)).catch(() => 0);
+      this.remoteUploads.forget(attemptKey(l.id, l.attempt));
       this.dirty.add(l.runId);
     }
     if (lost.length) this.markClaimable();
@@ -658,11 +664,13 @@ export class Engine {
     const deadline = Date.now() + waitMs;
     for (;;) {
       if (!this.running || signal?.aborted) return [];
-      const claimed = await claimInstances(this.o.db.db, worker, max, this.leaseMs);
+      // One secret per answer: its jobs all go to the one caller that asked, in one response.
+      const secret = newLeaseSecret();
+      const claimed = await claimInstances(this.o.db.db, worker, max, this.leaseMs, leaseSecretHash(secret));
       if (claimed.length === max) this.markClaimable();
       const jobs: RemoteJob[] = [];
       for (const inst of claimed) {
-        const job = await this.remoteJob(inst, worker);
+        const job = await this.remoteJob(inst, worker, secret);
         if (job) jobs.push(job);
       }
       if (jobs.length) return jobs;
@@ -684,7 +692,7 @@ export class Engine {
   }
 
   /** What a remote worker needs to run one attempt; undefined when the attempt failed already. */
-  private async remoteJob(inst: InstanceRow, worker: string): Promise<RemoteJob | undefined> {
+  private async remoteJob(inst: InstanceRow, worker: string, leaseSecret: string): Promise<RemoteJob | undefined> {
     const record: AttemptRecord = { instance: inst, taskId: '?', worker, startedAt: Date.now(), log: '' };
     let ctx: TaskContext;
     try {
@@ -706,6 +714,7 @@ export class Engine {
     return {
       instanceId: inst.id,
       attempt: inst.attempt,
+      leaseSecret,
       runId: run.id,
       taskId: task.id,
       idx: inst.idx,
@@ -722,70 +731,111 @@ export class Engine {
     };
   }
 
-  /** A remote worker's heartbeat: renew what it still holds (and record progress); returns what it lost. */
-  async heartbeatRemote(worker: string, leases: { instanceId: string; attempt: number; progress?: number }[]): Promise<{ instanceId: string; attempt: number }[]> {
+  /**
+   * A remote worker's heartbeat: renew what it still holds with the secrets it presents (and record
+   * progress); returns the rest as lost. A lease presented without its secret is neither renewed
+   * nor told apart from one that does not exist.
+   */
+  async heartbeatRemote(worker: string, leases: { instanceId: string; attempt: number; leaseSecret?: string; progress?: number }[]): Promise<{ instanceId: string; attempt: number }[]> {
     const db = this.o.db.db;
-    const held = await renewLeases(db, worker, Date.now() + this.leaseMs, leases.map((l) => ({ id: l.instanceId, attempt: l.attempt })));
+    const proven = await leasesHeld(db, worker, leases.map((l) => ({ id: l.instanceId, attempt: l.attempt, secret: l.leaseSecret })));
+    const held = await renewLeases(db, worker, Date.now() + this.leaseMs, proven);
     const ok = new Set(held.map((h) => `${h.id}:${h.attempt}`));
     for (const l of leases) if (l.progress !== undefined && ok.has(`${l.instanceId}:${l.attempt}`)) await setProgress(db, l.instanceId, l.attempt, l.progress);
     return leases.filter((l) => !ok.has(`${l.instanceId}:${l.attempt}`)).map(({ instanceId, attempt }) => ({ instanceId, attempt }));
   }
 
   /** A remote worker gives attempts back unfinished (it is shutting down): offer them again now. */
-  async releaseRemote(worker: string, leases: { instanceId: string; attempt: number }[]): Promise<number> {
-    if (!leases.length) return 0;
-    const released = await releaseLeases(this.o.db.db, { owner: worker, ids: leases.map((l) => l.instanceId) }, 'the worker shut down before the instance finished');
+  async releaseRemote(worker: string, leases: { instanceId: string; attempt: number; leaseSecret?: string }[]): Promise<number> {
+    const proven = await leasesHeld(this.o.db.db, worker, leases.map((l) => ({ id: l.instanceId, attempt: l.attempt, secret: l.leaseSecret })));
+    if (!proven.length) return 0;
+    const released = await releaseLeases(this.o.db.db, { owner: worker, held: proven }, 'the worker shut down before the instance finished');
     await this.released(released);
     this.wake();
     return released.length;
   }
 
-  /** The instance and task of an attempt `worker` still holds; throws LeaseLost otherwise. */
-  private async heldAttempt(worker: string, instanceId: string, attempt: number): Promise<{ inst: InstanceRow; ctx: TaskContext }> {
+  /**
+   * The instance and task of an attempt `worker` holds with `secret`; throws LeaseLost otherwise,
+   * the same whatever is wrong (no such instance, another attempt or holder, a wrong secret).
+   */
+  private async heldAttempt(worker: string, instanceId: string, attempt: number, secret: string | undefined): Promise<{ inst: InstanceRow; ctx: TaskContext }> {
     const inst = await getInstance(this.o.db.db, instanceId);
-    if (!inst || inst.state !== 'running' || inst.attempt !== attempt || inst.leaseOwner !== worker) throw new LeaseLost(`instance ${instanceId} attempt ${attempt}`);
+    const proven = leaseSecretMatches(inst?.leaseSecret, secret);
+    if (!inst || !proven || inst.state !== 'running' || inst.attempt !== attempt || inst.leaseOwner !== worker) {
+      // Over whoever asks (e.g. its run was cancelled): nothing it uploaded can count any more.
+      if (inst && (inst.state !== 'running' || inst.attempt !== attempt)) this.remoteUploads.forget(attemptKey(instanceId, attempt));
+      throw new LeaseLost(`instance ${instanceId} attempt ${attempt}`);
+    }
     return { inst, ctx: await this.context(inst.taskRunId) };
   }
 
   /**
-   * Store one output of a remote attempt where it will live, checking its digest on the way. Only
+   * Store one output of a remote attempt where it will live, computing its size and digest on the
+   * way (and checking the digest the worker sent, if any: a transfer error is caught here). Only
    * the holder of the lease may upload; the output counts once the attempt is reported complete.
    */
-  async uploadRemoteOutput(worker: string, instanceId: string, attempt: number, name: string, body: ReadableStream<Uint8Array>, sha256?: string) {
+  async uploadRemoteOutput(lease: { worker: string; instanceId: string; attempt: number; secret?: string }, name: string, body: ReadableStream<Uint8Array>, sha256?: string) {
     if (!OUTPUT_NAME.test(name)) throw new RemoteReportError(`invalid output name "${name}": use 1-64 characters of a-z, 0-9, "_", "-" or "."`);
-    const { inst, ctx } = await this.heldAttempt(worker, instanceId, attempt);
-    const location = `${runDir(inst.runId)}/${outputStem(ctx.task.id, inst.idx, attempt)}${name}`;
-    const stored = await this.o.assets.writeStream(location, body);
-    if (sha256 && stored.sha256 !== sha256) {
-      await rm(this.o.assets.localPath(location), { force: true });
-      throw new RemoteReportError(`output "${name}" arrived with sha256 ${stored.sha256}, not the ${sha256} the worker computed: send it again`);
-    }
-    return stored;
+    const key = attemptKey(lease.instanceId, lease.attempt);
+    return this.remoteUploads.exclusive(key, async () => {
+      const { inst, ctx } = await this.heldAttempt(lease.worker, lease.instanceId, lease.attempt, lease.secret);
+      const location = `${runDir(inst.runId)}/${outputStem(ctx.task.id, inst.idx, lease.attempt)}${name}`;
+      // Whatever was there is being replaced: until this upload ends, no digest is known for it.
+      this.remoteUploads.removed(key, name);
+      const stored = await this.o.assets.writeStream(location, body);
+      if (sha256 && stored.sha256 !== sha256) {
+        await rm(this.o.assets.localPath(location), { force: true });
+        throw new RemoteReportError(`output "${name}" arrived with sha256 ${stored.sha256}, not the ${sha256} the worker computed: send it again`);
+      }
+      this.remoteUploads.stored(key, name, stored);
+      return stored;
+    });
   }
 
-  /** A remote attempt succeeded: commit its uploaded outputs (once, and only while it holds its lease). */
+  /**
+   * A remote attempt succeeded: commit its uploaded outputs (once, and only while it holds its
+   * lease). Each reported output must be the size and sha256 this server computed when it stored
+   * it; what is recorded is what the server computed.
+   */
   async completeRemote(worker: string, instanceId: string, report: CompleteRequest): Promise<void> {
-    const { inst, ctx } = await this.heldAttempt(worker, instanceId, report.attempt);
-    const dir = runDir(inst.runId);
-    const stem = outputStem(ctx.task.id, inst.idx, inst.attempt);
-    const outputs: NewAsset[] = [];
-    for (const o of report.outputs) {
-      if (!OUTPUT_NAME.test(o.name)) throw new RemoteReportError(`invalid output name "${o.name}"`);
-      const location = `${dir}/${stem}${o.name}`;
-      const size = (await stat(this.o.assets.localPath(location)).catch(() => undefined))?.size;
-      if (size !== o.size) throw new RemoteReportError(`output "${o.name}" ${size === undefined ? 'was not uploaded' : `has ${size} bytes here, not ${o.size}`}: upload it before reporting the attempt complete`);
-      outputs.push({ id: newId('a'), name: o.name, location, size: o.size, sha256: o.sha256, mediaType: 'application/octet-stream' });
-    }
-    const record: AttemptRecord = { instance: inst, taskId: ctx.task.id, worker, startedAt: Date.now() - Math.ceil(report.ms), log: redact(report.log, ctx.task, ctx.secrets) };
-    if (!(await this.commit({ record, outputs }, outputs.map((o) => this.o.assets.localPath(o.location))))) throw new LeaseLost(`instance ${instanceId} attempt ${report.attempt}`);
+    const key = attemptKey(instanceId, report.attempt);
+    await this.remoteUploads.exclusive(key, async () => {
+      const { inst, ctx } = await this.heldAttempt(worker, instanceId, report.attempt, report.leaseSecret);
+      const dir = runDir(inst.runId);
+      const stem = outputStem(ctx.task.id, inst.idx, inst.attempt);
+      const outputs: NewAsset[] = [];
+      const names = new Set<string>();
+      for (const o of report.outputs) {
+        if (!OUTPUT_NAME.test(o.name)) throw new RemoteReportError(`invalid output name "${o.name}"`);
+        if (names.has(o.name)) throw new RemoteReportError(`output "${o.name}" is reported twice`);
+        names.add(o.name);
+        const location = `${dir}/${stem}${o.name}`;
+        // Not known here when this server was restarted since the upload, or another one took it.
+        const stored = this.remoteUploads.get(key, o.name) ?? (await digestOf(this.o.assets.localPath(location)));
+        if (!stored) throw new RemoteReportError(`output "${o.name}" was not uploaded: upload it before reporting the attempt complete`);
+        if (stored.size !== o.size || stored.sha256 !== o.sha256) {
+          throw new RemoteReportError(
+            `output "${o.name}" was stored as ${stored.size} bytes with sha256 ${stored.sha256}, not the ${o.size} bytes with sha256 ${o.sha256} reported: upload it again`,
+          );
+        }
+        outputs.push({ id: newId('a'), name: o.name, location, size: stored.size, sha256: stored.sha256, mediaType: 'application/octet-stream' });
+      }
+      const record: AttemptRecord = { instance: inst, taskId: ctx.task.id, worker, startedAt: Date.now() - Math.ceil(report.ms), log: redact(report.log, ctx.task, ctx.secrets) };
+      const won = await this.commit({ record, outputs }, outputs.map((o) => this.o.assets.localPath(o.location)));
+      this.remoteUploads.forget(key);
+      if (!won) throw new LeaseLost(`instance ${instanceId} attempt ${report.attempt}`);
+    });
   }
 
   /** A remote attempt failed: the task's retry policy decides what happens next, as for a local one. */
   async failRemote(worker: string, instanceId: string, report: FailRequest): Promise<void> {
-    const { inst, ctx } = await this.heldAttempt(worker, instanceId, report.attempt);
+    const { inst, ctx } = await this.heldAttempt(worker, instanceId, report.attempt, report.leaseSecret);
     const record: AttemptRecord = { instance: inst, taskId: ctx.task.id, worker, startedAt: Date.now() - Math.ceil(report.ms), log: redact(report.log, ctx.task, ctx.secrets) };
     const failure: Failure = { ...report.failure, message: redact(report.failure.message, ctx.task, ctx.secrets) };
-    if (!(await this.recordFailure(record, ctx.task.retry, failure))) throw new LeaseLost(`instance ${instanceId} attempt ${report.attempt}`);
+    const recorded = await this.recordFailure(record, ctx.task.retry, failure);
+    this.remoteUploads.forget(attemptKey(instanceId, report.attempt));
+    if (!recorded) throw new LeaseLost(`instance ${instanceId} attempt ${report.attempt}`);
   }
 
   /** What every instance of a task run shares, loaded once (inputs never change once planned). */

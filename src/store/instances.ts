@@ -1,6 +1,7 @@
 /** Instances: atomic claims with leases, and committing each attempt's outcome exactly once. */
 import { and, asc, count, eq, gt, inArray, isNotNull, lte, notInArray, sql, type SQLWrapper } from 'drizzle-orm';
 import type { Failure } from '../runtime/failures.js';
+import { leaseSecretMatches } from '../runtime/remote/lease-secret.js';
 import type { Db } from './db.js';
 import { atomically, eventRows, guardedEvents, newToken, returned, run, written, type Statement, type Step } from './batch.js';
 import type { EventRow } from './events.js';
@@ -12,18 +13,21 @@ export type InstanceRow = typeof instances.$inferSelect;
 
 /**
  * Lease up to `n` runnable instances to `owner`, each claim one statement so two claimers never get
- * the same instance. Each claim starts a new attempt. Task runs with a `concurrency` cap get at most
+ * the same instance. Each claim starts a new attempt; `secretHash` is stored with a remote worker's
+ * leases (see src/runtime/remote/lease-secret.ts). Task runs with a `concurrency` cap get at most
  * their cap minus what is already running (counted here: exact with one scheduler per database,
  * may overshoot briefly when several servers claim at once).
  */
-export async function claimInstances(db: Db, owner: string, n: number, leaseMs: number): Promise<InstanceRow[]> {
+export async function claimInstances(db: Db, owner: string, n: number, leaseMs: number, secretHash: string | null = null): Promise<InstanceRow[]> {
   if (n <= 0) return [];
   const now = Date.now();
   const capped = await cappedTaskRuns(db);
+  // A remote lease's secret is written by the statement that takes the lease: there is no moment
+  // when the attempt is leased without it (and none when an earlier lease's secret would do).
   const lease = (ids: SQLWrapper) =>
     db
       .update(instances)
-      .set({ state: 'running', attempt: sql`${instances.attempt} + 1`, leaseOwner: owner, leaseExpiresAt: now + leaseMs, startedAt: now, progress: 0 })
+      .set({ state: 'running', attempt: sql`${instances.attempt} + 1`, leaseOwner: owner, leaseExpiresAt: now + leaseMs, leaseSecret: secretHash, startedAt: now, progress: 0 })
       .where(and(inArray(instances.id, ids), eq(instances.state, 'pending')))
       .returning();
   const claimed: InstanceRow[] = [];
@@ -338,7 +342,7 @@ export interface ReleasedAttempt {
  */
 export async function releaseLeases(
   db: Db,
-  which: { expired: true } | { owner: string; ids?: string[] } | { allExceptOwnersLike: string },
+  which: { expired: true } | { owner: string; held?: { id: string; attempt: number }[] } | { allExceptOwnersLike: string },
   reason = 'the worker stopped before reporting',
 ): Promise<ReleasedAttempt[]> {
   return db.transaction(async (tx) => {
@@ -348,13 +352,18 @@ export async function releaseLeases(
       'expired' in which
         ? and(running, lte(instances.leaseExpiresAt, now))
         : 'owner' in which
-          ? and(running, eq(instances.leaseOwner, which.owner), which.ids ? inArray(instances.id, which.ids) : undefined)
+          ? and(running, eq(instances.leaseOwner, which.owner), which.held ? inArray(instances.id, which.held.map((h) => h.id)) : undefined)
           : and(running, sql`coalesce(${instances.leaseOwner}, '') NOT LIKE ${which.allExceptOwnersLike}`);
-    const lost = await tx
+    let lost = await tx
       .select({ id: instances.id, runId: instances.runId, taskId: taskRuns.taskId, idx: instances.idx, attempt: instances.attempt, owner: instances.leaseOwner, startedAt: instances.startedAt })
       .from(instances)
       .innerJoin(taskRuns, eq(taskRuns.id, instances.taskRunId))
       .where(cond);
+    // Only the attempts named: a later attempt of the same instance is another lease.
+    if ('held' in which && which.held) {
+      const named = new Set(which.held.map((h) => `${h.id}:${h.attempt}`));
+      lost = lost.filter((l) => named.has(`${l.id}:${l.attempt}`));
+    }
     if (!lost.length) return [];
     for (let i = 0; i < lost.length; i += 100) {
       const chunk = lost.slice(i, i + 100);
@@ -388,6 +397,26 @@ export async function renewLeases(db: Db, owner: string, until: number, held?: {
   if (!held) return rows;
   const now = new Map(rows.map((r) => [r.id, r.attempt]));
   return held.filter((h) => now.get(h.id) === h.attempt);
+}
+
+/**
+ * The attempts of `held` that `owner` holds with the secret it presents for each (compared in
+ * constant time). One read; nothing is written, so a wrong secret changes nothing.
+ */
+export async function leasesHeld(db: Db, owner: string, held: { id: string; attempt: number; secret?: string }[]): Promise<{ id: string; attempt: number }[]> {
+  if (!held.length) return [];
+  const rows = await db
+    .select({ id: instances.id, attempt: instances.attempt, secret: instances.leaseSecret })
+    .from(instances)
+    .where(and(inArray(instances.id, [...new Set(held.map((h) => h.id))]), eq(instances.state, 'running'), eq(instances.leaseOwner, owner)));
+  const now = new Map(rows.map((r) => [r.id, r]));
+  return held
+    .filter((h) => {
+      const row = now.get(h.id);
+      // Compared even when the attempt is not the one held: the answer takes the same time.
+      return leaseSecretMatches(row?.secret, h.secret) && row!.attempt === h.attempt;
+    })
+    .map(({ id, attempt }) => ({ id, attempt }));
 }
 
 export async function getInstance(db: Db, instanceId: string): Promise<InstanceRow | undefined> {

@@ -381,7 +381,7 @@ export function claimedByPlan(p: PlanWrite, now: number): InstanceRow[] {
   if (!c) return [];
   return p.partitions.slice(0, c.count).map((partition) => ({
     id: `${p.taskRunId}.${partition.index}`, taskRunId: p.taskRunId, runId: p.runId, idx: partition.index, state: 'running', attempt: 1, availableAt: now, leaseOwner: c.owner,
-    leaseExpiresAt: now + c.leaseMs, partition, progress: 0, errorKind: null, error: null, startedAt: now, finishedAt: null, stepToken: null,
+    leaseExpiresAt: now + c.leaseMs, leaseSecret: null, partition, progress: 0, errorKind: null, error: null, startedAt: now, finishedAt: null, stepToken: null,
   }));
 }
 

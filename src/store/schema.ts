@@ -209,6 +209,12 @@ export const instances = sqliteTable(
     availableAt: integer('available_at').notNull().default(0),
     leaseOwner: text('lease_owner'),
     leaseExpiresAt: integer('lease_expires_at'),
+    /**
+     * sha256 (hex) of the secret a remote worker's lease carries: its reports count only with that
+     * secret (src/runtime/remote/lease-secret.ts). Null for a server's own workers, which report
+     * in-process; left behind when a lease ends, as it then matches no running attempt.
+     */
+    leaseSecret: text('lease_secret'),
     partition: text('partition', { mode: 'json' }).notNull(),
     progress: real('progress').notNull().default(0),
     errorKind: text('error_kind'),

@@ -1,11 +1,13 @@
 /**
  * Remote workers (`tutti worker --server URL`): lease attempts with a long poll, keep their leases
  * alive, upload outputs, report the outcome, hand attempts back at shutdown. A report about an
- * attempt whose lease has gone elsewhere gets 409 `lease_lost` and changes nothing.
+ * attempt whose lease has gone elsewhere, or that lacks the lease's secret, gets 409 `lease_lost`
+ * and changes nothing. Only the lease answer carries job specs (and so secret values): every other
+ * answer here says no more than what the caller sent.
  */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import {
-  CompleteRequestSchema, FailRequestSchema, HeartbeatRequestSchema, HeartbeatResponseSchema, LeaseRequestSchema, LeaseResponseSchema, ReleaseRequestSchema, WorkerId,
+  CompleteRequestSchema, FailRequestSchema, HeartbeatRequestSchema, HeartbeatResponseSchema, LEASE_SECRET_HEADER, LeaseRequestSchema, LeaseResponseSchema, ReleaseRequestSchema, WorkerId,
 } from '../../runtime/remote/protocol.js';
 import type { RemoteEngine } from '../context.js';
 import { ApiError, validationHook } from '../errors.js';
@@ -14,7 +16,7 @@ import { err, json } from '../openapi.js';
 const tags = ['workers'];
 const InstanceId = z.string().openapi({ param: { name: 'id', in: 'path' } });
 const Attempt = z.coerce.number().int().min(1).openapi({ param: { name: 'attempt', in: 'path' } });
-const lost = err('the attempt is no longer this worker\'s (lease expired or given to another worker): drop it');
+const lost = err('the attempt is not held with this lease secret (lease expired or given to another worker, or the secret is missing or wrong): drop it');
 
 export function workerRoutes(engine: RemoteEngine) {
   const app = new OpenAPIHono({ defaultHook: validationHook });
@@ -69,12 +71,15 @@ export function workerRoutes(engine: RemoteEngine) {
     createRoute({
       method: 'put',
       path: '/workers/attempts/{id}/{attempt}/outputs/{name}',
-      summary: 'Upload one output of an attempt (streamed; checked against x-tutti-sha256 when given)',
+      summary: 'Upload one output of an attempt (streamed; checked against x-tutti-sha256 when given). The server keeps the digest it computed: that is the one recorded',
       tags,
       request: {
         params: z.object({ id: InstanceId, attempt: Attempt, name: z.string().openapi({ param: { name: 'name', in: 'path' } }) }),
         query: z.object({ worker: WorkerId }),
-        headers: z.object({ 'x-tutti-sha256': z.string().regex(/^[0-9a-f]{64}$/).optional() }),
+        headers: z.object({
+          'x-tutti-sha256': z.string().regex(/^[0-9a-f]{64}$/).optional(),
+          [LEASE_SECRET_HEADER]: z.string().max(256).optional().openapi({ description: 'the lease secret of the attempt (without it, 409 lease_lost)' }),
+        }),
         body: { content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
       },
       responses: { 200: { description: 'stored', ...json(z.object({ size: z.number().int(), sha256: z.string() })) }, 400: err('bad output'), 409: lost },
@@ -83,7 +88,8 @@ export function workerRoutes(engine: RemoteEngine) {
       const { id, attempt, name } = c.req.valid('param');
       const body = c.req.raw.body;
       if (!body) throw new ApiError(400, 'invalid_request', 'the body is the output\'s bytes; it is missing');
-      const stored = await engine.uploadRemoteOutput(c.req.valid('query').worker, id, attempt, name, body, c.req.valid('header')['x-tutti-sha256']);
+      const headers = c.req.valid('header');
+      const stored = await engine.uploadRemoteOutput({ worker: c.req.valid('query').worker, instanceId: id, attempt, secret: headers[LEASE_SECRET_HEADER] }, name, body, headers['x-tutti-sha256']);
       return c.json(stored, 200);
     },
   );
@@ -92,7 +98,7 @@ export function workerRoutes(engine: RemoteEngine) {
     createRoute({
       method: 'post',
       path: '/workers/attempts/{id}/complete',
-      summary: 'Report an attempt succeeded; its uploaded outputs are committed once',
+      summary: 'Report an attempt succeeded; its uploaded outputs are committed once, if each is the size and sha256 the server computed when it was uploaded',
       tags,
       request: { params: z.object({ id: InstanceId }), body: { content: { 'application/json': { schema: CompleteRequestSchema } }, required: true } },
       responses: { 204: { description: 'committed' }, 400: err('bad report'), 409: lost },

@@ -4,6 +4,7 @@
  * attempts in the same sandboxed worker-thread pool as `tutti serve`, streams outputs back and keeps
  * its leases alive. The server decides everything else (retries, which result counts).
  */
+import { z } from '@hono/zod-openapi';
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -13,7 +14,7 @@ import { Readable } from 'node:stream';
 import { ComponentCache, sha256, type PreparedComponent } from '../component.js';
 import { WorkerPool, type JobSpec } from '../pool.js';
 import { InputCache } from './input-cache.js';
-import { LeaseResponseSchema, LEASE_LOST, type RemoteJob } from './protocol.js';
+import { clampMs, LEASE_LOST, LEASE_SECRET_HEADER, RemoteJobSchema, type RemoteJob } from './protocol.js';
 
 export interface RemoteWorkerOptions {
   /** Base URL of a Tutti server, e.g. http://10.0.0.5:8080 */
@@ -76,13 +77,18 @@ export class RemoteWorker {
       this.polling = new AbortController();
       try {
         const res = await this.json('/workers/lease', { worker: this.id, max: this.o.concurrency - this.held.size, waitMs: LONG_POLL_MS }, this.polling.signal);
-        const { leaseMs, jobs } = LeaseResponseSchema.parse(res);
+        const { leaseMs, jobs, unreadable } = parseLease(res);
         failures = 0;
-        if (leaseMs !== this.leaseMs) {
+        if (leaseMs !== undefined && leaseMs !== this.leaseMs) {
           this.leaseMs = leaseMs;
           this.armHeartbeat();
         }
         for (const job of jobs) this.start(job);
+        if (unreadable.length) {
+          this.o.log(`cannot read ${unreadable.length} leased attempt(s), handing back those it can name: ${unreadable.map((u) => u.problem).join('; ')}`);
+          const leases = unreadable.flatMap((u) => (u.lease ? [u.lease] : []));
+          if (leases.length) await this.json('/workers/release', { worker: this.id, leases }).catch(() => {});
+        }
       } catch (e) {
         if (this.stopping) break;
         failures++;
@@ -106,7 +112,7 @@ export class RemoteWorker {
     const unfinished = [...this.held.values()];
     for (const h of unfinished) h.abort.abort('shutdown');
     if (unfinished.length) {
-      await this.json('/workers/release', { worker: this.id, leases: unfinished.map((h) => ({ instanceId: h.job.instanceId, attempt: h.job.attempt })) }).catch((e) =>
+      await this.json('/workers/release', { worker: this.id, leases: unfinished.map((h) => lease(h.job)) }).catch((e) =>
         this.o.log(`could not hand ${unfinished.length} attempt(s) back (their leases will expire instead): ${(e as Error).message}`),
       );
     }
@@ -146,7 +152,7 @@ export class RemoteWorker {
         // Not the task's failure: hand the attempt back (or let its lease expire) so that it runs elsewhere.
         this.counts.lost++;
         this.o.log(`attempt ${job.taskId}[${job.idx}] #${job.attempt} handed back: cannot fetch what it needs: ${(e as Error).message}`);
-        await this.json('/workers/release', { worker: this.id, leases: [{ instanceId: job.instanceId, attempt: job.attempt }] }).catch(() => {});
+        await this.json('/workers/release', { worker: this.id, leases: [lease(job)] }).catch(() => {});
         return;
       }
       const spec: JobSpec = {
@@ -170,7 +176,8 @@ export class RemoteWorker {
       for (const out of result.outputs) {
         const url = `/workers/attempts/${job.instanceId}/${job.attempt}/outputs/${encodeURIComponent(out.name)}?worker=${this.id}`;
         const body = out.bytes ?? (Readable.toWeb(createReadStream(out.path)) as ReadableStream);
-        await this.send(url, () => ({ method: 'PUT', body, headers: { 'content-type': 'application/octet-stream', 'x-tutti-sha256': out.sha256 }, duplex: 'half' }), h);
+        const headers = { 'content-type': 'application/octet-stream', 'x-tutti-sha256': out.sha256, [LEASE_SECRET_HEADER]: job.leaseSecret };
+        await this.send(url, () => ({ method: 'PUT', body, headers, duplex: 'half' }), h);
       }
       await this.report(h, 'complete', { outputs: result.outputs.map(({ name, size, sha256 }) => ({ name, size, sha256 })), log: result.log, ms });
     } catch (e) {
@@ -184,7 +191,7 @@ export class RemoteWorker {
   }
 
   private async report(h: Held, outcome: 'complete' | 'fail', body: Record<string, unknown>): Promise<void> {
-    const json = JSON.stringify({ worker: this.id, attempt: h.job.attempt, ...body });
+    const json = JSON.stringify({ worker: this.id, attempt: h.job.attempt, leaseSecret: h.job.leaseSecret, ...body });
     await this.send(`/workers/attempts/${h.job.instanceId}/${outcome}`, () => ({ method: 'POST', body: json, headers: { 'content-type': 'application/json' } }), h);
     this.counts[outcome === 'complete' ? 'succeeded' : 'failed']++;
   }
@@ -224,8 +231,7 @@ export class RemoteWorker {
   private async beat(): Promise<void> {
     if (!this.held.size) return;
     const leases = [...this.held.values()].map((h) => ({
-      instanceId: h.job.instanceId,
-      attempt: h.job.attempt,
+      ...lease(h.job),
       ...(h.progress !== undefined && h.progress !== h.sentProgress ? { progress: (h.sentProgress = h.progress) } : {}),
     }));
     try {
@@ -277,6 +283,35 @@ export class RemoteWorker {
     if (!res.ok) throw new Error(`HTTP ${res.status}: ${data.error?.message ?? res.statusText}`);
     return data;
   }
+}
+
+/** How a worker names an attempt it holds to the server: with the lease's secret, or the server will not listen. */
+const lease = (job: RemoteJob) => ({ instanceId: job.instanceId, attempt: job.attempt, leaseSecret: job.leaseSecret });
+
+const Leased = z.object({ instanceId: z.string(), attempt: z.number().int().min(1), leaseSecret: z.string() });
+
+/**
+ * A lease answer, read job by job: one job this worker cannot read (a newer server, a value out of
+ * range) is handed back instead of making the whole answer, and so every attempt in it, unreadable
+ * until the leases expire. Durations are clamped to what a timer can hold: past 2^31-1 ms, Node
+ * fires a timer at once, so an attempt would time out as it started and a heartbeat would spin.
+ */
+export function parseLease(res: unknown): { leaseMs?: number; jobs: RemoteJob[]; unreadable: { lease?: z.infer<typeof Leased>; problem: string }[] } {
+  const body = z.object({ leaseMs: z.number().positive().optional(), jobs: z.array(z.unknown()) }).parse(res);
+  const jobs: RemoteJob[] = [];
+  const unreadable: { lease?: z.infer<typeof Leased>; problem: string }[] = [];
+  for (const raw of body.jobs) {
+    const job = RemoteJobSchema.safeParse(raw);
+    if (job.success) {
+      jobs.push({ ...job.data, timeoutMs: clampMs(job.data.timeoutMs) });
+      continue;
+    }
+    const held = Leased.safeParse(raw);
+    const problem = z.prettifyError(job.error).replaceAll('\n', ' ');
+    // Without its name and secret, an attempt cannot be handed back: its lease expires instead.
+    unreadable.push(held.success ? { lease: held.data, problem: `${held.data.instanceId} #${held.data.attempt}: ${problem}` } : { problem });
+  }
+  return { leaseMs: body.leaseMs === undefined ? undefined : clampMs(body.leaseMs), jobs, unreadable };
 }
 
 /** `fn` again with a growing pause while it fails, until `until` (ms since epoch) or `signal`. */

@@ -1,0 +1,1 @@
+ALTER TABLE `instances` ADD `lease_secret` text;

@@ -26,7 +26,8 @@ export function bearerToken(token: string): MiddlewareHandler {
     const challenge = { 'www-authenticate': 'Bearer realm="tutti"' };
     if (!header) throw new ApiError(401, 'unauthorized', 'this server needs a bearer token: Authorization: Bearer <TUTTI_API_TOKEN>', undefined, challenge);
     const m = /^Bearer +(\S+)\s*$/i.exec(header);
-    if (!m) throw new ApiError(401, 'unauthorized', 'the Authorization header must be "Bearer <token>"', undefined, challenge);
+    // RFC 6750: a malformed request is a 400, a wrong or missing token a 401.
+    if (!m) throw new ApiError(400, 'invalid_request', 'the Authorization header must be "Bearer <token>"', undefined, challenge);
     // Compared by digest: constant time whatever the lengths.
     if (!timingSafeEqual(digest(m[1]!), expected)) throw new ApiError(401, 'unauthorized', 'wrong bearer token', undefined, challenge);
     return next();

@@ -104,7 +104,8 @@ function unwrapStreamError(e: unknown): never {
 }
 
 export function tooLarge(max: number): ApiError {
-  return new ApiError(413, 'payload_too_large', `the body is larger than this route's limit of ${max} bytes (tutti serve --max-upload for uploads, --max-json for documents)`);
+  // Closing the connection stops the rest of the body: kept alive, the server would read it all.
+  return new ApiError(413, 'payload_too_large', `the body is larger than this route's limit of ${max} bytes (tutti serve --max-upload for uploads, --max-json for documents)`, undefined, { connection: 'close' });
 }
 
 /** Deeper than this, a JSON or flow document is an attack, not data. */

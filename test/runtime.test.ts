@@ -262,4 +262,19 @@ describe('component runtime', () => {
     assert.ok(ok.every((x) => x.ok));
     assert.equal(pool.size, 2);
   });
+
+  it('waits out a timeout longer than a timer can hold (a spec stored before flows were checked) without re-arming every millisecond', async () => {
+    const overflows: string[] = [];
+    const onWarning = (w: Error) => overflows.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const sleep = await cache.prepare(readFileSync(module('sleep')));
+      const rs = await Promise.all([25 * 86_400_000, 1e20].map((timeoutMs) => pool.run(sleep, job([], { env: [['SLEEP_MS', '300']] }), { timeoutMs })));
+      assert.ok(rs.every((r) => r.ok), JSON.stringify(rs));
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(overflows.filter((n) => n === 'TimeoutOverflowWarning'), []);
+  });
 });

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ComponentCache, ComponentRejected } from '../src/runtime/component.js';
 import { WorkerPool } from '../src/runtime/pool.js';
 import type { JobSpec, Then } from '../src/runtime/pool.js';
 import type { InstanceResult, OutputFile } from '../src/runtime/protocol.js';
-import { INLINE_OUTPUT_BYTES } from '../src/runtime/sinks.js';
+import { INLINE_OUTPUT_BYTES, MAX_OUTPUTS } from '../src/runtime/sinks.js';
 import { module, tempDir } from './helpers.js';
 
 describe('component runtime', () => {
@@ -261,6 +261,19 @@ describe('component runtime', () => {
     const ok = await Promise.all([pool.run(wc, job([{ name: 't', text: 'a b' }])), pool.run(wc, job([{ name: 't', text: 'a' }]))]);
     assert.ok(ok.every((x) => x.ok));
     assert.equal(pool.size, 2);
+  });
+
+  it('stops an instance past MAX_OUTPUTS distinct outputs, and deletes what it wrote', async () => {
+    const many = await cache.prepare(readFileSync(module('adv-many-outputs')));
+    const spec = job([], { params: [{ name: 'outputs', value: '5000' }] });
+    const r = await pool.run(many, spec);
+    assert.ok(!r.ok, 'the instance wrote 5,000 outputs');
+    assert.deepEqual(r.failure, {
+      kind: 'too-many-outputs',
+      message: `too many outputs: the instance wrote to more than ${MAX_OUTPUTS} distinct outputs ("o${MAX_OUTPUTS}" would be one more)`,
+      retryable: false,
+    });
+    assert.deepEqual(existsSync(spec.outputDir) ? readdirSync(spec.outputDir) : [], []);
   });
 
   it('waits out a timeout longer than a timer can hold (a spec stored before flows were checked) without re-arming every millisecond', async () => {

@@ -53,6 +53,12 @@ const cases: Case[] = [
   { name: 'loops forever', task: `component: ${module('adv-spin')}\n    timeout: 1s`, kind: 'timed-out', message: /^timed out after 1000 ms$/ },
   { name: 'allocates until memory runs out', task: `component: ${module('adv-oom')}\n    memory: 32MiB`, kind: 'out-of-memory', message: /memory cap of 32 MiB/ },
   { name: 'writes 1 GiB to stdout', task: `component: ${module('adv-stdout-flood')}\n    outputLimit: 4MiB`, kind: 'output-limit', message: /output limit reached: the instance wrote more than 4194304 bytes/ },
+  {
+    name: 'writes 5,000 distinct outputs',
+    task: `component: ${module('adv-many-outputs')}`,
+    kind: 'too-many-outputs',
+    message: /^too many outputs: the instance wrote to more than 1000 distinct outputs \("o1000" would be one more\)$/,
+  },
   { name: 'logs without end', task: `component: ${module('adv-log-flood')}\n    logLimit: 16KiB`, kind: 'output-limit', message: /log limit reached/ },
   { name: 'executes unreachable', task: `component: ${module('adv-trap')}`, kind: 'trapped', message: /^wasm trap: .*unreachable/ },
   { name: 'divides by zero', task: `component: ${module('adv-trap')}\n    env: { MODE: div }`, kind: 'trapped', message: /^wasm trap: .*divide by zero/ },

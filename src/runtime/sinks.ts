@@ -24,6 +24,13 @@ export const OUTPUT_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
 export const INLINE_OUTPUT_BYTES = 16 << 10;
 const INLINE_ATTEMPT_BYTES = 64 << 10;
 
+/**
+ * Most distinct outputs one instance may write. Each becomes an asset (a row, and a file when
+ * large) and an input of every task that needs it; an instance that wants more can write one
+ * output in a format of its own (lines, an archive) or be split into more instances.
+ */
+export const MAX_OUTPUTS = 1000;
+
 interface Output {
   /** Open once the output is a file; until then its bytes are in `chunks`. */
   fd?: number;
@@ -36,7 +43,7 @@ interface Output {
 /**
  * The outputs of one attempt. A small one stays in memory; a larger one is written where it will
  * live (`<dir>/<stem><name>`, a name no other attempt uses), so committing it moves no file. Every
- * write counts against one shared cap.
+ * write counts against one shared cap, and every new name against MAX_OUTPUTS.
  */
 export class Outputs {
   private readonly files = new Map<string, Output>();
@@ -49,7 +56,7 @@ export class Outputs {
     private readonly cap: number,
   ) {}
 
-  /** Throws a string (the guest-visible error) for a bad name; aborts the instance past the cap. */
+  /** Throws a string (the guest-visible error) for a bad name; aborts the instance past a cap. */
   write(name: string, bytes: Uint8Array): void {
     if (!OUTPUT_NAME.test(name)) throw `invalid output name "${name}": use 1-64 characters of a-z, 0-9, "_", "-" or "."`;
     if (this.total + bytes.length > this.cap) {
@@ -61,6 +68,13 @@ export class Outputs {
     }
     let f = this.files.get(name);
     if (!f) {
+      if (this.files.size >= MAX_OUTPUTS) {
+        throw new InstanceAbort({
+          kind: 'too-many-outputs',
+          message: `too many outputs: the instance wrote to more than ${MAX_OUTPUTS} distinct outputs ("${name}" would be one more)`,
+          retryable: false,
+        });
+      }
       f = { chunks: [], hash: createHash('sha256'), size: 0, path: path.join(this.dir, `${this.stem}${name}`) };
       this.files.set(name, f);
     }

@@ -7,7 +7,7 @@ import { ComponentCache, ComponentRejected } from '../src/runtime/component.js';
 import { WorkerPool } from '../src/runtime/pool.js';
 import type { JobSpec, Then } from '../src/runtime/pool.js';
 import type { InstanceResult, OutputFile } from '../src/runtime/protocol.js';
-import { INLINE_OUTPUT_BYTES, MAX_OUTPUTS } from '../src/runtime/sinks.js';
+import { INLINE_OUTPUT_BYTES, MAX_OUTPUTS, OPEN_FILES } from '../src/runtime/sinks.js';
 import { module, tempDir } from './helpers.js';
 
 describe('component runtime', () => {
@@ -274,6 +274,35 @@ describe('component runtime', () => {
       retryable: false,
     });
     assert.deepEqual(existsSync(spec.outputDir) ? readdirSync(spec.outputDir) : [], []);
+  });
+
+  it('holds a few files open however many outputs an instance writes and inputs it reads', async () => {
+    const many = await cache.prepare(readFileSync(module('adv-many-outputs')));
+    const rounds = 3;
+    const bytes = 100;
+    // 2,000 inputs on disk, each read; then 1,000 outputs written round-robin: past the 64 KiB an
+    // attempt keeps in hand, each is a file, written to again in every round.
+    const spec = job(Array.from({ length: 2000 }, (_, i) => ({ name: `in${i}`, text: `${i}\n` })), {
+      params: Object.entries({ outputs: MAX_OUTPUTS, rounds, bytes, read: 1, spin: 100 }).map(([name, v]) => ({ name, value: String(v) })),
+    });
+    const open = () => readdirSync('/proc/self/fd').length;
+    const before = open();
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, open())), 2);
+    const r = await pool.run(many, spec).finally(() => clearInterval(sampler));
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.ok(peak - before <= 2 * OPEN_FILES + 8, `${peak - before} more files open while it ran (${before} before)`);
+    assert.equal(open() - before <= 8, true, 'every file is closed at the end');
+
+    assert.equal(r.outputs.length, MAX_OUTPUTS);
+    const files = r.outputs.filter((o) => !o.bytes).length;
+    assert.ok(files > MAX_OUTPUTS / 2, `only ${files} outputs were files`);
+    for (const o of r.outputs) {
+      const i = Number(o.name.slice(1));
+      const want = Array.from({ length: rounds }, (_, round) => String.fromCharCode(97 + ((i + round) % 26)).repeat(bytes)).join('');
+      assert.equal(text(o), want, o.name);
+      assert.equal(o.sha256, createHash('sha256').update(want).digest('hex'), o.name);
+    }
   });
 
   it('waits out a timeout longer than a timer can hold (a spec stored before flows were checked) without re-arming every millisecond', async () => {

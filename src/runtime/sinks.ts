@@ -31,8 +31,18 @@ const INLINE_ATTEMPT_BYTES = 64 << 10;
  */
 export const MAX_OUTPUTS = 1000;
 
+/**
+ * Most files of one attempt open at once, outputs and inputs each: a worker runs one instance at a
+ * time, so a process holds at most twice this per worker, whatever an instance writes or reads.
+ * Past it the oldest opened is closed, and opened again if it is used again: an instance that
+ * writes or reads a few files at a time, the usual case, never reopens one.
+ */
+export const OPEN_FILES = 16;
+
 interface Output {
-  /** Open once the output is a file; until then its bytes are in `chunks`. */
+  /** Its bytes are in the file at `path`, past the sizes kept in hand; until then they are in `chunks`. */
+  file: boolean;
+  /** Open while `file` and among the last OPEN_FILES opened (see Outputs.opened). */
   fd?: number;
   chunks: Uint8Array[];
   hash: Hash;
@@ -47,6 +57,8 @@ interface Output {
  */
 export class Outputs {
   private readonly files = new Map<string, Output>();
+  /** Outputs with an open fd, oldest opened first: at most OPEN_FILES. */
+  private readonly opened: Output[] = [];
   private total = 0;
   private inHand = 0;
 
@@ -75,28 +87,41 @@ export class Outputs {
           retryable: false,
         });
       }
-      f = { chunks: [], hash: createHash('sha256'), size: 0, path: path.join(this.dir, `${this.stem}${name}`) };
+      f = { file: false, chunks: [], hash: createHash('sha256'), size: 0, path: path.join(this.dir, `${this.stem}${name}`) };
       this.files.set(name, f);
     }
-    if (f.fd === undefined && (f.size + bytes.length > INLINE_OUTPUT_BYTES || this.inHand + bytes.length > INLINE_ATTEMPT_BYTES)) {
-      f.fd = this.open(f.path);
-      for (const c of f.chunks) writeAll(f.fd, c);
+    if (!f.file && (f.size + bytes.length > INLINE_OUTPUT_BYTES || this.inHand + bytes.length > INLINE_ATTEMPT_BYTES)) {
+      const fd = this.open(f, 'w');
+      f.file = true; // from here on, discard() removes it
+      for (const c of f.chunks) writeAll(fd, c);
       f.chunks = [];
       this.inHand -= f.size;
     }
-    if (f.fd === undefined) {
+    if (!f.file) {
       // The guest's memory (or a reused buffer) under it changes after this call.
       f.chunks.push(bytes.slice());
       this.inHand += bytes.length;
     } else {
-      writeAll(f.fd, bytes);
+      writeAll(f.fd ?? this.open(f, 'a'), bytes);
     }
     f.hash.update(bytes);
     f.size += bytes.length;
     this.total += bytes.length;
   }
 
-  private open(p: string): number {
+  /** Open `f`'s file, first closing the oldest opened if OPEN_FILES are. */
+  private open(f: Output, flags: 'w' | 'a'): number {
+    if (this.opened.length >= OPEN_FILES) {
+      const old = this.opened.shift()!;
+      closeSync(old.fd!);
+      old.fd = undefined;
+    }
+    f.fd = flags === 'w' ? this.create(f.path) : openSync(f.path, 'a');
+    this.opened.push(f);
+    return f.fd;
+  }
+
+  private create(p: string): number {
     if (!made.has(this.dir)) {
       mkdirSync(this.dir, { recursive: true });
       if (made.size >= 1024) made.clear();
@@ -122,22 +147,24 @@ export class Outputs {
     const out: OutputFile[] = [];
     for (const [name, f] of this.files) {
       const file: OutputFile = { name, size: f.size, sha256: f.hash.digest('hex'), path: f.path };
-      if (f.fd === undefined) file.bytes = f.chunks.length === 1 ? f.chunks[0]! : Buffer.concat(f.chunks);
-      else closeSync(f.fd);
+      if (!f.file) file.bytes = f.chunks.length === 1 ? f.chunks[0]! : Buffer.concat(f.chunks);
+      else if (f.fd !== undefined) closeSync(f.fd);
       out.push(file);
     }
     this.files.clear();
+    this.opened.length = 0;
     return out;
   }
 
   /** Close and delete what a failed attempt wrote. */
   discard(): void {
     for (const f of this.files.values()) {
-      if (f.fd === undefined) continue;
-      closeSync(f.fd);
+      if (!f.file) continue;
+      if (f.fd !== undefined) closeSync(f.fd);
       rmSync(f.path, { force: true });
     }
     this.files.clear();
+    this.opened.length = 0;
   }
 }
 
@@ -193,8 +220,9 @@ export class CappedLog {
  */
 let readBuffer: Uint8Array | undefined;
 
-/** Random access to the inputs of one instance; file descriptors opened on first use. */
+/** Random access to the inputs of one instance; file descriptors opened on first use, at most OPEN_FILES at once. */
 export class InputReader {
+  /** Input index to fd, oldest opened first (a Map keeps insertion order). */
   private readonly fds = new Map<number, number>();
 
   constructor(readonly inputs: JobInput[]) {}
@@ -211,6 +239,11 @@ export class InputReader {
     if (meta.bytes) return meta.bytes.subarray(offset, offset + n);
     let fd = this.fds.get(input);
     if (fd === undefined) {
+      if (this.fds.size >= OPEN_FILES) {
+        const [oldest, oldFd] = this.fds.entries().next().value!;
+        closeSync(oldFd);
+        this.fds.delete(oldest);
+      }
       fd = openSync(meta.path, 'r');
       this.fds.set(input, fd);
     }

@@ -75,6 +75,7 @@ const TARGETS = [
   { name: 'adv-fs', kind: 'c', src: 'modules/adversary/adv-fs.c' },
   { name: 'adv-env', kind: 'c', src: 'modules/adversary/adv-env.c' },
   { name: 'adv-scratch', kind: 'c', src: 'modules/adversary/adv-scratch.c' },
+  { name: 'adv-scratch-files', kind: 'c', src: 'modules/adversary/adv-scratch-files.c' },
   { name: 'adv-exit', kind: 'c', src: 'modules/adversary/adv-exit.c' },
   { name: 'adv-spin', kind: 'c', src: 'modules/adversary/adv-spin.c' },
   { name: 'adv-oom', kind: 'c', src: 'modules/adversary/adv-oom.c' },

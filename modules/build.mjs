@@ -29,6 +29,8 @@ const CJS_PKG = join(ROOT, 'node_modules/@bytecodealliance/componentize-js/packa
 /**
  * kind c:   wasm32-wasi command → `jco new --wasi-command` (optionally with embedded WIT
  *           for imports the preview1 adapter does not provide). `cflags`: extra clang flags.
+ *           `typed: true`: a typed task through guest/c/tutti.h (libc, no WASI, no entry point,
+ *           no adapter; the header carries the world's type), as templates/c-typed builds one.
  *           `freestanding: true`: no libc, no start files, no entry point and no preview1
  *           adapter — a core module exporting world functions by hand (canonical ABI), made a
  *           component with `embed` (e.g. wit/task.wit, world planned-task) and `jco new`.
@@ -73,6 +75,7 @@ const TARGETS = [
   { name: 'adv-fs', kind: 'c', src: 'modules/adversary/adv-fs.c' },
   { name: 'adv-env', kind: 'c', src: 'modules/adversary/adv-env.c' },
   { name: 'adv-scratch', kind: 'c', src: 'modules/adversary/adv-scratch.c' },
+  { name: 'adv-scratch-files', kind: 'c', src: 'modules/adversary/adv-scratch-files.c' },
   { name: 'adv-exit', kind: 'c', src: 'modules/adversary/adv-exit.c' },
   { name: 'adv-spin', kind: 'c', src: 'modules/adversary/adv-spin.c' },
   { name: 'adv-oom', kind: 'c', src: 'modules/adversary/adv-oom.c' },
@@ -98,6 +101,9 @@ const TARGETS = [
     src: 'modules/adversary/http-get.c',
     embed: { wit: 'modules/adversary/http-get.wit', world: 'http-get' },
   },
+  // Writes thousands of distinct outputs (and reads every input): the output count cap, and
+  // the host's open files staying few.
+  { name: 'adv-many-outputs', kind: 'c', src: 'modules/adversary/adv-many-outputs.c', typed: true },
   // Typed tasks in freestanding C with a hand-written canonical ABI (no libc, no WASI).
   {
     name: 'adv-plan-bomb',
@@ -131,6 +137,7 @@ function filesUnder(path) {
 function inputsOf(t) {
   const paths = [t.src, t.embed?.wit, t.wit].filter(Boolean).map((p) => join(ROOT, p));
   paths.push(SELF, JCO_PKG);
+  if (t.typed) paths.push(join(ROOT, 'guest', 'c', 'tutti.h'));
   if (t.kind === 'js') paths.push(CJS_PKG);
   return paths.flatMap((p) => {
     if (!existsSync(p)) throw new BuildError(`${t.name}: missing input ${relative(ROOT, p)}`);
@@ -217,6 +224,7 @@ async function buildC(t, tmp) {
       // The name section stays, so traps still show function names.
       '-Wl,--strip-debug',
       ...(t.freestanding ? ['-nostdlib', '-Wl,--no-entry'] : []),
+      ...(t.typed ? ['-nostartfiles', '-Wl,--no-entry', `-I${join(ROOT, 'guest', 'c')}`] : []),
       ...(t.cflags ?? []),
       join(ROOT, t.src),
       '-o',
@@ -230,7 +238,7 @@ async function buildC(t, tmp) {
     const witSource = await readFile(join(ROOT, t.embed.wit), 'utf8');
     bytes = await componentEmbed({ binary: bytes, witSource, world: t.embed.world });
   }
-  if (t.freestanding) return componentNew(bytes);
+  if (t.freestanding || t.typed) return componentNew(bytes);
   const adapter = await readFile(preview1AdapterCommandPath());
   return componentNew(bytes, [['wasi_snapshot_preview1', adapter]]);
 }

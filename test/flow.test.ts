@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { FlowError, flowJsonSchema, loadFlowFile, parseFlow, topologicalOrder } from '../src/flow/index.js';
+import { FlowError, flowJsonSchema, loadFlowFile, parseDuration, parseFlow, parseSize, topologicalOrder } from '../src/flow/index.js';
 import { packageRoot } from '../src/paths.js';
 import { tempDir } from './helpers.js';
 
@@ -90,6 +90,57 @@ tasks:
     assert.match(byField.timeout!.message, /bad duration "10 parsecs"/);
     assert.equal(byField.timeout!.line, 5);
     assert.match(byField.memory!.message, /bad size "lots"/);
+  });
+
+  it('refuses durations a timer cannot wait and sizes the runtime cannot hold, naming the field and its line', () => {
+    const task = (field: string, value: string) => `id: f\ntasks:\n  - id: a\n    component: a@1\n    ${field}: ${value}\n`;
+    const tooLong = /^duration .* is too long: at most 2147483647 ms \(24\.8 days\), the longest a timer can wait$/;
+    const cases: [field: string, value: string, message: RegExp][] = [
+      ['timeout', '25d', tooLong],
+      ['timeout', '1e20', tooLong],
+      ['timeout', '9999999999999999999d', tooLong],
+      ['timeout', `"${'9'.repeat(30)}d"`, tooLong],
+      ['timeout', '.inf', /^duration Infinity is too long/],
+      ['timeout', '0', /^duration 0 is too short: at least 1 ms$/],
+      ['timeout', '0.1ms', /is too short: at least 1 ms$/],
+      ['timeout', '1e20ms', /^bad duration "1e20ms"/],
+      ['timeout', '-5', /^bad duration -5/],
+      ['timeout', '"-5s"', /^bad duration "-5s"/],
+      ['timeout', '.nan', /^bad duration NaN/],
+      ['timeout', `"${'1'.repeat(100_000)}x"`, /^bad duration "1{40}…": /],
+      ['retry', '{ attempts: 2, delay: 30d }', tooLong],
+      ['retry', '{ attempts: 2, maxDelay: 1e12 }', tooLong],
+      ['memory', '5GiB', /^size "5GiB" is too large: at most 4GiB \(4294967296 bytes\); a 32-bit wasm memory holds no more$/],
+      ['memory', '1e30', /^size 1e\+30 is too large: at most 4GiB/],
+      ['memory', '1e30GiB', /^bad size "1e30GiB"/],
+      ['memory', '99999999999999999999GiB', /is too large: at most 4GiB/],
+      ['outputLimit', '9007199254740993', /^size 9007199254740992 is too large: at most 9007199254740991 bytes; byte counts are exact only up to it$/],
+      ['outputLimit', '.inf', /^size Infinity is too large/],
+      ['outputLimit', '9000000GiB', /is too large: at most 9007199254740991 bytes/],
+      ['logLimit', '1GiB', /^size "1GiB" is too large: at most 64MiB \(67108864 bytes\); a log is held whole in memory/],
+    ];
+    for (const [field, value, message] of cases) {
+      const started = performance.now();
+      const { error, issues } = issuesOf(task(field, value));
+      assert.ok(performance.now() - started < 500, `${field}: ${value.slice(0, 40)} took ${performance.now() - started} ms`);
+      assert.equal(issues.length, 1, `${field}: ${value.slice(0, 40)}: ${error.message}`);
+      assert.equal(issues[0]!.path[2], field, error.message);
+      assert.match(issues[0]!.message, message, `${field}: ${value.slice(0, 40)}`);
+      assert.equal(issues[0]!.line, 5, error.message);
+      assert.match(error.message, new RegExp(`^flow\\.yaml:5:\\d+ tasks\\[0\\]\\.${field}(\\.\\w+)?: `));
+    }
+    // The largest of each still parse, to the unit.
+    const { flow } = parseFlow(task('timeout', '2147483647ms') + '    retry: { delay: 24d, maxDelay: 24d }\n    memory: 4GiB\n    logLimit: 64MiB\n    outputLimit: 9007199254740991\n');
+    const t = flow.tasks[0]!;
+    assert.deepEqual([t.timeout, t.retry.delay, t.retry.maxDelay, t.memory, t.logLimit, t.outputLimit], [2 ** 31 - 1, 24 * 86_400_000, 24 * 86_400_000, 4 * 2 ** 30, 64 * 2 ** 20, 2 ** 53 - 1]);
+    assert.equal(parseFlow(task('timeout', '1.5')).flow.tasks[0]!.timeout, 2, 'whole milliseconds');
+  });
+
+  it('parses durations and sizes given on the command line within the same bounds', () => {
+    assert.equal(parseDuration('24d'), 24 * 86_400_000);
+    for (const v of ['25d', '1e999', 1e20, Infinity, NaN, -1, '9'.repeat(400) + 'd']) assert.equal(parseDuration(v), null, String(v).slice(0, 20));
+    assert.equal(parseSize('8GiB'), 8 * 2 ** 30);
+    for (const v of [2 ** 53, 1e30, Infinity, -1, 1.5, '9'.repeat(400)]) assert.equal(parseSize(v), null, String(v).slice(0, 20));
   });
 
   it('reports unknown fields, missing fields and wrong types together', () => {

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ComponentCache, ComponentRejected } from '../src/runtime/component.js';
 import { WorkerPool } from '../src/runtime/pool.js';
 import type { JobSpec, Then } from '../src/runtime/pool.js';
 import type { InstanceResult, OutputFile } from '../src/runtime/protocol.js';
-import { INLINE_OUTPUT_BYTES } from '../src/runtime/sinks.js';
+import { INLINE_OUTPUT_BYTES, MAX_OUTPUTS, OPEN_FILES } from '../src/runtime/sinks.js';
 import { module, tempDir } from './helpers.js';
 
 describe('component runtime', () => {
@@ -261,5 +261,62 @@ describe('component runtime', () => {
     const ok = await Promise.all([pool.run(wc, job([{ name: 't', text: 'a b' }])), pool.run(wc, job([{ name: 't', text: 'a' }]))]);
     assert.ok(ok.every((x) => x.ok));
     assert.equal(pool.size, 2);
+  });
+
+  it('stops an instance past MAX_OUTPUTS distinct outputs, and deletes what it wrote', async () => {
+    const many = await cache.prepare(readFileSync(module('adv-many-outputs')));
+    const spec = job([], { params: [{ name: 'outputs', value: '5000' }] });
+    const r = await pool.run(many, spec);
+    assert.ok(!r.ok, 'the instance wrote 5,000 outputs');
+    assert.deepEqual(r.failure, {
+      kind: 'too-many-outputs',
+      message: `too many outputs: the instance wrote to more than ${MAX_OUTPUTS} distinct outputs ("o${MAX_OUTPUTS}" would be one more)`,
+      retryable: false,
+    });
+    assert.deepEqual(existsSync(spec.outputDir) ? readdirSync(spec.outputDir) : [], []);
+  });
+
+  it('holds a few files open however many outputs an instance writes and inputs it reads', async () => {
+    const many = await cache.prepare(readFileSync(module('adv-many-outputs')));
+    const rounds = 3;
+    const bytes = 100;
+    // 2,000 inputs on disk, each read; then 1,000 outputs written round-robin: past the 64 KiB an
+    // attempt keeps in hand, each is a file, written to again in every round.
+    const spec = job(Array.from({ length: 2000 }, (_, i) => ({ name: `in${i}`, text: `${i}\n` })), {
+      params: Object.entries({ outputs: MAX_OUTPUTS, rounds, bytes, read: 1, spin: 100 }).map(([name, v]) => ({ name, value: String(v) })),
+    });
+    const open = () => readdirSync('/proc/self/fd').length;
+    const before = open();
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, open())), 2);
+    const r = await pool.run(many, spec).finally(() => clearInterval(sampler));
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.ok(peak - before <= 2 * OPEN_FILES + 8, `${peak - before} more files open while it ran (${before} before)`);
+    assert.equal(open() - before <= 8, true, 'every file is closed at the end');
+
+    assert.equal(r.outputs.length, MAX_OUTPUTS);
+    const files = r.outputs.filter((o) => !o.bytes).length;
+    assert.ok(files > MAX_OUTPUTS / 2, `only ${files} outputs were files`);
+    for (const o of r.outputs) {
+      const i = Number(o.name.slice(1));
+      const want = Array.from({ length: rounds }, (_, round) => String.fromCharCode(97 + ((i + round) % 26)).repeat(bytes)).join('');
+      assert.equal(text(o), want, o.name);
+      assert.equal(o.sha256, createHash('sha256').update(want).digest('hex'), o.name);
+    }
+  });
+
+  it('waits out a timeout longer than a timer can hold (a spec stored before flows were checked) without re-arming every millisecond', async () => {
+    const overflows: string[] = [];
+    const onWarning = (w: Error) => overflows.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const sleep = await cache.prepare(readFileSync(module('sleep')));
+      const rs = await Promise.all([25 * 86_400_000, 1e20].map((timeoutMs) => pool.run(sleep, job([], { env: [['SLEEP_MS', '300']] }), { timeoutMs })));
+      assert.ok(rs.every((r) => r.ok), JSON.stringify(rs));
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(overflows.filter((n) => n === 'TimeoutOverflowWarning'), []);
   });
 });

@@ -3,16 +3,19 @@
  * a clear message while the server keeps answering and an honest flow next to them completes.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { serve, type ServerType } from '@hono/node-server';
 import { createApp } from '../src/api/app.js';
+import { InstanceAbort } from '../src/runtime/failures.js';
+import { type Descriptor, filesystemImports, MAX_OPEN_SCRATCH_FILES } from '../src/runtime/wasi/filesystem.js';
 import { runEvents } from '../src/store/events.js';
 import { runAttempts, taskRunInstances } from '../src/store/instances.js';
 import { getRun, getTaskRuns, runAssets } from '../src/store/runs.js';
 import { setSecret } from '../src/store/secrets.js';
-import { countWords, harness, module, type Harness } from './helpers.js';
+import { countWords, harness, module, tempDir, type Harness } from './helpers.js';
 
 const HOST_SECRET = 'planted-in-the-server-env-7f3a';
 
@@ -53,6 +56,12 @@ const cases: Case[] = [
   { name: 'loops forever', task: `component: ${module('adv-spin')}\n    timeout: 1s`, kind: 'timed-out', message: /^timed out after 1000 ms$/ },
   { name: 'allocates until memory runs out', task: `component: ${module('adv-oom')}\n    memory: 32MiB`, kind: 'out-of-memory', message: /memory cap of 32 MiB/ },
   { name: 'writes 1 GiB to stdout', task: `component: ${module('adv-stdout-flood')}\n    outputLimit: 4MiB`, kind: 'output-limit', message: /output limit reached: the instance wrote more than 4194304 bytes/ },
+  {
+    name: 'writes 5,000 distinct outputs',
+    task: `component: ${module('adv-many-outputs')}`,
+    kind: 'too-many-outputs',
+    message: /^too many outputs: the instance wrote to more than 1000 distinct outputs \("o1000" would be one more\)$/,
+  },
   { name: 'logs without end', task: `component: ${module('adv-log-flood')}\n    logLimit: 16KiB`, kind: 'output-limit', message: /log limit reached/ },
   { name: 'executes unreachable', task: `component: ${module('adv-trap')}`, kind: 'trapped', message: /^wasm trap: .*unreachable/ },
   { name: 'divides by zero', task: `component: ${module('adv-trap')}\n    env: { MODE: div }`, kind: 'trapped', message: /^wasm trap: .*divide by zero/ },
@@ -199,5 +208,49 @@ tasks:
     // without the grant, there is no /scratch at all
     const denied = await h.run(`id: noscratch\ntasks:\n  - { id: s, component: ${module('adv-scratch')} }\n`);
     assert.equal((await getRun(db, denied))!.state, 'failed');
+  });
+
+  it('closes a /scratch file when the task closes it: 3,000 files written one after the other hold a few descriptors', async () => {
+    const open = () => readdirSync('/proc/self/fd').length;
+    const before = open();
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, open())), 5);
+    const runId = await h
+      .run(`id: churn\ntasks:\n  - { id: s, component: ${module('adv-scratch-files')}, scratch: true, env: { FILES: "3000", SPIN_MS: "300" } }\n`)
+      .finally(() => clearInterval(sampler));
+    const db = h.tutti.database.db;
+    assert.equal((await getRun(db, runId))!.state, 'succeeded');
+    assert.equal(await h.text((await runAssets(db, runId)).find((a) => a.taskId === 's')!), 'opened 3000\n');
+    assert.ok(peak - before < 64, `${peak - before} more files open while it ran`);
+  });
+});
+
+describe('sandbox: /scratch descriptors, below what wasi-libc lets a program reach', () => {
+  const dispose = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('dispose');
+  const writeOpts = [{}, { create: true }, { write: true }] as const;
+
+  it('stops an instance holding more than MAX_OPEN_SCRATCH_FILES files open, and a stream outliving its descriptor writes nowhere', () => {
+    const dir = tempDir();
+    const disposers: (() => void)[] = [];
+    const fs = filesystemImports({ dir, cap: 1 << 20 }, (fn) => disposers.push(fn));
+    const root = (fs['wasi:filesystem/preopens'].getDirectories() as [Descriptor, string][])[0]![0];
+    try {
+      const files = Array.from({ length: MAX_OPEN_SCRATCH_FILES }, (_, i) => root.openAt(writeOpts[0], `f${i}`, writeOpts[1], writeOpts[2]));
+      assert.throws(
+        () => root.openAt(writeOpts[0], 'one-more', writeOpts[1], writeOpts[2]),
+        (e: unknown) => e instanceof InstanceAbort && e.failure.kind === 'output-limit' && /more than 128 files open at once in \/scratch/.test(e.message),
+      );
+      // Dropping one closes its file and makes room; its stream, kept, must not reach the next file
+      // opened, which may well get the same fd number.
+      const stale = files[0]!.writeViaStream(0n);
+      (files[0] as unknown as Record<symbol, () => void>)[dispose]!();
+      const next = root.openAt(writeOpts[0], 'one-more', writeOpts[1], writeOpts[2]);
+      assert.throws(() => stale.write(new TextEncoder().encode('stale')), (e: unknown) => (e as { tag?: string }).tag === 'closed');
+      next.writeViaStream(0n).write(new TextEncoder().encode('fresh'));
+      assert.equal(readFileSync(path.join(dir, 'one-more'), 'utf8'), 'fresh');
+      assert.equal(readFileSync(path.join(dir, 'f0'), 'utf8'), '');
+    } finally {
+      for (const fn of disposers) fn();
+    }
   });
 });

@@ -1,33 +1,72 @@
 import { z } from 'zod';
 import { cronProblem, timezoneProblem } from './cron.js';
-import { parseDuration, parseSize } from './units.js';
+import { durationMs, MAX_DURATION_MS, MAX_SIZE_BYTES, sizeBytes } from './units.js';
 
 /** Task, input and flow ids: used in URLs, asset names and file paths, so kept to a safe alphabet. */
 const Id = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be 1-63 characters of a-z, 0-9, "_" or "-", starting with a letter or digit');
 
-const Duration = z
-  .union([z.string(), z.number()])
-  .transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === null) {
-      ctx.addIssue({ code: 'custom', message: `bad duration ${JSON.stringify(v)}: use a number with ms, s, m, h or d, e.g. "30s"` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+/** How a rejected value is shown in a message: long text cut, so an error never echoes a huge input. */
+function shown(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (v && typeof v === 'object') return Array.isArray(v) ? 'a list' : 'a mapping';
+  return String(v);
+}
 
-const Size = z
-  .union([z.string(), z.number()])
-  .transform((v, ctx) => {
-    const bytes = parseSize(v);
-    if (bytes === null) {
-      ctx.addIssue({ code: 'custom', message: `bad size ${JSON.stringify(v)}: use bytes or a number with KiB, MiB or GiB, e.g. "128MiB"` });
+const DAY_MS = 86_400_000;
+const GiB = 2 ** 30;
+const MiB = 2 ** 20;
+
+/**
+ * Whole milliseconds from `min` up to MAX_DURATION_MS, or what is wrong with `v`. Longer is refused,
+ * not clamped: the flow would not do what it says (and a remote worker cannot parse past 2^53 ms).
+ */
+function checkDuration(v: unknown, min: number): number | string {
+  const ms = typeof v === 'string' || typeof v === 'number' ? durationMs(v) : null;
+  if (ms === null) return `bad duration ${shown(v)}: use a number with ms, s, m, h or d, e.g. "30s"`;
+  if (ms > MAX_DURATION_MS) {
+    const days = Math.floor((MAX_DURATION_MS / DAY_MS) * 10) / 10;
+    return `duration ${shown(v)} is too long: at most ${MAX_DURATION_MS} ms (${days} days), the longest a timer can wait`;
+  }
+  if (ms < min) return `duration ${shown(v)} is too short: at least ${min} ms`;
+  return ms;
+}
+
+/** Bytes up to `max`, or what is wrong with `v`; `why` says what holds no more. */
+function checkSize(v: unknown, max: number, why: string): number | string {
+  const bytes = typeof v === 'string' || typeof v === 'number' ? sizeBytes(v) : null;
+  if (bytes === null) return `bad size ${shown(v)}: use bytes or a number with KiB, MiB or GiB, e.g. "128MiB"`;
+  if (bytes > max) {
+    const most = max % MiB === 0 ? `${max % GiB === 0 ? `${max / GiB}GiB` : `${max / MiB}MiB`} (${max} bytes)` : `${max} bytes`;
+    return `size ${shown(v)} is too large: at most ${most}; ${why}`;
+  }
+  return bytes;
+}
+
+/**
+ * A string with a unit or a plain number, checked by `check`. zod refuses a non-finite number
+ * before any transform sees it (YAML's .inf, .nan): `check` words that message too.
+ */
+function unit(check: (v: unknown) => number | string) {
+  return z.union([z.string(), z.number()], { error: (issue) => String(check(issue.input)) }).transform((v, ctx) => {
+    const n = check(v);
+    if (typeof n === 'string') {
+      ctx.addIssue({ code: 'custom', message: n });
       return z.NEVER;
     }
-    return bytes;
+    return n;
   });
+}
+
+const duration = (min = 0) => unit((v) => checkDuration(v, min));
+const size = (max: number, why: string) => unit((v) => checkSize(v, max, why));
+const Duration = duration();
+
+/** A 32-bit wasm memory has at most 65536 pages of 64 KiB. */
+export const MAX_MEMORY_BYTES = 4 * GiB;
+/** A log is held whole in a worker's heap (512 MB), copied to the scheduler and stored in one row. */
+export const MAX_LOG_BYTES = 64 * MiB;
 
 export const SecretName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be letters, digits and "_", not starting with a digit');
 
@@ -37,8 +76,8 @@ export const RetrySchema = z
   .object({
     attempts: z.number().int().min(1).max(100).default(1).describe('Total attempts, the first one included'),
     backoff: z.enum(['fixed', 'exponential']).default('exponential'),
-    delay: Duration.default(1000).describe('Delay before the second attempt'),
-    maxDelay: Duration.default(300_000),
+    delay: Duration.default(1000).describe('Delay before the second attempt (at most 24d)'),
+    maxDelay: Duration.default(300_000).describe('Longest delay between two attempts (at most 24d)'),
   })
   .strict();
 
@@ -66,12 +105,12 @@ export const TaskSchema = z
       .strict()
       .optional(),
     retry: RetrySchema.default({ attempts: 1, backoff: 'exponential', delay: 1000, maxDelay: 300_000 }),
-    timeout: Duration.optional().describe('Wall-clock limit for one instance'),
+    timeout: duration(1).optional().describe('Wall-clock limit for one instance (at most 24d)'),
     maxInstances: z.number().int().min(1).optional().describe('Caps the fan-out the component asks for'),
     concurrency: z.number().int().min(1).optional().describe('Instances of this task running at once'),
-    memory: Size.optional().describe('Linear-memory cap for one instance'),
-    outputLimit: Size.optional().describe('Bytes all outputs of one instance may add up to'),
-    logLimit: Size.optional().describe('Bytes of log kept per attempt'),
+    memory: size(MAX_MEMORY_BYTES, 'a 32-bit wasm memory holds no more').optional().describe('Linear-memory cap for one instance (at most 4GiB)'),
+    outputLimit: size(MAX_SIZE_BYTES, 'byte counts are exact only up to it').optional().describe('Bytes all outputs of one instance may add up to'),
+    logLimit: size(MAX_LOG_BYTES, 'a log is held whole in memory and stored in one row').optional().describe('Bytes of log kept per attempt (at most 64MiB)'),
     planLimit: z.number().int().min(1).max(1_000_000).optional().describe('Most partitions the component\'s plan may return (default 200,000)'),
   })
   .strict();

@@ -9,6 +9,7 @@ export const failureKinds = [
   'exited',
   'task-error',
   'output-limit',
+  'too-many-outputs',
   'sandbox-violation',
   'invalid-plan',
   'missing-secret',

@@ -1,3 +1,4 @@
+import { MAX_DURATION_MS } from '../flow/units.js';
 import type { Limits } from './protocol.js';
 
 /** Bounds of one instance when neither the flow nor the server says otherwise. */
@@ -8,3 +9,12 @@ export const DEFAULT_LIMITS: Limits & { timeoutMs: number } = {
   logBytes: 256 * 2 ** 10,
   planPartitions: 200_000,
 };
+
+/**
+ * A delay setTimeout can hold. Past 2^31-1 ms (or NaN) Node fires after 1 ms instead, so a timer
+ * re-armed until its deadline would spin: it waits the longest it can, and the caller re-arms.
+ * Flows cannot ask for more (see flow/units.ts), but a spec stored before that check still can.
+ */
+export function timerDelay(ms: number): number {
+  return ms <= 0 ? 0 : ms <= MAX_DURATION_MS ? ms : MAX_DURATION_MS;
+}

@@ -11,6 +11,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Failure } from './failures.js';
+import { timerDelay } from './limits.js';
 import { MemoryCapError } from './memory-cap.js';
 import type { CompiledModules, PreparedComponent } from './component.js';
 import { CELL, type FromWorker, type InstanceJob, type InstanceResult, type ToWorker } from './protocol.js';
@@ -287,7 +288,7 @@ export class WorkerPool {
         if (Date.now() >= startedAt() + ms) this.replace(slot, { kind: 'timed-out', message: `timed out after ${ms} ms`, retryable: true });
         else this.arm(slot);
       },
-      Math.max(0, startedAt() + ms - Date.now()),
+      timerDelay(startedAt() + ms - Date.now()),
     );
   }
 

@@ -24,8 +24,25 @@ export const OUTPUT_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
 export const INLINE_OUTPUT_BYTES = 16 << 10;
 const INLINE_ATTEMPT_BYTES = 64 << 10;
 
+/**
+ * Most distinct outputs one instance may write. Each becomes an asset (a row, and a file when
+ * large) and an input of every task that needs it; an instance that wants more can write one
+ * output in a format of its own (lines, an archive) or be split into more instances.
+ */
+export const MAX_OUTPUTS = 1000;
+
+/**
+ * Most files of one attempt open at once, outputs and inputs each: a worker runs one instance at a
+ * time, so a process holds at most twice this per worker, whatever an instance writes or reads.
+ * Past it the oldest opened is closed, and opened again if it is used again: an instance that
+ * writes or reads a few files at a time, the usual case, never reopens one.
+ */
+export const OPEN_FILES = 16;
+
 interface Output {
-  /** Open once the output is a file; until then its bytes are in `chunks`. */
+  /** Its bytes are in the file at `path`, past the sizes kept in hand; until then they are in `chunks`. */
+  file: boolean;
+  /** Open while `file` and among the last OPEN_FILES opened (see Outputs.opened). */
   fd?: number;
   chunks: Uint8Array[];
   hash: Hash;
@@ -36,10 +53,12 @@ interface Output {
 /**
  * The outputs of one attempt. A small one stays in memory; a larger one is written where it will
  * live (`<dir>/<stem><name>`, a name no other attempt uses), so committing it moves no file. Every
- * write counts against one shared cap.
+ * write counts against one shared cap, and every new name against MAX_OUTPUTS.
  */
 export class Outputs {
   private readonly files = new Map<string, Output>();
+  /** Outputs with an open fd, oldest opened first: at most OPEN_FILES. */
+  private readonly opened: Output[] = [];
   private total = 0;
   private inHand = 0;
 
@@ -49,7 +68,7 @@ export class Outputs {
     private readonly cap: number,
   ) {}
 
-  /** Throws a string (the guest-visible error) for a bad name; aborts the instance past the cap. */
+  /** Throws a string (the guest-visible error) for a bad name; aborts the instance past a cap. */
   write(name: string, bytes: Uint8Array): void {
     if (!OUTPUT_NAME.test(name)) throw `invalid output name "${name}": use 1-64 characters of a-z, 0-9, "_", "-" or "."`;
     if (this.total + bytes.length > this.cap) {
@@ -61,28 +80,48 @@ export class Outputs {
     }
     let f = this.files.get(name);
     if (!f) {
-      f = { chunks: [], hash: createHash('sha256'), size: 0, path: path.join(this.dir, `${this.stem}${name}`) };
+      if (this.files.size >= MAX_OUTPUTS) {
+        throw new InstanceAbort({
+          kind: 'too-many-outputs',
+          message: `too many outputs: the instance wrote to more than ${MAX_OUTPUTS} distinct outputs ("${name}" would be one more)`,
+          retryable: false,
+        });
+      }
+      f = { file: false, chunks: [], hash: createHash('sha256'), size: 0, path: path.join(this.dir, `${this.stem}${name}`) };
       this.files.set(name, f);
     }
-    if (f.fd === undefined && (f.size + bytes.length > INLINE_OUTPUT_BYTES || this.inHand + bytes.length > INLINE_ATTEMPT_BYTES)) {
-      f.fd = this.open(f.path);
-      for (const c of f.chunks) writeAll(f.fd, c);
+    if (!f.file && (f.size + bytes.length > INLINE_OUTPUT_BYTES || this.inHand + bytes.length > INLINE_ATTEMPT_BYTES)) {
+      const fd = this.open(f, 'w');
+      f.file = true; // from here on, discard() removes it
+      for (const c of f.chunks) writeAll(fd, c);
       f.chunks = [];
       this.inHand -= f.size;
     }
-    if (f.fd === undefined) {
+    if (!f.file) {
       // The guest's memory (or a reused buffer) under it changes after this call.
       f.chunks.push(bytes.slice());
       this.inHand += bytes.length;
     } else {
-      writeAll(f.fd, bytes);
+      writeAll(f.fd ?? this.open(f, 'a'), bytes);
     }
     f.hash.update(bytes);
     f.size += bytes.length;
     this.total += bytes.length;
   }
 
-  private open(p: string): number {
+  /** Open `f`'s file, first closing the oldest opened if OPEN_FILES are. */
+  private open(f: Output, flags: 'w' | 'a'): number {
+    if (this.opened.length >= OPEN_FILES) {
+      const old = this.opened.shift()!;
+      closeSync(old.fd!);
+      old.fd = undefined;
+    }
+    f.fd = flags === 'w' ? this.create(f.path) : openSync(f.path, 'a');
+    this.opened.push(f);
+    return f.fd;
+  }
+
+  private create(p: string): number {
     if (!made.has(this.dir)) {
       mkdirSync(this.dir, { recursive: true });
       if (made.size >= 1024) made.clear();
@@ -108,22 +147,24 @@ export class Outputs {
     const out: OutputFile[] = [];
     for (const [name, f] of this.files) {
       const file: OutputFile = { name, size: f.size, sha256: f.hash.digest('hex'), path: f.path };
-      if (f.fd === undefined) file.bytes = f.chunks.length === 1 ? f.chunks[0]! : Buffer.concat(f.chunks);
-      else closeSync(f.fd);
+      if (!f.file) file.bytes = f.chunks.length === 1 ? f.chunks[0]! : Buffer.concat(f.chunks);
+      else if (f.fd !== undefined) closeSync(f.fd);
       out.push(file);
     }
     this.files.clear();
+    this.opened.length = 0;
     return out;
   }
 
   /** Close and delete what a failed attempt wrote. */
   discard(): void {
     for (const f of this.files.values()) {
-      if (f.fd === undefined) continue;
-      closeSync(f.fd);
+      if (!f.file) continue;
+      if (f.fd !== undefined) closeSync(f.fd);
       rmSync(f.path, { force: true });
     }
     this.files.clear();
+    this.opened.length = 0;
   }
 }
 
@@ -179,8 +220,9 @@ export class CappedLog {
  */
 let readBuffer: Uint8Array | undefined;
 
-/** Random access to the inputs of one instance; file descriptors opened on first use. */
+/** Random access to the inputs of one instance; file descriptors opened on first use, at most OPEN_FILES at once. */
 export class InputReader {
+  /** Input index to fd, oldest opened first (a Map keeps insertion order). */
   private readonly fds = new Map<number, number>();
 
   constructor(readonly inputs: JobInput[]) {}
@@ -197,6 +239,11 @@ export class InputReader {
     if (meta.bytes) return meta.bytes.subarray(offset, offset + n);
     let fd = this.fds.get(input);
     if (fd === undefined) {
+      if (this.fds.size >= OPEN_FILES) {
+        const [oldest, oldFd] = this.fds.entries().next().value!;
+        closeSync(oldFd);
+        this.fds.delete(oldest);
+      }
       fd = openSync(meta.path, 'r');
       this.fds.set(input, fd);
     }

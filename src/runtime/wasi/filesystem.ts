@@ -46,7 +46,17 @@ function describe(st: Stats) {
   };
 }
 
-/** Bytes written through every descriptor of one instance, and the files it opened. */
+/**
+ * Most files one instance may hold open in /scratch at once. Each is a host file descriptor, which
+ * the whole process shares; wasi-libc's adapter holds fewer anyway, so only a guest that calls
+ * wasi:filesystem itself can reach this.
+ */
+export const MAX_OPEN_SCRATCH_FILES = 128;
+
+/** What jco calls when the guest drops a resource (its own fallback where Node has no Symbol.dispose). */
+const symbolDispose: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('dispose');
+
+/** Bytes written through every descriptor of one instance, and the files it has open. */
 class Quota {
   used = 0;
   readonly open = new Set<Descriptor>();
@@ -55,6 +65,11 @@ class Quota {
     this.used += n;
     if (this.used > this.cap) {
       throw new InstanceAbort({ kind: 'output-limit', message: `scratch limit reached: more than ${this.cap} bytes written to /scratch`, retryable: false });
+    }
+  }
+  opening(): void {
+    if (this.open.size >= MAX_OPEN_SCRATCH_FILES) {
+      throw new InstanceAbort({ kind: 'output-limit', message: `scratch limit reached: more than ${MAX_OPEN_SCRATCH_FILES} files open at once in /scratch`, retryable: false });
     }
   }
 }
@@ -69,6 +84,8 @@ export class DirectoryEntryStream {
 
 export class Descriptor {
   private fd?: number;
+  /** Set when the guest drops it: its fd is closed, and its streams, which may outlive it, report closed. */
+  private dropped = false;
 
   constructor(
     private readonly root: string,
@@ -89,17 +106,31 @@ export class Descriptor {
 
   private handle(): number {
     if (this.isDir) fail('is-directory');
-    this.fd ??= wrap(() => openSync(this.hostPath, this.writable ? 'r+' : 'r'));
+    if (this.dropped) fail('bad-descriptor');
+    if (this.fd === undefined) {
+      this.quota.opening();
+      this.fd = wrap(() => openSync(this.hostPath, this.writable ? 'r+' : 'r'));
+      this.quota.open.add(this);
+    }
     return this.fd;
+  }
+
+  /**
+   * The fd for one operation of a stream of this descriptor, looked up each time: a stream used
+   * after its descriptor was dropped must not write to whatever file has that fd number since.
+   */
+  private streamFd(): number {
+    if (this.dropped) throw { tag: 'closed' };
+    return this.handle();
   }
 
   readViaStream(offset: bigint): InputStream {
     let pos = Number(offset);
-    const fd = this.handle();
+    this.handle();
     return new InputStream({
       read: (max) => {
         const buf = new Uint8Array(max);
-        const n = readSync(fd, buf, 0, max, pos);
+        const n = readSync(this.streamFd(), buf, 0, max, pos);
         pos += n;
         return buf.subarray(0, n);
       },
@@ -109,9 +140,10 @@ export class Descriptor {
   writeViaStream(offset: bigint): OutputStream {
     if (!this.writable) fail('bad-descriptor');
     let pos = Number(offset);
-    const fd = this.handle();
+    this.handle();
     return new OutputStream({
       write: (bytes) => {
+        const fd = this.streamFd();
         this.quota.charge(bytes.length);
         pos += writeSync(fd, bytes, 0, bytes.length, pos);
       },
@@ -194,6 +226,7 @@ export class Descriptor {
       if (!st.isDirectory()) fail('not-directory');
       return new Descriptor(this.root, host, true, this.writable, this.quota);
     }
+    this.quota.opening();
     let mode = constants.O_RDONLY;
     if (flags.write) mode = constants.O_RDWR;
     if (open.create) mode |= constants.O_CREAT;
@@ -252,10 +285,20 @@ export class Descriptor {
     return { lower: BigInt(st.ino), upper: BigInt(st.dev) };
   }
 
-  /** Close an open file (called when the instance ends; guests rarely drop descriptors themselves). */
+  /** Close an open file (called when the instance ends, for what the guest left open). */
   close(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+  }
+
+  /**
+   * The guest dropped it (wasi-libc's close): close its file now. Left open until the instance
+   * ended, a program that wrote 20,000 files one after the other held 20,000 of the process's fds.
+   */
+  [symbolDispose](): void {
+    this.dropped = true;
+    this.close();
+    this.quota.open.delete(this);
   }
 }
 

@@ -76,6 +76,9 @@ const SAFETY_POLL_MS = 2000;
 const RECENT_EVENTS = 4096;
 /** Most stalled runs one safety poll looks at (a shared database may hold many active runs). */
 const STALLED_BATCH = 200;
+/** Waits before retrying what could not be committed (doubled on each failure, up to the most). */
+const TICK_RETRY_MS = 500;
+const MAX_RETRY_MS = 5000;
 /** Group commit bounds: most outcomes per batch, and longest wait for more to join. */
 const MAX_GROUP = 512;
 const GROUP_WAIT_MS = 10;
@@ -122,6 +125,7 @@ export class Engine {
   private flushing?: Promise<void>;
   private ticking = false;
   private again = false;
+  private tickFailures = 0;
   /**
    * Whether a claim may find something. Cleared when a claim comes back short; set by anything that
    * can make instances runnable: planning here, a retry coming due, a notify, the safety poll (for
@@ -325,12 +329,29 @@ export class Engine {
         this.again = false;
         const runs = [...this.dirty];
         this.dirty.clear();
-        for (const runId of runs) await this.advance(runId);
+        // A run whose step could not be committed (a full disk) is looked at again on the retry:
+        // forgotten, it would wait for a restart (on an embedded file nothing else looks at it).
+        const failed: string[] = [];
+        let error: unknown;
+        for (const runId of runs) {
+          try {
+            await this.advance(runId);
+          } catch (e) {
+            failed.push(runId);
+            error ??= e;
+          }
+        }
         if (this.running) await this.claim();
+        if (failed.length) {
+          for (const id of failed) this.dirty.add(id);
+          throw error;
+        }
       } while (this.again);
+      this.tickFailures = 0;
     } catch (e) {
-      console.error('tutti: scheduler tick failed, retrying:', e);
-      setTimeout(() => this.wake(), 500).unref();
+      const wait = Math.min(TICK_RETRY_MS * 2 ** this.tickFailures++, MAX_RETRY_MS);
+      console.error(`tutti: scheduler tick failed, retrying in ${wait} ms:`, e);
+      setTimeout(() => this.wake(), wait).unref();
     } finally {
       this.ticking = false;
       this.settle();

@@ -47,6 +47,61 @@ async function eventTypes(h: Harness, runId: string) {
 }
 
 describe('a full disk', () => {
+  it("a failed attempt whose failure cannot be committed: recorded once there is room, and its run fails, with no restart", { timeout: 60_000 }, async () => {
+    const h = await harness({ workers: 1 });
+    try {
+      // It fails at once with 256 KiB of log, whose commit needs ~64 new pages; what comes
+      // before it (saving the flow, starting the run) fits in the 30 left.
+      await limitGrowth(h, 30);
+      const runId = await h.start(`id: flood
+tasks:
+  - { id: flood, component: ${module('adv-log-flood')} }
+`);
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.deepEqual(await state(h, runId), { run: 'running', tasks: { flood: 'running' } });
+      await limitGrowth(h, NO_LIMIT);
+      assert.equal(await waitForEnd(h, runId, 10_000), 'failed');
+      assert.deepEqual(await state(h, runId), { run: 'failed', tasks: { flood: 'failed' } });
+      assert.deepEqual(await attemptsOf(h, runId, 'flood'), ['failed']);
+      const [attempt] = await instanceAttempts(h.tutti.database.db, `${runId}.flood.0`);
+      assert.equal(attempt!.errorKind, 'output-limit');
+      assert.ok(attempt!.log.length > 200_000, `the log was kept (${attempt!.log.length} characters)`);
+      assert.deepEqual(await eventTypes(h, runId), ['run-created', 'run-started', 'flood: task-planned', 'flood: instance-failed', 'flood: task-failed', 'run-failed']);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a success whose commit fails is committed once there is room, not turned into a failure', { timeout: 60_000 }, async () => {
+    const h = await harness({ workers: 1 });
+    try {
+      // 12 KiB of output, kept in its row: the commit of the success needs new pages.
+      const text = 'word '.repeat(2400);
+      const runId = await h.start(
+        `id: copy
+inputs: { text: {} }
+tasks:
+  - { id: copy, component: ${module('sleep')}, inputs: [text], env: { SLEEP_MS: "1000" } }
+  - { id: count, component: ${module('wordcount')}, needs: [copy] }
+`,
+        { text: h.file('text.txt', text) },
+      );
+      await limitGrowth(h, 0);
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.deepEqual(await state(h, runId), { run: 'running', tasks: { copy: 'running', count: 'pending' } });
+      await limitGrowth(h, NO_LIMIT);
+      assert.equal(await waitForEnd(h, runId, 10_000), 'succeeded');
+      assert.deepEqual(await attemptsOf(h, runId, 'copy'), ['succeeded']);
+      assert.deepEqual(await attemptsOf(h, runId, 'count'), ['succeeded']);
+      const [copied] = await taskOutputAssets(h.tutti.database.db, runId, ['copy']);
+      assert.equal(await h.text(copied!), text);
+      const [counted] = await taskOutputAssets(h.tutti.database.db, runId, ['count']);
+      assert.equal((await h.text(counted!)).trim(), '2400');
+    } finally {
+      await h.close();
+    }
+  });
+
   it("a run whose end cannot be committed ends once there is room, with no restart", { timeout: 60_000 }, async () => {
     const h = await harness({ workers: 1 });
     try {

@@ -78,6 +78,7 @@ const RECENT_EVENTS = 4096;
 const STALLED_BATCH = 200;
 /** Waits before retrying what could not be committed (doubled on each failure, up to the most). */
 const TICK_RETRY_MS = 500;
+const COMMIT_RETRY_MS = 100;
 const MAX_RETRY_MS = 5000;
 /** Group commit bounds: most outcomes per batch, and longest wait for more to join. */
 const MAX_GROUP = 512;
@@ -835,6 +836,8 @@ export class Engine {
     };
     try {
       await this.runInstance(inst, leavePool);
+    } catch (e) {
+      if (!(e instanceof Unrecorded)) throw e;
     } finally {
       leavePool();
     }
@@ -851,7 +854,7 @@ export class Engine {
       const missing = Object.values(task.secrets).filter((n) => !secrets.has(n));
       if (missing.length) {
         leavePool();
-        await this.recordFailure(record, task.retry, missingSecrets(missing));
+        await this.failHere(record, task.retry, missingSecrets(missing));
         return;
       }
       const stem = outputStem(task.id, inst.idx, inst.attempt);
@@ -916,10 +919,11 @@ export class Engine {
         if (follower) follower.inputs = outputs.map((o) => o.id).sort().join();
         await this.commit({ record, outputs }, result.outputs.filter((o) => !o.bytes).map((o) => o.path));
       } else {
-        await this.recordFailure(record, task.retry, { ...result.failure, message: redact(result.failure.message, task, secrets) });
+        await this.failHere(record, task.retry, { ...result.failure, message: redact(result.failure.message, task, secrets) });
       }
     } catch (e) {
-      await this.recordFailure(record, task.retry, { kind: 'internal', message: (e as Error).message ?? String(e), retryable: true });
+      if (e instanceof Unrecorded) throw e;
+      await this.failHere(record, task.retry, { kind: 'internal', message: (e as Error).message ?? String(e), retryable: true });
     } finally {
       // A capped task run has room again once this attempt is no longer `running` in the store:
       // claiming before that commit would find none and wait for the next poll.
@@ -1083,20 +1087,25 @@ export class Engine {
   /** Commit a group's outcomes with the steps they unblock; then tell listeners and the callers. */
   private async record(group: Engine['pending'], next: Planned[], settled: Map<string, Planned[]>): Promise<void> {
     const db = this.o.db.db;
-    const successes = group.map((g) => g.success);
+    let successes = group.map((g) => g.success);
     try {
       const [done, ...more] = await commitSteps<unknown>(db, [completeStep(successes), ...next.map((n) => n.step)], [undefined, ...next]).catch((e) => {
-        if (!next.length) throw e;
-        // The outcomes must not fail with what was only a shortcut.
-        console.error('tutti: planning ahead of a commit failed, committing the outcomes alone:', e);
+        // The steps planned with the outcomes are dropped, the outcomes are not: a remote worker reports its own again, and those of attempts run here
+        // are committed alone until they are (a full disk may take a while to get room again).
+        console.error('tutti: cannot commit outcomes, committing them alone until they are:', e);
         next = [];
         settled = new Map();
-        return runAll<unknown>(db, [completeStep(successes)]);
+        for (const g of group) if (g.success.record.worker !== this.owner) g.reject(e);
+        return this.untilCommitted(async () => {
+          successes = successes.filter((s) => s.record.worker === this.owner);
+          return successes.length ? runAll<unknown>(db, [completeStep(successes)]) : [{ events: [], won: [] }];
+        });
       });
       const { events, won } = done as Awaited<ReturnType<typeof completeInstances>>;
       const counted = new Set(won);
+      const tried = new Set(successes);
       // A result that lost its lease is dropped, and so are its files (no other attempt writes to them).
-      for (const g of group) if (!counted.has(g.success)) for (const f of g.produced) await rm(f, { force: true });
+      for (const g of group) if (tried.has(g.success) && !counted.has(g.success)) for (const f of g.produced) await rm(f, { force: true });
       const held = new Set(next.filter((_, i) => (more[i] as EventRow[]).length > 0));
       const quiet = new Set([...settled].filter(([, steps]) => steps.every((p) => held.has(p))).map(([runId]) => runId));
       this.publish(events, quiet);
@@ -1206,6 +1215,31 @@ export class Engine {
     return false;
   }
 
+  /**
+   * Commit an outcome, trying again until it is committed: a commit may fail for a while (a full
+   * disk, a database out of reach), and an outcome lost with it would leave its instance running,
+   * leased here (its lease renewed with the others), and its run waiting for it until a restart.
+   * Given up once the engine stops: the stop hands the attempt back.
+   */
+  private async untilCommitted<T>(write: () => Promise<T>): Promise<T> {
+    for (let failures = 0; ; failures++) {
+      try {
+        return await write();
+      } catch (e) {
+        if (e instanceof Unrecorded) throw e;
+        if (!this.running) throw new Unrecorded('the server stopped', { cause: e });
+        const wait = Math.min(COMMIT_RETRY_MS * 2 ** failures, MAX_RETRY_MS);
+        console.error(`tutti: cannot commit the outcome of an attempt, retrying in ${wait} ms: ${(e as Error).message ?? e}`);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
+  /** recordFailure for an attempt run here, until it is committed (a remote worker reports it again itself). */
+  private failHere(record: AttemptRecord, policy: TaskSpec['retry'], failure: Failure): Promise<boolean> {
+    return this.untilCommitted(() => this.recordFailure(record, policy, failure));
+  }
+
   /** Returns false when the attempt had lost its lease (nothing recorded). */
   private async recordFailure(record: Parameters<typeof failInstance>[1], policy: TaskSpec['retry'], failure: Failure): Promise<boolean> {
     // Attempts lost with a dead worker or server do not use up the task's retries.
@@ -1278,6 +1312,14 @@ interface Known {
 /** What cancelling a run, or stopping the server (reason SHUTDOWN), calls to stop a piece of its work. */
 interface Stoppable {
   abort(reason?: unknown): void;
+}
+
+/** An outcome that is not to be committed: its attempt is handed back at shutdown. */
+class Unrecorded extends Error {
+  constructor(why: string, options?: ErrorOptions) {
+    super(`outcome not recorded: ${why}`, options);
+    this.name = 'Unrecorded';
+  }
 }
 
 /** A first attempt run ahead of its plan, right behind the instance whose outputs it reads (see Engine.aheadOf). */

@@ -70,6 +70,8 @@ const PREPARE_RETRY: TaskSpec['retry'] = { attempts: 3, backoff: 'exponential', 
 
 /** Stops a running attempt so that it can be handed back, not failed. */
 const SHUTDOWN = Symbol('shutdown');
+/** Stops an attempt whose plan did not hold (see Engine.void). */
+const VOID = Symbol('void');
 
 const RUN_ENDED = new Set(['run-succeeded', 'run-failed', 'run-cancelled']);
 const SAFETY_POLL_MS = 2000;
@@ -158,6 +160,8 @@ export class Engine {
   private readonly sinkCounts = new WeakMap<FlowSpec, number>();
   /** Running instances (and links run ahead being waited for) by run, to stop them when their run is cancelled. */
   private readonly aborts = new Map<string, Set<Stoppable>>();
+  /** Instances started ahead of a plan that did not hold (see void). */
+  private readonly voided = new WeakSet<InstanceRow>();
 
   private readonly defaults: typeof DEFAULT_LIMITS;
 
@@ -577,6 +581,7 @@ export class Engine {
     const now = Date.now();
     // Its instances need exactly what planning just read: no second look at the store for them.
     const context = Promise.resolve({ run, task, inputs, secrets, component });
+    let leased: InstanceRow[] = [];
     return {
       step: planStep(write),
       // The leased instances start while the plan is being committed. Their outcomes are committed
@@ -585,13 +590,14 @@ export class Engine {
         if (!count) return;
         this.contexts.set(taskRunId, context);
         this.planning.add(taskRunId);
-        this.dispatch(claimedByPlan(write, now));
+        this.dispatch((leased = claimedByPlan(write, now)));
       },
       after: (events) => {
         this.planning.delete(taskRunId);
         if (!events.length) {
-          // Lost (planned elsewhere, run cancelled): the instances started early will be refused.
+          // Lost (planned elsewhere, run cancelled, commit failed): the instances started early are void.
           if (count) this.contexts.delete(taskRunId);
+          this.void(leased);
           return;
         }
         this.contexts.set(taskRunId, context);
@@ -865,10 +871,10 @@ export class Engine {
         const links = this.ahead.get(inst.runId);
         const ahead = inst.attempt === 1 ? links?.get(inst.taskRunId) : undefined;
         links?.delete(inst.taskRunId);
-        const waited = ahead && (await this.awaitAhead(inst.runId, ahead));
+        const waited = ahead && (await this.awaitAhead(inst, ahead));
         if (waited?.stopped) {
-          // Its run was cancelled (its instances are, in the store: there is nothing to record) or
-          // the server is stopping (the attempt is handed back).
+          // Its run was cancelled (its instances are, in the store: there is nothing to record), the
+          // server is stopping (the attempt is handed back), or its plan did not hold (see void).
           this.linksAhead.notTaken++;
           return;
         }
@@ -884,7 +890,8 @@ export class Engine {
           spec.env.push(['TUTTI_ATTEMPT', String(inst.attempt)]);
           follower = await this.aheadOf(ctx, inst).catch(() => undefined); // only a shortcut
           const abort = new AbortController();
-          const release = this.stoppable(inst.runId, abort);
+          const release = this.stoppable(inst.runId, { instance: inst, abort: (reason) => abort.abort(reason) });
+          if (this.voided.has(inst)) abort.abort(VOID);
           try {
             result = await this.o.pool.run(ctx.component, spec, {
               timeoutMs: task.timeout ?? this.defaults.timeoutMs,
@@ -903,6 +910,8 @@ export class Engine {
         // A worker is free: top up the queue while this outcome is being committed.
         this.wake();
       }
+      // Its plan did not hold: the outcome is no one's (see void).
+      if (this.voided.has(inst)) return;
       // Claimed in batches, an instance may wait in a worker's queue: its attempt starts when it ran.
       if (result.ms !== undefined) record.startedAt = Math.max(record.startedAt, Date.now() - Math.ceil(result.ms));
       record.log = redact(result.log, task, secrets);
@@ -934,15 +943,15 @@ export class Engine {
     }
   }
 
-  /** Wait for a link run ahead; cancelling its run, or stopping the server, stops it in its worker. */
-  private async awaitAhead(runId: string, ahead: Ahead): Promise<{ result: InstanceResult; stopped: boolean }> {
+  /** Wait for a link run ahead as `inst`; cancelling its run, stopping the server, or `inst` turning void stops it in its worker. */
+  private async awaitAhead(inst: InstanceRow, ahead: Ahead): Promise<{ result: InstanceResult; stopped: boolean }> {
     let stopped = false;
-    const release = this.stoppable(runId, {
-      abort: () => {
-        stopped = true;
-        this.o.pool.drop(ahead.then);
-      },
-    });
+    const stop = () => {
+      stopped = true;
+      this.o.pool.drop(ahead.then);
+    };
+    const release = this.stoppable(inst.runId, { instance: inst, abort: stop });
+    if (this.voided.has(inst)) stop();
     try {
       const result = await ahead.result;
       return { result, stopped };
@@ -1090,14 +1099,15 @@ export class Engine {
     let successes = group.map((g) => g.success);
     try {
       const [done, ...more] = await commitSteps<unknown>(db, [completeStep(successes), ...next.map((n) => n.step)], [undefined, ...next]).catch((e) => {
-        // The steps planned with the outcomes are dropped, the outcomes are not: a remote worker reports its own again, and those of attempts run here
+        // The steps planned with the outcomes are dropped (what they started is void: see plan), the
+        // outcomes are not: a remote worker reports its own again, and those of attempts run here
         // are committed alone until they are (a full disk may take a while to get room again).
         console.error('tutti: cannot commit outcomes, committing them alone until they are:', e);
         next = [];
         settled = new Map();
         for (const g of group) if (g.success.record.worker !== this.owner) g.reject(e);
         return this.untilCommitted(async () => {
-          successes = successes.filter((s) => s.record.worker === this.owner);
+          successes = successes.filter((s) => s.record.worker === this.owner && !this.voided.has(s.record.instance));
           return successes.length ? runAll<unknown>(db, [completeStep(successes)]) : [{ events: [], won: [] }];
         });
       });
@@ -1237,7 +1247,22 @@ export class Engine {
 
   /** recordFailure for an attempt run here, until it is committed (a remote worker reports it again itself). */
   private failHere(record: AttemptRecord, policy: TaskSpec['retry'], failure: Failure): Promise<boolean> {
-    return this.untilCommitted(() => this.recordFailure(record, policy, failure));
+    return this.untilCommitted(() => {
+      if (this.voided.has(record.instance)) throw new Unrecorded('its plan did not hold');
+      return this.recordFailure(record, policy, failure);
+    });
+  }
+
+  /**
+   * Instances started ahead of a plan that did not hold (its commit failed, its guard did not) are
+   * leased to no one: they are stopped, and their outcome is never committed. The next plan of
+   * their task run leases this process the same instance and attempt, which theirs would pass for.
+   */
+  private void(leased: InstanceRow[]): void {
+    for (const inst of leased) {
+      this.voided.add(inst);
+      for (const s of this.aborts.get(inst.runId) ?? []) if (s.instance === inst) s.abort(VOID);
+    }
   }
 
   /** Returns false when the attempt had lost its lease (nothing recorded). */
@@ -1312,9 +1337,11 @@ interface Known {
 /** What cancelling a run, or stopping the server (reason SHUTDOWN), calls to stop a piece of its work. */
 interface Stoppable {
   abort(reason?: unknown): void;
+  /** The attempt it runs, if it is one (see Engine.void). */
+  instance?: InstanceRow;
 }
 
-/** An outcome that is not to be committed: its attempt is handed back at shutdown. */
+/** An outcome that is not to be committed: its attempt is handed back at shutdown, or void. */
 class Unrecorded extends Error {
   constructor(why: string, options?: ErrorOptions) {
     super(`outcome not recorded: ${why}`, options);

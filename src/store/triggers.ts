@@ -92,6 +92,11 @@ export async function anyFlowTriggers(db: Db): Promise<boolean> {
   return (await readRows(db, q`SELECT 1 AS one FROM flow_triggers LIMIT 1`)).length > 0;
 }
 
+/** Every flow trigger of live flows as an edge: a run of `source` starts a run of `target`. */
+export async function flowTriggerEdges(db: Db): Promise<{ source: string; target: string }[]> {
+  return db.selectDistinct({ source: flowTriggers.sourceFlowId, target: flowTriggers.targetFlowId }).from(flowTriggers);
+}
+
 export async function triggersFrom(db: Db, sourceFlowId: string): Promise<FlowTriggerRow[]> {
   return db.select().from(flowTriggers).where(eq(flowTriggers.sourceFlowId, sourceFlowId));
 }

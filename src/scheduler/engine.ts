@@ -346,11 +346,9 @@ export class Engine {
             error ??= e;
           }
         }
+        for (const id of failed) this.dirty.add(id);
         if (this.running) await this.claim();
-        if (failed.length) {
-          for (const id of failed) this.dirty.add(id);
-          throw error;
-        }
+        if (failed.length) throw error;
       } while (this.again);
       this.tickFailures = 0;
     } catch (e) {

@@ -113,6 +113,13 @@ function missingComponentFiles(flow: Flow, baseDir: string): FlowIssue[] {
   return issues;
 }
 
+/** Issues found after parsing (they need the store: trigger cycles), located in the document's `source`. */
+export function locateIssues(source: string, issues: FlowIssue[]): FlowIssue[] {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  return issues.map((i) => locate(doc, lineCounter, i));
+}
+
 /** Attach the line and column of the deepest node of `issue.path` that exists in the document. */
 function locate(doc: Document, lc: LineCounter, issue: FlowIssue): FlowIssue {
   for (let n = issue.path.length; n >= 0; n--) {

@@ -74,12 +74,18 @@ const PREPARE_RETRY: TaskSpec['retry'] = { attempts: 3, backoff: 'exponential', 
 
 /** Stops a running attempt so that it can be handed back, not failed. */
 const SHUTDOWN = Symbol('shutdown');
+/** Stops an attempt whose plan did not hold (see Engine.void). */
+const VOID = Symbol('void');
 
 const RUN_ENDED = new Set(['run-succeeded', 'run-failed', 'run-cancelled']);
 const SAFETY_POLL_MS = 2000;
 const RECENT_EVENTS = 4096;
 /** Most stalled runs one safety poll looks at (a shared database may hold many active runs). */
 const STALLED_BATCH = 200;
+/** Waits before retrying what could not be committed (doubled on each failure, up to the most). */
+const TICK_RETRY_MS = 500;
+const COMMIT_RETRY_MS = 100;
+const MAX_RETRY_MS = 5000;
 /** Group commit bounds: most outcomes per batch, and longest wait for more to join. */
 const MAX_GROUP = 512;
 const GROUP_WAIT_MS = 10;
@@ -126,6 +132,7 @@ export class Engine {
   private flushing?: Promise<void>;
   private ticking = false;
   private again = false;
+  private tickFailures = 0;
   /**
    * Whether a claim may find something. Cleared when a claim comes back short; set by anything that
    * can make instances runnable: planning here, a retry coming due, a notify, the safety poll (for
@@ -159,6 +166,8 @@ export class Engine {
   private readonly aborts = new Map<string, Set<Stoppable>>();
   /** Outputs remote attempts uploaded, with the digests this server computed (see RemoteUploads). */
   private readonly remoteUploads = new RemoteUploads();
+  /** Instances started ahead of a plan that did not hold (see void). */
+  private readonly voided = new WeakSet<InstanceRow>();
 
   private readonly defaults: typeof DEFAULT_LIMITS;
 
@@ -332,12 +341,27 @@ export class Engine {
         this.again = false;
         const runs = [...this.dirty];
         this.dirty.clear();
-        for (const runId of runs) await this.advance(runId);
+        // A run whose step could not be committed (a full disk) is looked at again on the retry:
+        // forgotten, it would wait for a restart (on an embedded file nothing else looks at it).
+        const failed: string[] = [];
+        let error: unknown;
+        for (const runId of runs) {
+          try {
+            await this.advance(runId);
+          } catch (e) {
+            failed.push(runId);
+            error ??= e;
+          }
+        }
+        for (const id of failed) this.dirty.add(id);
         if (this.running) await this.claim();
+        if (failed.length) throw error;
       } while (this.again);
+      this.tickFailures = 0;
     } catch (e) {
-      console.error('tutti: scheduler tick failed, retrying:', e);
-      setTimeout(() => this.wake(), 500).unref();
+      const wait = Math.min(TICK_RETRY_MS * 2 ** this.tickFailures++, MAX_RETRY_MS);
+      console.error(`tutti: scheduler tick failed, retrying in ${wait} ms:`, e);
+      setTimeout(() => this.wake(), wait).unref();
     } finally {
       this.ticking = false;
       this.settle();
@@ -562,6 +586,7 @@ export class Engine {
     const now = Date.now();
     // Its instances need exactly what planning just read: no second look at the store for them.
     const context = Promise.resolve({ run, task, inputs, secrets, component });
+    let leased: InstanceRow[] = [];
     return {
       step: planStep(write),
       // The leased instances start while the plan is being committed. Their outcomes are committed
@@ -570,13 +595,14 @@ export class Engine {
         if (!count) return;
         this.contexts.set(taskRunId, context);
         this.planning.add(taskRunId);
-        this.dispatch(claimedByPlan(write, now));
+        this.dispatch((leased = claimedByPlan(write, now)));
       },
       after: (events) => {
         this.planning.delete(taskRunId);
         if (!events.length) {
-          // Lost (planned elsewhere, run cancelled): the instances started early will be refused.
+          // Lost (planned elsewhere, run cancelled, commit failed): the instances started early are void.
           if (count) this.contexts.delete(taskRunId);
+          this.void(leased);
           return;
         }
         this.contexts.set(taskRunId, context);
@@ -865,6 +891,8 @@ export class Engine {
     };
     try {
       await this.runInstance(inst, leavePool);
+    } catch (e) {
+      if (!(e instanceof Unrecorded)) throw e;
     } finally {
       leavePool();
     }
@@ -881,7 +909,7 @@ export class Engine {
       const missing = Object.values(task.secrets).filter((n) => !secrets.has(n));
       if (missing.length) {
         leavePool();
-        await this.recordFailure(record, task.retry, missingSecrets(missing));
+        await this.failHere(record, task.retry, missingSecrets(missing));
         return;
       }
       const stem = outputStem(task.id, inst.idx, inst.attempt);
@@ -892,10 +920,10 @@ export class Engine {
         const links = this.ahead.get(inst.runId);
         const ahead = inst.attempt === 1 ? links?.get(inst.taskRunId) : undefined;
         links?.delete(inst.taskRunId);
-        const waited = ahead && (await this.awaitAhead(inst.runId, ahead));
+        const waited = ahead && (await this.awaitAhead(inst, ahead));
         if (waited?.stopped) {
-          // Its run was cancelled (its instances are, in the store: there is nothing to record) or
-          // the server is stopping (the attempt is handed back).
+          // Its run was cancelled (its instances are, in the store: there is nothing to record), the
+          // server is stopping (the attempt is handed back), or its plan did not hold (see void).
           this.linksAhead.notTaken++;
           return;
         }
@@ -911,7 +939,8 @@ export class Engine {
           spec.env.push(['TUTTI_ATTEMPT', String(inst.attempt)]);
           follower = await this.aheadOf(ctx, inst).catch(() => undefined); // only a shortcut
           const abort = new AbortController();
-          const release = this.stoppable(inst.runId, abort);
+          const release = this.stoppable(inst.runId, { instance: inst, abort: (reason) => abort.abort(reason) });
+          if (this.voided.has(inst)) abort.abort(VOID);
           try {
             result = await this.o.pool.run(ctx.component, spec, {
               timeoutMs: task.timeout ?? this.defaults.timeoutMs,
@@ -930,6 +959,8 @@ export class Engine {
         // A worker is free: top up the queue while this outcome is being committed.
         this.wake();
       }
+      // Its plan did not hold: the outcome is no one's (see void).
+      if (this.voided.has(inst)) return;
       // Claimed in batches, an instance may wait in a worker's queue: its attempt starts when it ran.
       if (result.ms !== undefined) record.startedAt = Math.max(record.startedAt, Date.now() - Math.ceil(result.ms));
       record.log = redact(result.log, task, secrets);
@@ -946,10 +977,11 @@ export class Engine {
         if (follower) follower.inputs = outputs.map((o) => o.id).sort().join();
         await this.commit({ record, outputs }, result.outputs.filter((o) => !o.bytes).map((o) => o.path));
       } else {
-        await this.recordFailure(record, task.retry, { ...result.failure, message: redact(result.failure.message, task, secrets) });
+        await this.failHere(record, task.retry, { ...result.failure, message: redact(result.failure.message, task, secrets) });
       }
     } catch (e) {
-      await this.recordFailure(record, task.retry, { kind: 'internal', message: publicMessage(e), retryable: true });
+      if (e instanceof Unrecorded) throw e;
+      await this.failHere(record, task.retry, { kind: 'internal', message: publicMessage(e), retryable: true });
     } finally {
       // A capped task run has room again once this attempt is no longer `running` in the store:
       // claiming before that commit would find none and wait for the next poll.
@@ -960,15 +992,15 @@ export class Engine {
     }
   }
 
-  /** Wait for a link run ahead; cancelling its run, or stopping the server, stops it in its worker. */
-  private async awaitAhead(runId: string, ahead: Ahead): Promise<{ result: InstanceResult; stopped: boolean }> {
+  /** Wait for a link run ahead as `inst`; cancelling its run, stopping the server, or `inst` turning void stops it in its worker. */
+  private async awaitAhead(inst: InstanceRow, ahead: Ahead): Promise<{ result: InstanceResult; stopped: boolean }> {
     let stopped = false;
-    const release = this.stoppable(runId, {
-      abort: () => {
-        stopped = true;
-        this.o.pool.drop(ahead.then);
-      },
-    });
+    const stop = () => {
+      stopped = true;
+      this.o.pool.drop(ahead.then);
+    };
+    const release = this.stoppable(inst.runId, { instance: inst, abort: stop });
+    if (this.voided.has(inst)) stop();
     try {
       const result = await ahead.result;
       return { result, stopped };
@@ -1113,20 +1145,26 @@ export class Engine {
   /** Commit a group's outcomes with the steps they unblock; then tell listeners and the callers. */
   private async record(group: Engine['pending'], next: Planned[], settled: Map<string, Planned[]>): Promise<void> {
     const db = this.o.db.db;
-    const successes = group.map((g) => g.success);
+    let successes = group.map((g) => g.success);
     try {
       const [done, ...more] = await commitSteps<unknown>(db, [completeStep(successes), ...next.map((n) => n.step)], [undefined, ...next]).catch((e) => {
-        if (!next.length) throw e;
-        // The outcomes must not fail with what was only a shortcut.
-        console.error('tutti: planning ahead of a commit failed, committing the outcomes alone:', e);
+        // The steps planned with the outcomes are dropped (what they started is void: see plan), the
+        // outcomes are not: a remote worker reports its own again, and those of attempts run here
+        // are committed alone until they are (a full disk may take a while to get room again).
+        console.error('tutti: cannot commit outcomes, committing them alone until they are:', e);
         next = [];
         settled = new Map();
-        return runAll<unknown>(db, [completeStep(successes)]);
+        for (const g of group) if (g.success.record.worker !== this.owner) g.reject(e);
+        return this.untilCommitted(async () => {
+          successes = successes.filter((s) => s.record.worker === this.owner && !this.voided.has(s.record.instance));
+          return successes.length ? runAll<unknown>(db, [completeStep(successes)]) : [{ events: [], won: [] }];
+        });
       });
       const { events, won } = done as Awaited<ReturnType<typeof completeInstances>>;
       const counted = new Set(won);
+      const tried = new Set(successes);
       // A result that lost its lease is dropped, and so are its files (no other attempt writes to them).
-      for (const g of group) if (!counted.has(g.success)) for (const f of g.produced) await rm(f, { force: true });
+      for (const g of group) if (tried.has(g.success) && !counted.has(g.success)) for (const f of g.produced) await rm(f, { force: true });
       const held = new Set(next.filter((_, i) => (more[i] as EventRow[]).length > 0));
       const quiet = new Set([...settled].filter(([, steps]) => steps.every((p) => held.has(p))).map(([runId]) => runId));
       this.publish(events, quiet);
@@ -1236,6 +1274,46 @@ export class Engine {
     return false;
   }
 
+  /**
+   * Commit an outcome, trying again until it is committed: a commit may fail for a while (a full
+   * disk, a database out of reach), and an outcome lost with it would leave its instance running,
+   * leased here (its lease renewed with the others), and its run waiting for it until a restart.
+   * Given up once the engine stops: the stop hands the attempt back.
+   */
+  private async untilCommitted<T>(write: () => Promise<T>): Promise<T> {
+    for (let failures = 0; ; failures++) {
+      try {
+        return await write();
+      } catch (e) {
+        if (e instanceof Unrecorded) throw e;
+        if (!this.running) throw new Unrecorded('the server stopped', { cause: e });
+        const wait = Math.min(COMMIT_RETRY_MS * 2 ** failures, MAX_RETRY_MS);
+        console.error(`tutti: cannot commit the outcome of an attempt, retrying in ${wait} ms: ${(e as Error).message ?? e}`);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
+  /** recordFailure for an attempt run here, until it is committed (a remote worker reports it again itself). */
+  private failHere(record: AttemptRecord, policy: TaskSpec['retry'], failure: Failure): Promise<boolean> {
+    return this.untilCommitted(() => {
+      if (this.voided.has(record.instance)) throw new Unrecorded('its plan did not hold');
+      return this.recordFailure(record, policy, failure);
+    });
+  }
+
+  /**
+   * Instances started ahead of a plan that did not hold (its commit failed, its guard did not) are
+   * leased to no one: they are stopped, and their outcome is never committed. The next plan of
+   * their task run leases this process the same instance and attempt, which theirs would pass for.
+   */
+  private void(leased: InstanceRow[]): void {
+    for (const inst of leased) {
+      this.voided.add(inst);
+      for (const s of this.aborts.get(inst.runId) ?? []) if (s.instance === inst) s.abort(VOID);
+    }
+  }
+
   /** Returns false when the attempt had lost its lease (nothing recorded). */
   private async recordFailure(record: Parameters<typeof failInstance>[1], policy: TaskSpec['retry'], failure: Failure): Promise<boolean> {
     // Attempts lost with a dead worker or server do not use up the task's retries.
@@ -1308,6 +1386,16 @@ interface Known {
 /** What cancelling a run, or stopping the server (reason SHUTDOWN), calls to stop a piece of its work. */
 interface Stoppable {
   abort(reason?: unknown): void;
+  /** The attempt it runs, if it is one (see Engine.void). */
+  instance?: InstanceRow;
+}
+
+/** An outcome that is not to be committed: its attempt is handed back at shutdown, or void. */
+class Unrecorded extends Error {
+  constructor(why: string, options?: ErrorOptions) {
+    super(`outcome not recorded: ${why}`, options);
+    this.name = 'Unrecorded';
+  }
 }
 
 /** A first attempt run ahead of its plan, right behind the instance whose outputs it reads (see Engine.aheadOf). */

@@ -1,12 +1,12 @@
 /** Turning a flow document into a stored revision: every component resolved to a registered digest. */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FlowError, isComponentPath, nextTick, type FlowIssue, type ParsedFlow } from '../flow/index.js';
+import { FlowError, isComponentPath, locateIssues, nextTick, type FlowIssue, type ParsedFlow } from '../flow/index.js';
 import { ComponentRejected } from '../runtime/component.js';
 import type { Db } from '../store/db.js';
 import { findComponentVersion } from '../store/components.js';
 import { saveFlowRevision } from '../store/flows.js';
-import { syncTriggers } from '../store/triggers.js';
+import { flowTriggerEdges, syncTriggers } from '../store/triggers.js';
 import type { ComponentRegistry } from './components.js';
 import type { FlowSpec } from './spec.js';
 
@@ -53,8 +53,50 @@ export async function registerFlow(
   file: string,
 ): Promise<{ spec: FlowSpec; revision: number; created: boolean }> {
   const spec = await resolveFlow(db, registry, parsed, file);
+  const cycles = await triggerCycles(db, spec);
+  if (cycles.length) throw new FlowError(file, locateIssues(parsed.source, cycles));
   const { revision, created } = await saveFlowRevision(db, spec.id, parsed.source, spec, (q) => syncTriggers(q, spec.id, triggerRows(spec, Date.now())));
   return { spec, revision, created };
+}
+
+/**
+ * The triggers of a flow about to be saved that would close a cycle of flow triggers with the flows
+ * stored: its runs would start each other's, without end. Whatever the condition (`on`): a cycle
+ * of failures is as endless as one of successes. Two saves racing can still store one; the chain
+ * of runs it starts is bounded when it runs (see reactions.ts).
+ */
+export async function triggerCycles(db: Db, spec: Pick<FlowSpec, 'id' | 'triggers'>): Promise<FlowIssue[]> {
+  const from = spec.triggers.flatMap((t, idx) => (t.type === 'flow' || t.type === 'asset' ? [{ idx, source: t.flow }] : []));
+  if (!from.length) return [];
+  // What a run of each flow starts, but for this flow's own triggers: this save replaces them.
+  const starts = new Map<string, string[]>();
+  for (const { source, target } of await flowTriggerEdges(db)) {
+    if (target !== spec.id) starts.set(source, [...(starts.get(source) ?? []), target]);
+  }
+  // The shortest way from this flow to each flow its runs lead to, by breadth-first search.
+  const via = new Map<string, string | null>([[spec.id, null]]);
+  for (let queue = [spec.id]; queue.length; ) {
+    const next: string[] = [];
+    for (const f of queue) {
+      for (const t of starts.get(f) ?? []) {
+        if (via.has(t)) continue;
+        via.set(t, f);
+        next.push(t);
+      }
+    }
+    queue = next;
+  }
+  return from
+    .filter(({ source }) => via.has(source))
+    .map(({ idx, source }) => {
+      const cycle = [spec.id];
+      for (let f: string | null = source; f !== null && f !== spec.id; f = via.get(f)!) cycle.splice(1, 0, f);
+      cycle.push(spec.id);
+      return {
+        path: ['triggers', idx, 'flow'],
+        message: `trigger cycle: flow ${cycle.map((f) => `"${f}"`).join(' → ')}: a run of each would start a run of the next, without end`,
+      };
+    });
 }
 
 /** The schedule and flow-trigger rows a flow's triggers stand for. */

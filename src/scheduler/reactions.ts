@@ -7,10 +7,10 @@
 import type { AssetStore } from '../assets/store.js';
 import type { Db } from '../store/db.js';
 import { getFlow } from '../store/flows.js';
-import { runAll } from '../store/batch.js';
+import { runAll, type Statement } from '../store/batch.js';
 import { createRunStep, taskOutputAssets, withContent, type LoadedAsset, type NewRun } from '../store/runs.js';
 import { latestEventId } from '../store/events.js';
-import { anyFlowTriggers, cursorOf, eventsAfterId, moveCursor, triggersFrom, type FlowTriggerRow } from '../store/triggers.js';
+import { anyFlowTriggers, cursorOf, eventsAfterId, flowTriggerChain, moveCursor, triggerRefusedEvent, triggersFrom, type FlowTriggerRow } from '../store/triggers.js';
 import type { FlowSpec } from './spec.js';
 import { InputError, prepareRun } from './trigger.js';
 
@@ -25,6 +25,12 @@ const MIN_GAP_MS = 20;
  * run's end would cost a commit of its own.
  */
 const PERSIST_MS = 5000;
+/**
+ * Most runs one after the other that flow triggers may start from a run started otherwise. Cycles
+ * are refused when a flow is saved, but one can still be stored (two saves racing, a database
+ * from before the check): its flows would start each other's runs as fast as they end, forever.
+ */
+export const MAX_TRIGGER_CHAIN = 32;
 
 export interface ReactorOptions {
   db: Db;
@@ -128,14 +134,24 @@ export class Reactor {
       }
     }
     const prepared: NewRun[] = [];
+    const refused: Statement[] = [];
+    const chains = new Map<string, number>();
     for (const f of fire) {
+      let chain = chains.get(f.runId);
+      if (chain === undefined) chains.set(f.runId, (chain = await flowTriggerChain(this.o.db, f.runId, MAX_TRIGGER_CHAIN)));
+      if (chain >= MAX_TRIGGER_CHAIN) {
+        const reason = `run ${f.runId} ends a chain of ${MAX_TRIGGER_CHAIN} runs started by flow triggers, the most one may have (do flow triggers form a cycle?)`;
+        this.o.log?.(`flow ${f.trigger.targetFlowId}: not triggered by run ${f.runId} of flow ${f.trigger.sourceFlowId}: ${reason}`);
+        refused.push(triggerRefusedEvent(f.runId, f.trigger.targetFlowId, f.trigger.idx, reason));
+        continue;
+      }
       const run = await this.prepare(f.runId, f.trigger, f.key);
       if (run) prepared.push(run);
     }
     const last = rows.at(-1)!.id;
-    if (prepared.length) {
+    if (prepared.length || refused.length) {
       const steps = prepared.map((run) => createRunStep(run));
-      const created = await runAll(this.o.db, [...steps, { items: [moveCursor(this.o.db, CURSOR, last)], read: () => [] }]);
+      const created = await runAll(this.o.db, [...steps, { items: [...refused, moveCursor(this.o.db, CURSOR, last)], read: () => [] }]);
       this.persisted = last;
       this.persistedAt = Date.now();
       prepared.forEach((run, i) => created[i]!.length && this.o.onRun(run.id));

@@ -3,7 +3,7 @@ import { and, asc, eq, gt, inArray, lte, notInArray, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
 import { newToken, returned, runAll, type Statement, type Step } from './batch.js';
 import { createRunStep, type NewRun } from './runs.js';
-import { q, readRows } from './statement.js';
+import { q, readRows, write } from './statement.js';
 import { backfills, cursors, events, flowTriggers, runs, schedules } from './schema.js';
 
 export type ScheduleRow = typeof schedules.$inferSelect;
@@ -90,6 +90,42 @@ export async function backfillProgress(db: Db, id: string): Promise<Record<strin
 /** Whether any flow has a flow trigger (read on every look at the event log: text, one row at most). */
 export async function anyFlowTriggers(db: Db): Promise<boolean> {
   return (await readRows(db, q`SELECT 1 AS one FROM flow_triggers LIMIT 1`)).length > 0;
+}
+
+/** Every flow trigger of live flows as an edge: a run of `source` starts a run of `target`. */
+export async function flowTriggerEdges(db: Db): Promise<{ source: string; target: string }[]> {
+  return db.selectDistinct({ source: flowTriggers.sourceFlowId, target: flowTriggers.targetFlowId }).from(flowTriggers);
+}
+
+/**
+ * How many runs started by flow triggers lead to `runId`, itself included (0 for a run started
+ * otherwise), counted up to `max`. A run a flow trigger started names the run that fired it in
+ * its dedupe key, `flow:<run id>:<trigger index>` (see reactions.ts).
+ */
+export async function flowTriggerChain(db: Db, runId: string, max: number): Promise<number> {
+  // A plain SELECT around the recursive query: the store takes any other statement for a write.
+  const [row] = await readRows<{ n: number | null }>(
+    db,
+    q`SELECT (WITH RECURSIVE chain(id, trigger, key, n) AS (
+        SELECT id, trigger, dedupe_key, 0 FROM runs WHERE id = ${runId}
+        UNION ALL
+        SELECT r.id, r.trigger, r.dedupe_key, chain.n + 1 FROM chain JOIN runs r ON r.id = substr(chain.key, 6, instr(substr(chain.key, 6), ':') - 1)
+        WHERE chain.trigger = 'flow' AND chain.key LIKE 'flow:%' AND chain.n < ${max}
+      ) SELECT max(n) FROM chain) AS n`,
+  );
+  return Number(row?.n ?? 0);
+}
+
+/**
+ * The statement that records on an upstream run that one of a flow's triggers did not start a run
+ * for it, and why: once per run and trigger (events read again after a crash write nothing twice).
+ */
+export function triggerRefusedEvent(runId: string, targetFlowId: string, idx: number, reason: string) {
+  const data = JSON.stringify({ flow: targetFlowId, trigger: idx, reason });
+  return write(q`INSERT INTO events (run_id, task_id, type, data, created_at)
+    SELECT ${runId}, NULL, 'trigger-refused', ${data}, ${Date.now()}
+    WHERE NOT EXISTS (SELECT 1 FROM events WHERE run_id = ${runId} AND type = 'trigger-refused'
+      AND json_extract(data, '$.flow') = ${targetFlowId} AND json_extract(data, '$.trigger') = ${idx})`);
 }
 
 export async function triggersFrom(db: Db, sourceFlowId: string): Promise<FlowTriggerRow[]> {

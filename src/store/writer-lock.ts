@@ -30,14 +30,19 @@ export class WriterLockHeld extends Error {
   }
 }
 
-function startTicks(pid: number): string | null {
+/** The fields of /proc/PID/stat from the third (state) on; null where there is no /proc, or no such process. */
+function procStat(pid: number): string[] | null {
   try {
-    // Field 22 of /proc/PID/stat; the command name (field 2) may hold spaces, so count from its ')'.
+    // The command name (field 2) may hold spaces and parentheses, so count from its last ')'.
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return null;
   }
+}
+
+function startTicks(pid: number): string | null {
+  return procStat(pid)?.[19] ?? null; // field 22
 }
 
 function alive(h: Holder): boolean {
@@ -47,7 +52,12 @@ function alive(h: Holder): boolean {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  const ticks = startTicks(h.pid);
+  const stat = procStat(h.pid);
+  // A process killed and not yet reaped by its parent (a zombie, or one being reaped) still has
+  // its pid, but holds no file and writes nothing: a restart right after a kill -9 must not wait
+  // for the parent to get round to it (some never do).
+  if (stat?.[0] === 'Z' || stat?.[0] === 'X') return false;
+  const ticks = stat?.[19] ?? null;
   return h.startTicks === null || ticks === null || ticks === h.startTicks;
 }
 

@@ -18,3 +18,10 @@ export const DEFAULT_LIMITS: Limits & { timeoutMs: number } = {
 export function timerDelay(ms: number): number {
   return ms <= 0 ? 0 : ms <= MAX_DURATION_MS ? ms : MAX_DURATION_MS;
 }
+
+/**
+ * Most distinct outputs one instance may write. Each becomes an asset (a row, and a file when
+ * large) and an input of every task that needs it; an instance that wants more can write one
+ * output in a format of its own (lines, an archive) or be split into more instances.
+ */
+export const MAX_OUTPUTS = 1000;

@@ -2,6 +2,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { MAX_OUTPUTS } from './limits.js';
 import { InstanceAbort } from './failures.js';
 import type { JobInput, OutputFile, Slice } from './protocol.js';
 import type { ByteSink, ByteSource } from './wasi/streams.js';
@@ -24,12 +25,7 @@ export const OUTPUT_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
 export const INLINE_OUTPUT_BYTES = 16 << 10;
 const INLINE_ATTEMPT_BYTES = 64 << 10;
 
-/**
- * Most distinct outputs one instance may write. Each becomes an asset (a row, and a file when
- * large) and an input of every task that needs it; an instance that wants more can write one
- * output in a format of its own (lines, an archive) or be split into more instances.
- */
-export const MAX_OUTPUTS = 1000;
+export { MAX_OUTPUTS } from './limits.js';
 
 /**
  * Most files of one attempt open at once, outputs and inputs each: a worker runs one instance at a

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { datasync, type AssetStore } from '../assets/store.js';
 import { newId } from '../ids.js';
-import { DEFAULT_LIMITS } from '../runtime/limits.js';
+import { DEFAULT_LIMITS, timerDelay } from '../runtime/limits.js';
 import type { PreparedComponent } from '../runtime/component.js';
 import type { JobSpec, Then, WorkerPool } from '../runtime/pool.js';
 import type { InstanceResult, Partition } from '../runtime/protocol.js';
@@ -1325,7 +1325,7 @@ export class Engine {
       setTimeout(() => {
         this.markClaimable();
         this.wake();
-      }, retry - Date.now() + 5).unref();
+      }, timerDelay(retry - Date.now() + 5)).unref();
     }
     return done !== null;
   }

@@ -10,6 +10,7 @@
  * exist or has moved on, and changes nothing.
  */
 import { z } from '@hono/zod-openapi';
+import { MAX_OUTPUTS } from '../limits.js';
 import { failureKinds } from '../failures.js';
 
 /** Remote workers are named `r-…`: their leases survive a restart of a server they do not live in. */
@@ -97,12 +98,12 @@ const AttemptReport = z.object({
   attempt: z.number().int().min(1),
   leaseSecret: LeaseSecret.optional(),
   log: z.string(),
-  /** How long the attempt ran on the worker, ms. */
-  ms: z.number().min(0),
+  /** How long the attempt ran on the worker, ms (at most a day past the longest timeout: it dates the attempt). */
+  ms: z.number().min(0).max(2 ** 32),
 });
 
 export const CompleteRequestSchema = AttemptReport.extend({
-  outputs: z.array(z.object({ name: z.string(), size: z.number().int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) })),
+  outputs: z.array(z.object({ name: z.string().max(64), size: z.number().int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) })).max(MAX_OUTPUTS),
 });
 export type CompleteRequest = z.infer<typeof CompleteRequestSchema>;
 

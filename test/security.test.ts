@@ -139,7 +139,38 @@ describe('security: answers that leak nothing', () => {
     }
   });
 
-  it('a full disk under the database and assets is a 503 naming the cause, never a path, and the server lives on', async (t) => {
+  it('keeps server paths out of a run whose input went missing, and out of its download', async () => {
+    const s = await startServer();
+    try {
+      const up = await s.fetch('/api/v1/components?name=fail&version=1', { method: 'POST', headers: { 'content-type': 'application/wasm' }, body: readFileSync(module('fail')) });
+      assert.equal(up.status, 201);
+      // Fails on its first attempt, copies its input through on the second (the retry below).
+      const flow = 'id: f\ninputs:\n  f: { type: asset }\ntasks:\n  - id: a\n    component: fail@1\n    inputs: [f]\n    env: { SUCCEED_ON_ATTEMPT: "2" }\n';
+      assert.equal((await s.fetch('/api/v1/flows', { method: 'POST', headers: yaml, body: flow })).status, 201);
+      const form = new FormData();
+      form.append('f', new Blob([new Uint8Array(100_000).fill(97)]), 'f.bin');
+      const run = (await (await s.fetch('/api/v1/flows/f/runs', { method: 'POST', body: form })).json()) as { id: string };
+      await s.fetch(`/api/v1/runs/${run.id}/events`).then((r) => r.text());
+      const [input] = ((await (await s.fetch(`/api/v1/runs/${run.id}/assets`)).json()) as { items: { id: string; size: number }[] }).items;
+      // The operator's mistake: the input's bytes vanish from the asset store.
+      execFileSync('find', [path.join(s.home, 'assets'), '-type', 'f', '-size', '+90k', '-delete']);
+      assert.equal((await s.fetch(`/api/v1/runs/${run.id}/retry`, { method: 'POST' })).status, 200);
+      await s.fetch(`/api/v1/runs/${run.id}/events`).then((r) => r.text());
+      const detail = await (await s.fetch(`/api/v1/runs/${run.id}`)).text();
+      const instance = await (await s.fetch(`/api/v1/runs/${run.id}/tasks/a/instances/0`)).text();
+      assert.match(instance, /"attempt":2/, instance);
+      for (const text of [detail, instance]) {
+        assert.doesNotMatch(text, new RegExp(s.home.replace(/[/.]/g, '\\$&')), text);
+        assert.doesNotMatch(text, /\/tmp\//, text);
+      }
+      await expectError(await s.fetch(`/api/v1/assets/${input!.id}/content`), 404, /asset_missing/, 'download of a lost asset');
+      assert.doesNotMatch(s.stderr(), /internal error|ENOENT/);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('a full or read-only disk under the database and assets is a 503 naming the cause, never a path, and the server lives on', async (t) => {
     const home = tempDir();
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', home], { stdio: 'ignore' });
@@ -178,6 +209,23 @@ describe('security: answers that leak nothing', () => {
     } finally {
       await s?.stop();
       execFileSync('umount', ['-l', home]);
+    }
+    // An asset store that turns read-only (remounted after the server made its directories).
+    const assets = tempDir();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', assets]);
+    let ro: Server | undefined;
+    try {
+      ro = await startServer({ args: ['--assets', assets] });
+      execFileSync('mount', ['-o', 'remount,ro', assets]);
+      const res = await ro.fetch('/api/v1/components?name=z&version=1', { method: 'POST', headers: { 'content-type': 'application/wasm' }, body: readFileSync(module('adv-exit')) });
+      const text = await res.text();
+      assert.equal(res.status, 503, text);
+      assert.match(text, /storage_unavailable/);
+      assert.doesNotMatch(text, new RegExp(assets.replace(/[/.]/g, '\\$&')));
+      assert.equal((await fetch(`${ro.url}/healthz`)).status, 200);
+    } finally {
+      await ro?.stop();
+      execFileSync('umount', ['-l', assets]);
     }
   });
 });

@@ -2,6 +2,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { StorageError } from '../assets/storage-error.js';
 import { FlowError, formatPath } from '../flow/index.js';
 import { ComponentRejected } from '../runtime/component.js';
 import { NotFound } from '../scheduler/backfills.js';
@@ -97,6 +98,9 @@ const DATABASE: Record<string, string> = {
 export function storageFailure(err: unknown): { code: string; what: string; message: string } | undefined {
   for (let e = err, n = 0; e && typeof e === 'object' && n < 8; e = (e as { cause?: unknown }).cause, n++) {
     const code = String((e as { code?: unknown }).code ?? '');
+    if (e instanceof StorageError) {
+      return { code: 'storage_unavailable', what: 'storage', message: `the server cannot store this now: ${DISK[code] ?? 'the asset store cannot be written'} (${code}); try again later` };
+    }
     if (DISK[code]) return { code: 'storage_unavailable', what: 'storage', message: `the server cannot store this now: ${DISK[code]} (${code}); try again later` };
     // Extended codes name their primary one first: SQLITE_IOERR_WRITE is an SQLITE_IOERR.
     const db = DATABASE[code.split('_').slice(0, 2).join('_')];

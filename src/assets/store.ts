@@ -4,6 +4,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import fs, { createReadStream, createWriteStream } from 'node:fs';
+import { StorageError } from './storage-error.js';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -62,6 +63,12 @@ function safeKey(location: string): string {
   return norm;
 }
 
+/** A file system call's failure as a StorageError; anything else (a body's own error) as it is. */
+function storage(e: unknown): never {
+  if (e && typeof e === 'object' && 'syscall' in e) throw new StorageError(e as NodeJS.ErrnoException);
+  throw e;
+}
+
 export class LocalAssetStore implements AssetStore {
   constructor(readonly root: string) {}
 
@@ -71,9 +78,9 @@ export class LocalAssetStore implements AssetStore {
 
   async importFile(location: string, source: string): Promise<StoredAsset> {
     const dest = this.localPath(location);
-    await mkdir(path.dirname(dest), { recursive: true });
-    await copyFile(source, dest);
-    await datasync(dest);
+    await mkdir(path.dirname(dest), { recursive: true }).catch(storage);
+    await copyFile(source, dest).catch(storage);
+    await datasync(dest).catch(storage);
     const hash = createHash('sha256');
     for await (const chunk of createReadStream(dest)) hash.update(chunk as Buffer);
     return { size: (await stat(dest)).size, sha256: hash.digest('hex') };
@@ -81,17 +88,22 @@ export class LocalAssetStore implements AssetStore {
 
   async write(location: string, bytes: Uint8Array): Promise<void> {
     const dest = this.localPath(location);
-    await mkdir(path.dirname(dest), { recursive: true });
     const tmp = `${dest}.tmp-${randomUUID()}`;
-    await writeFile(tmp, bytes);
-    await datasync(tmp);
-    await rename(tmp, dest);
-    await datasync(path.dirname(dest));
+    try {
+      await mkdir(path.dirname(dest), { recursive: true });
+      await writeFile(tmp, bytes);
+      await datasync(tmp);
+      await rename(tmp, dest);
+      await datasync(path.dirname(dest));
+    } catch (e) {
+      await rm(tmp, { force: true });
+      storage(e);
+    }
   }
 
   async writeStream(location: string, body: ReadableStream<Uint8Array>): Promise<StoredAsset> {
     const dest = this.localPath(location);
-    await mkdir(path.dirname(dest), { recursive: true });
+    await mkdir(path.dirname(dest), { recursive: true }).catch(storage);
     const tmp = `${dest}.tmp-${randomUUID()}`;
     const hash = createHash('sha256');
     let size = 0;
@@ -109,7 +121,7 @@ export class LocalAssetStore implements AssetStore {
       await datasync(path.dirname(dest));
     } catch (e) {
       await rm(tmp, { force: true });
-      throw e;
+      storage(e);
     }
     return { size, sha256: hash.digest('hex') };
   }

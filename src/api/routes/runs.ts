@@ -1,6 +1,5 @@
 /** Runs: trigger (JSON, uploads, webhook), list, detail, cancel, retry the failed part, instances and logs, assets. */
-import { createReadStream } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -84,6 +83,18 @@ function parseJson<T extends z.ZodType>(schema: T, bytes: Uint8Array): z.infer<T
     throw new ApiError(400, 'invalid_request', issues.map((i) => `${i.path || 'body'}: ${i.message}`).join('; '), issues);
   }
   return parsed.data;
+}
+
+/**
+ * A stored asset's file, opened before the answer starts: once a 200 is under way, a missing file
+ * could only cut the download short (and log a stack).
+ */
+async function openLocal(file: string, id: string): Promise<ReadableStream<Uint8Array>> {
+  const handle = await open(file, 'r').catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') throw new ApiError(404, 'asset_missing', `asset ${id} is recorded, but its bytes are no longer in the asset store`);
+    throw e;
+  });
+  return Readable.toWeb(handle.createReadStream()) as ReadableStream<Uint8Array>;
 }
 
 export function runRoutes(api: Api) {
@@ -369,7 +380,7 @@ export function runRoutes(api: Api) {
       const a = await mustAsset(c.req.valid('param').id);
       // Read from the row: an ArrayBuffer's view, never one of the shared buffers the scheduler keeps.
       const inline = a.inline ? ((await withContent(db, [a]))[0]!.content as Uint8Array<ArrayBuffer>) : undefined;
-      const stream = inline ?? (tutti.openAsset ? await tutti.openAsset(a.location) : (Readable.toWeb(createReadStream(tutti.assets.localPath(a.location))) as ReadableStream<Uint8Array>));
+      const stream = inline ?? (tutti.openAsset ? await tutti.openAsset(a.location) : await openLocal(tutti.assets.localPath(a.location), a.id));
       return c.body(stream, 200, {
         'content-type': a.mediaType,
         'content-length': String(a.size),

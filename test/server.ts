@@ -49,7 +49,8 @@ export async function startServer(opts: { home?: string; token?: string; args?: 
       return { status: res.status, body: text ? JSON.parse(text) : undefined };
     },
     stop() {
-      if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+      // Gone already (also when killed by a signal: no 'exit' event would come again).
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
       const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
       child.kill('SIGTERM');
       return exit;

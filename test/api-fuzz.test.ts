@@ -502,7 +502,8 @@ function hostPatterns(servers: Server[]): [string, RegExp][] {
   const paths = new Set([packageRoot, path.dirname(packageRoot), ...servers.map((s) => s.home), path.join(tmpdir(), '/'), '/tmp/', 'node_modules']);
   const home = homedir();
   if (home && home !== '/' && home.length > 4) paths.add(home);
-  return [...paths].filter((p) => p && p !== '/').map((p) => ['host path', new RegExp(esc(p))]);
+  // A directory, not a prefix of a word: /work must not match "/workers" in a route.
+  return [...paths].filter((p) => p && p !== '/').map((p) => ['host path', new RegExp(p.endsWith('/') ? esc(p) : `${esc(p)}(?![\\w.-])`)]);
 }
 
 const show = (b: Body | undefined, n = 200): string => {
@@ -925,7 +926,7 @@ function opCase(server: 'A' | 'B', op: Op, doc: any, ctx: Ctx, auth: Case['auth'
  * Bodies over the server's --max-upload (so over every limit it has), with and without a
  * Content-Length, for every operation that takes a body: each must be refused with 413.
  */
-function bigCases(server: 'A' | 'B', ops: Op[], ids: (template: string, param: string) => string): Case[] {
+function bigCases(server: 'A' | 'B', ops: Op[], ids: (template: string, param: string) => string, extra: Record<string, string> = {}): Case[] {
   const out: Case[] = [];
   for (const op of ops.filter((o) => o.method !== 'GET' && (o.body || /webhook/.test(o.template)))) {
     const cts = Object.keys(op.body?.content ?? { 'application/json': {} });
@@ -941,9 +942,9 @@ function bigCases(server: 'A' | 'B', ops: Op[], ids: (template: string, param: s
     const whole = () => concat(head, Buffer.alloc(size - head.length - tail.length, 0x61), tail);
     const want = { statuses: [413], kind: `body over --max-upload (${(size / 2 ** 20).toFixed(0)} MiB > ${MAX_UPLOAD / 2 ** 20} MiB) not refused with 413` };
     const auth = server === 'A' ? 'token' : 'open';
-    out.push({ server, route, method: op.method, path: p, headers: { 'content-type': type }, body: whole(), how: `oversized ${size} bytes with content-length`, auth, timeoutMs: HEAVY_MS, expect: want });
+    out.push({ server, route, method: op.method, path: p, headers: { 'content-type': type, ...extra }, body: whole(), how: `oversized ${size} bytes with content-length`, auth, timeoutMs: HEAVY_MS, expect: want });
     out.push({
-      server, route, method: op.method, path: p, headers: { 'content-type': type }, how: `oversized ${size} bytes streamed (chunked, no content-length)`, auth, timeoutMs: HEAVY_MS, expect: want,
+      server, route, method: op.method, path: p, headers: { 'content-type': type, ...extra }, how: `oversized ${size} bytes streamed (chunked, no content-length)`, auth, timeoutMs: HEAVY_MS, expect: want,
       body: () => {
         const chunk = Buffer.alloc(64 * 1024, 0x61);
         let sent = 0;
@@ -1247,7 +1248,7 @@ async function fixturesB(s: Server): Promise<Ctx> {
 }
 
 /** A new run of a flow only the fixtures know, on B, leased by a worker only this knows. */
-async function freshLease(s: Server): Promise<{ instanceId: string; attempt: number } | undefined> {
+async function freshLease(s: Server): Promise<{ instanceId: string; attempt: number; leaseSecret?: string } | undefined> {
   await postFlow(s, MAIN_FLOW.replace('id: fz-main', 'id: fz-big'));
   await triggerText(s, 'fz-big', 'big\n');
   for (let i = 0; i < 10; i++) {
@@ -1346,7 +1347,7 @@ describe('API fuzz', () => {
       const flowOf = (t: string) => (t.includes('webhook') ? 'fz-hook' : t.includes('backfills') ? 'fz-sched' : 'fz-main');
       const bigIds = (held: { instanceId: string; attempt: number } | undefined, worker: string) => (t: string, n: string) =>
         n === 'worker' ? worker : n === 'attempt' ? String(held?.attempt ?? 1) : n === 'name' ? 'big' : t.startsWith('/workers') ? (held?.instanceId ?? 'i_x') : t.startsWith('/flows') ? flowOf(t) : 'x';
-      const big = [...bigCases('A', ops.filter((o) => !o.template.startsWith('/workers')), bigIds(undefined, 'r-fuzz-a')), ...bigCases('B', opsB.filter((o) => o.template.startsWith('/workers')), bigIds(held, 'r-fuzz-big'))];
+      const big = [...bigCases('A', ops.filter((o) => !o.template.startsWith('/workers')), bigIds(undefined, 'r-fuzz-a')), ...bigCases('B', opsB.filter((o) => o.template.startsWith('/workers')), bigIds(held, 'r-fuzz-big'), held?.leaseSecret ? { 'x-tutti-lease-secret': held.leaseSecret } : {})];
       // Reports last: a complete or fail that got through would end the lease the uploads need.
       big.sort((x, y) => Number(/complete|fail$/.test(x.route)) - Number(/complete|fail$/.test(y.route)));
       await fuzz.runAll(big, 1);

@@ -104,8 +104,9 @@ function unwrapStreamError(e: unknown): never {
 }
 
 export function tooLarge(max: number): ApiError {
-  // Closing the connection stops the rest of the body: kept alive, the server would read it all.
-  return new ApiError(413, 'payload_too_large', `the body is larger than this route's limit of ${max} bytes (tutti serve --max-upload for uploads, --max-json for documents)`, undefined, { connection: 'close' });
+  // The node adapter drains what is left of the body for a moment, then closes the connection: a
+  // client still writing sees this answer rather than a broken pipe.
+  return new ApiError(413, 'payload_too_large', `the body is larger than this route's limit of ${max} bytes (tutti serve --max-upload for uploads, --max-json for documents)`);
 }
 
 /** Deeper than this, a JSON or flow document is an attack, not data. */

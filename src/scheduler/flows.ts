@@ -12,19 +12,27 @@ import type { FlowSpec } from './spec.js';
 
 export async function resolveFlow(db: Db, registry: Pick<ComponentRegistry, 'register'>, parsed: ParsedFlow, file: string): Promise<FlowSpec> {
   const issues: FlowIssue[] = [];
+  // Each component once, however many tasks use it: a wide flow of one component read and
+  // registered it once per task (10,000 reads and digests of the same file).
+  const digests = new Map<string, Promise<string>>();
+  const resolve = async (component: string): Promise<string> => {
+    if (isComponentPath(component)) {
+      if (!parsed.baseDir) throw new Error('a component path needs a flow file; upload the component and use name@version');
+      const bytes = await readFile(path.resolve(parsed.baseDir, component));
+      return (await registry.register(bytes)).info.digest;
+    }
+    const [name, version] = component.split('@') as [string, string];
+    const found = await findComponentVersion(db, name, version);
+    if (!found) throw new Error(`component ${component} is not registered`);
+    return found.digest;
+  };
   const tasks = await Promise.all(
     parsed.flow.tasks.map(async (task, i) => {
       const where = ['tasks', i, 'component'];
+      let digest = digests.get(task.component);
+      if (!digest) digests.set(task.component, (digest = resolve(task.component)));
       try {
-        if (isComponentPath(task.component)) {
-          if (!parsed.baseDir) throw new Error('a component path needs a flow file; upload the component and use name@version');
-          const bytes = await readFile(path.resolve(parsed.baseDir, task.component));
-          return { ...task, digest: (await registry.register(bytes)).info.digest };
-        }
-        const [name, version] = task.component.split('@') as [string, string];
-        const found = await findComponentVersion(db, name, version);
-        if (!found) throw new Error(`component ${task.component} is not registered`);
-        return { ...task, digest: found.digest };
+        return { ...task, digest: await digest };
       } catch (e) {
         const reason = e instanceof ComponentRejected ? `invalid component ${task.component}: ${e.message}` : (e as Error).message;
         issues.push({ path: where, message: reason });

@@ -519,9 +519,15 @@ export class Engine {
     const eager = this.o.db.eager;
     const given = task.inputs.length ? (known.inputs ?? this.submitted.get(run.id) ?? (await runInputAssets(eager, run.id))) : [];
     // Assets committed in the same batch as this plan are not in the store yet: the caller has them.
-    const unknown = task.needs.filter((n) => !known.outputs?.has(n));
-    const read = unknown.length ? await taskOutputAssets(eager, run.id, unknown) : [];
-    const upstream = task.needs.flatMap((n) => known.outputs?.get(n) ?? read.filter((a) => a.taskId === n));
+    const unknown = [...new Set(task.needs.filter((n) => !known.outputs?.has(n)))];
+    // By task, not filtered per need: a fan-in over N tasks would cost N².
+    const read = new Map<string, LoadedAsset[]>();
+    for (const a of unknown.length ? await taskOutputAssets(eager, run.id, unknown) : []) {
+      const list = read.get(a.taskId!);
+      if (list) list.push(a);
+      else read.set(a.taskId!, [a]);
+    }
+    const upstream = task.needs.flatMap((n) => known.outputs?.get(n) ?? read.get(n) ?? []);
     const inputs = await inputsInHand(eager, this.o.assets, [...task.inputs.flatMap((n) => given.filter((a) => a.name === n)), ...upstream]);
     const component = await this.o.registry.get(task.digest);
     let plan: Plan = singlePartition(inputs);

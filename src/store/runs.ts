@@ -253,12 +253,16 @@ export async function runInputAssets(db: Db, runId: string): Promise<AssetRow[]>
 /** Every output of the given tasks in a run, ordered by task (as listed), instance, then name. */
 export async function taskOutputAssets(db: Db, runId: string, taskIds: string[]): Promise<AssetRow[]> {
   if (!taskIds.length) return [];
-  const rows = await db
-    .select(assetFields)
-    .from(assets)
-    .where(and(eq(assets.runId, runId), inArray(assets.taskId, taskIds)))
-    .orderBy(asc(assets.instanceIdx), asc(assets.name));
-  return taskIds.flatMap((t) => rows.filter((r) => r.taskId === t));
+  // The task ids as one JSON parameter: a fan-in may need more tasks than a statement binds parameters.
+  const only = taskIds.length === 1 ? eq(assets.taskId, taskIds[0]!) : sql`${assets.taskId} IN (SELECT value FROM json_each(${JSON.stringify(taskIds)}))`;
+  const rows = await db.select(assetFields).from(assets).where(and(eq(assets.runId, runId), only)).orderBy(asc(assets.instanceIdx), asc(assets.name));
+  const byTask = new Map<string, AssetRow[]>();
+  for (const r of rows) {
+    const list = byTask.get(r.taskId!);
+    if (list) list.push(r);
+    else byTask.set(r.taskId!, [r]);
+  }
+  return taskIds.flatMap((t) => byTask.get(t) ?? []);
 }
 
 export async function assetsByIds(db: Db, ids: string[]): Promise<AssetRow[]> {

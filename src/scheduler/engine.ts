@@ -88,6 +88,12 @@ const GROUP_WAIT_MS = 10;
  * 2-9 ms on a busy 2-core machine (two thread wake-ups); 40 covers most chains in one.
  */
 export const AHEAD = 40;
+/**
+ * Most tasks planned in one commit. Planning and an embedded database's commits run on this
+ * thread: the 10,000 plans of a wide flow's first step in one commit held it (and /healthz) for
+ * seconds. 200 plans take some 30-40 ms.
+ */
+export const PLAN_BATCH = 200;
 /** Most runs whose progress is kept between task ends (see RunView); more are read again when needed. */
 const MAX_VIEWS = 256;
 
@@ -282,8 +288,9 @@ export class Engine {
     const first: Planned[] = [];
     let all = true;
     for (const task of graphOf(spec).roots) {
-      // A component that plans for itself is called in a sandbox: the usual pass does that, after the commit.
-      if ((await this.o.registry.get(task.digest)).info.hasPlan) all = false;
+      // A component that plans for itself is called in a sandbox: the usual pass does that, after
+      // the commit, as it plans what is past the first batch.
+      if (first.length === PLAN_BATCH || (await this.o.registry.get(task.digest)).info.hasPlan) all = false;
       else first.push(await this.plan(run, task, `${run.id}.${task.id}`, { inputs }));
     }
     this.warm(spec);
@@ -462,19 +469,27 @@ export class Engine {
     }
     this.warm(spec);
     const trs = new Map((await taskRunStates(this.o.db.eager, runId)).map((t) => [t.taskId, t]));
+    const ready: [TaskSpec, string][] = [];
     for (const task of spec.tasks) {
       const tr = trs.get(task.id);
       if (!tr || tr.state !== 'pending') continue;
       const step = nextStep(task, trs);
       if (step && 'skip' in step) steps.push(only(skipStep(runId, tr.id, task.id, step.skip)));
-      else if (step) steps.push(await this.plan(run, task, tr.id));
+      else if (step) ready.push([task, tr.id]);
     }
-    const outcome = run.state === 'running' && !steps.length ? runOutcome(spec, trs) : undefined;
+    const outcome = run.state === 'running' && !steps.length && !ready.length ? runOutcome(spec, trs) : undefined;
     if (outcome) steps.push(only(finishRunStep(runId, outcome.state, outcome.error)));
-    if (!steps.length) return;
-    const results = await commitSteps(db, steps.map((p) => p.step), steps);
-    results.forEach((events, i) => steps[i]!.after(events));
-    this.publish(results.flat());
+    // A batch of plans per commit; other work runs between two (see PLAN_BATCH).
+    for (let at = 0; at === 0 || at < ready.length; at += PLAN_BATCH) {
+      // Workers that ran dry meanwhile are fed from what is planned already, not after the last batch.
+      if (at && this.running) await this.claim();
+      for (const [task, id] of ready.slice(at, at + PLAN_BATCH)) steps.push(await this.plan(run, task, id));
+      if (!steps.length) return;
+      const batch = steps.splice(0);
+      const results = await commitSteps(db, batch.map((p) => p.step), batch);
+      results.forEach((events, i) => batch[i]!.after(events));
+      this.publish(results.flat());
+    }
   }
 
   /**
@@ -1117,6 +1132,7 @@ export class Engine {
     const byRun = new Map<string, Planned[]>();
     const unsettled = new Set<string>();
     const synced = new Set<string>();
+    let planned = 0;
     try {
       for (const success of group) {
         const { record } = success;
@@ -1139,8 +1155,13 @@ export class Engine {
         if (waiting.length && waiting.every((t) => t.needs.length === 1) && !(await this.plansItself(waiting))) {
           view?.end(task.id, 'succeeded');
           for (const t of waiting) {
+            if (planned === PLAN_BATCH) {
+              unsettled.add(run.id);
+              break;
+            }
             view?.planned.add(t.id);
             out.push(this.forgetOnLoss(run.id, await this.plan(run, t, `${run.id}.${t.id}`, known)));
+            planned++;
           }
           continue;
         }
@@ -1161,7 +1182,7 @@ export class Engine {
         for (const t of waiting) {
           if (!view.ready(t.id)) continue;
           // A task whose component plans for itself is planned by the usual pass: that is a sandbox call.
-          if (await this.plansItself([t])) {
+          if (planned === PLAN_BATCH || (await this.plansItself([t]))) {
             unsettled.add(run.id);
             continue;
           }
@@ -1172,6 +1193,7 @@ export class Engine {
           }
           view.planned.add(t.id);
           out.push(this.forgetOnLoss(run.id, await this.plan(run, t, `${run.id}.${t.id}`, known)));
+          planned++;
         }
         if (!waiting.length && view.open === 0 && !view.finishing) {
           // A task failed or was skipped: how the run ends is the usual pass's to say.

@@ -349,6 +349,27 @@ tasks:
     assert.ok(x.startedAt! < y.finishedAt! && y.startedAt! < x.finishedAt!, 'the two instances overlapped');
   });
 
+  it('runs a wide flow: a fan-out and fan-in of 1,500 tasks beside 1,500 independent ones', { timeout: 180_000 }, async () => {
+    // Planning once cost the square of a flow's width (each task end read every task run and
+    // scanned every task's needs): 10,000 tasks took 154 s. Now a task end costs its dependents;
+    // the time is not asserted (machines are noisy), the bench is bench/wide-child.ts.
+    const n = 1500;
+    const counter = module('counter');
+    const lines = [`  - { id: root, component: ${counter} }`];
+    for (let i = 0; i < n; i++) lines.push(`  - { id: m${i}, component: ${counter}, needs: [root] }`, `  - { id: s${i}, component: ${counter} }`);
+    lines.push(`  - { id: sink, component: ${module('add')}, needs: [${Array.from({ length: n }, (_, i) => `m${i}`).join(', ')}] }`);
+    const runId = await h.run(`id: wide\ntasks:\n${lines.join('\n')}\n`);
+    const db = h.tutti.database.db;
+    assert.equal((await getRun(db, runId))!.state, 'succeeded');
+    const trs = await getTaskRuns(db, runId);
+    assert.equal(trs.length, 2 * n + 2);
+    assert.deepEqual(trs.filter((t) => t.state !== 'succeeded').map((t) => `${t.taskId}: ${t.state}`), []);
+    // The sink read every middle task's output ("1\n"), and only those.
+    const sink = trs.find((t) => t.taskId === 'sink')!;
+    assert.equal(sink.inputs!.length, n);
+    assert.equal(await h.text((await runAssets(db, runId)).find((a) => a.taskId === 'sink' && a.name === 'stdout')!), `${n}\n`);
+  });
+
   it('plans a task that plans for itself once the last of several tasks it needs ends', { timeout: 30_000 }, async () => {
     // Left to the usual pass (its plan is a sandbox call), it was taken as handled: the run stalled.
     const runId = await h.start(`id: plans-late

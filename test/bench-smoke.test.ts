@@ -44,4 +44,11 @@ describe('benchmark workloads, small', () => {
     const fan = bench('fanout-child.js', '300', '2');
     assert.deepEqual([fan.state, fan.instances], ['succeeded', 300]);
   });
+
+  it('wide flows: independent tasks, and a fan-out and fan-in', () => {
+    const flat = bench('wide-child.js', '40', 'flat');
+    assert.deepEqual([flat.state, flat.succeeded], ['succeeded', 40]);
+    const fan = bench('wide-child.js', '40', 'fan');
+    assert.deepEqual([fan.state, fan.succeeded], ['succeeded', 42]);
+  });
 });

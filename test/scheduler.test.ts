@@ -13,6 +13,9 @@ import type { TextStatement } from '../src/store/statement.js';
 import { getRun, getTaskRuns, planTaskRun, runAssets, type AssetRow } from '../src/store/runs.js';
 import { INLINE_OUTPUT_BYTES } from '../src/runtime/sinks.js';
 import { AHEAD } from '../src/scheduler/engine.js';
+import { graphOf } from '../src/scheduler/graph.js';
+import { RunView } from '../src/scheduler/progress.js';
+import type { FlowSpec, TaskSpec } from '../src/scheduler/spec.js';
 import { inputsInHand } from '../src/scheduler/inputs.js';
 import { countWords, harness, module, type Harness } from './helpers.js';
 
@@ -345,6 +348,39 @@ tasks:
     const [x, y] = insts as [(typeof insts)[0], (typeof insts)[0]];
     assert.ok(x.startedAt! < y.finishedAt! && y.startedAt! < x.finishedAt!, 'the two instances overlapped');
   });
+
+  it('runs a wide flow: a fan-out and fan-in of 1,500 tasks beside 1,500 independent ones', { timeout: 180_000 }, async () => {
+    // Planning once cost the square of a flow's width (each task end read every task run and
+    // scanned every task's needs): 10,000 tasks took 154 s. Now a task end costs its dependents;
+    // the time is not asserted (machines are noisy), the bench is bench/wide-child.ts.
+    const n = 1500;
+    const counter = module('counter');
+    const lines = [`  - { id: root, component: ${counter} }`];
+    for (let i = 0; i < n; i++) lines.push(`  - { id: m${i}, component: ${counter}, needs: [root] }`, `  - { id: s${i}, component: ${counter} }`);
+    lines.push(`  - { id: sink, component: ${module('add')}, needs: [${Array.from({ length: n }, (_, i) => `m${i}`).join(', ')}] }`);
+    const runId = await h.run(`id: wide\ntasks:\n${lines.join('\n')}\n`);
+    const db = h.tutti.database.db;
+    assert.equal((await getRun(db, runId))!.state, 'succeeded');
+    const trs = await getTaskRuns(db, runId);
+    assert.equal(trs.length, 2 * n + 2);
+    assert.deepEqual(trs.filter((t) => t.state !== 'succeeded').map((t) => `${t.taskId}: ${t.state}`), []);
+    // The sink read every middle task's output ("1\n"), and only those.
+    const sink = trs.find((t) => t.taskId === 'sink')!;
+    assert.equal(sink.inputs!.length, n);
+    assert.equal(await h.text((await runAssets(db, runId)).find((a) => a.taskId === 'sink' && a.name === 'stdout')!), `${n}\n`);
+  });
+
+  it('plans a task that plans for itself once the last of several tasks it needs ends', { timeout: 30_000 }, async () => {
+    // Left to the usual pass (its plan is a sandbox call), it was taken as handled: the run stalled.
+    const runId = await h.start(`id: plans-late
+tasks:
+  - { id: quick, component: ${module('fib')}, params: { n: 1 } }
+  - { id: slow, component: ${module('sleep')}, env: { SLEEP_MS: "300" } }
+  - { id: parts, component: ${module('split-sum')}, needs: [quick, slow] }
+`);
+    const ended = await Promise.race([h.tutti.engine.waitForRun(runId), new Promise<undefined>((r) => setTimeout(() => r(undefined), 15_000).unref())]);
+    assert.equal(ended?.state, 'succeeded', 'the run ended');
+  });
 });
 
 describe('group commit', () => {
@@ -366,5 +402,32 @@ describe('group commit', () => {
     assert.deepEqual(c.status === 'fulfilled' && c.value, [[{ name: 'group-c' }]]);
     const names = (await db.select({ name: cursors.name }).from(cursors)).map((r) => r.name).filter((n) => n.startsWith('group-'));
     assert.deepEqual(names.sort(), ['group-a1', 'group-a2', 'group-c'], 'the failed batch wrote nothing, the others everything');
+  });
+});
+
+describe('run progress kept between task ends', () => {
+  const task = (id: string, needs: string[] = []) => ({ id, needs }) as unknown as TaskSpec;
+  // a and b, then c needing both (b twice), then d after c.
+  const spec = { tasks: [task('a'), task('b'), task('c', ['a', 'b', 'b']), task('d', ['c'])] } as unknown as FlowSpec;
+
+  it('counts the needs each task still waits for, from states read once and the ends that follow', () => {
+    const graph = graphOf(spec);
+    assert.deepEqual(graph.dependents('b').map((t) => t.id), ['c']);
+    assert.equal(graph.sinks, 1);
+    const view = new RunView(graph, [{ taskId: 'a', state: 'succeeded' }, { taskId: 'b', state: 'running' }, { taskId: 'c', state: 'pending' }, { taskId: 'd', state: 'pending' }], 7);
+    assert.equal(view.open, 3);
+    assert.equal(view.ready('c'), false);
+    view.end('b', 'succeeded');
+    view.end('b', 'succeeded');
+    assert.equal(view.open, 2, 'an end counts once');
+    assert.equal(view.ready('c'), true);
+    view.planned.add('c');
+    assert.equal(view.ready('c'), false, 'planned once');
+    assert.equal(view.apply([{ id: 9, taskId: 'c', type: 'task-succeeded' }, { id: 10, taskId: 'd', type: 'task-planned' }]), true);
+    assert.equal(view.lastEventId, 10);
+    assert.equal(view.ready('d'), true);
+    view.end('d', 'failed');
+    assert.deepEqual([view.open, view.unhappy], [0, 1]);
+    assert.equal(view.apply([{ id: 11, taskId: null, type: 'run-retried' }]), false, 'a retried run is read again');
   });
 });

@@ -99,6 +99,8 @@ function zodIssue(issue: z.core.$ZodIssue): FlowIssue {
 
 function missingComponentFiles(flow: Flow, baseDir: string): FlowIssue[] {
   const issues: FlowIssue[] = [];
+  // Each file looked at once: a wide flow names the same component in thousands of tasks.
+  const problems = new Map<string, string | undefined>();
   flow.tasks.forEach((t, i) => {
     if (!isComponentPath(t.component)) {
       if (!/^[a-z0-9][a-z0-9_.-]*@[^@\s]+$/i.test(t.component)) {
@@ -107,8 +109,11 @@ function missingComponentFiles(flow: Flow, baseDir: string): FlowIssue[] {
       return;
     }
     const file = path.resolve(baseDir, t.component);
-    if (!existsSync(file)) issues.push({ path: ['tasks', i, 'component'], message: `component file not found: ${file}` });
-    else if (!statSync(file).isFile()) issues.push({ path: ['tasks', i, 'component'], message: `component path is not a file: ${file}` });
+    if (!problems.has(file)) {
+      problems.set(file, !existsSync(file) ? `component file not found: ${file}` : !statSync(file).isFile() ? `component path is not a file: ${file}` : undefined);
+    }
+    const problem = problems.get(file);
+    if (problem) issues.push({ path: ['tasks', i, 'component'], message: problem });
   });
   return issues;
 }

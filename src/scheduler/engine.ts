@@ -27,8 +27,9 @@ import {
 import { cancelRun } from '../store/run-control.js';
 import { run as runStep, runAll, type Step } from '../store/batch.js';
 import {
-  activeRunIds, assetsByIds, claimedByPlan, createRunStep, failPlanningStep, finishRunStep, getRun, getTaskRun, oldestRunningRun, planStep, queuedRunIds, runInputAssets,
-  skipStep, stalledRunIds, startRun, startRunStep, taskOutputAssets, taskRunStates, type LoadedAsset, type NewAsset, type NewRun, type PlanWrite, type RunRow,
+  activeRunIds, assetsByIds, claimedByPlan, createRunStep, failPlanningStep, finishRunStep, getRun, getTaskRun, oldestRunningRun, planStep, queuedRunIds, runEventsAfter,
+  runInputAssets, skipStep, stalledRunIds, startRun, startRunStep, taskOutputAssets, taskRunStates, taskRunStatesAt, type LoadedAsset, type NewAsset, type NewRun,
+  type PlanWrite, type RunRow,
 } from '../store/runs.js';
 import type { ComponentRegistry } from './components.js';
 import { inputsInHand } from './inputs.js';
@@ -37,6 +38,8 @@ import { splitByManifest } from './split.js';
 import { nextStep, runOutcome } from './steps.js';
 import { backoff, outputStem, redact, runDir, taskEnvironment } from './jobs.js';
 import { capPartitions, singlePartition, validatePartitions, type Plan } from './plan.js';
+import { graphOf, type FlowGraph } from './graph.js';
+import { RunView } from './progress.js';
 import type { FlowSpec, TaskSpec } from './spec.js';
 
 export interface EngineOptions {
@@ -95,6 +98,14 @@ const GROUP_WAIT_MS = 10;
  * 2-9 ms on a busy 2-core machine (two thread wake-ups); 40 covers most chains in one.
  */
 export const AHEAD = 40;
+/**
+ * Most tasks planned in one commit. Planning and an embedded database's commits run on this
+ * thread: the 10,000 plans of a wide flow's first step in one commit held it (and /healthz) for
+ * seconds. 200 plans take some 30-40 ms.
+ */
+export const PLAN_BATCH = 200;
+/** Most runs whose progress is kept between task ends (see RunView); more are read again when needed. */
+const MAX_VIEWS = 256;
 
 export class Engine {
   /** This process's identity on leases and attempts. */
@@ -160,8 +171,8 @@ export class Engine {
   readonly linksAhead = { taken: 0, notTaken: 0 };
   /** The task each task (of a flow revision) can be run ahead of, if any: see successor. */
   private readonly successors = new Map<string, Promise<TaskSpec | undefined>>();
-  /** Tasks no other task needs, per flow revision (see sinks). */
-  private readonly sinkCounts = new WeakMap<FlowSpec, number>();
+  /** Where the tasks of active runs stand, between task ends (see unblocked). */
+  private readonly views = new Map<string, RunView>();
   /** Running instances (and links run ahead being waited for) by run, to stop them when their run is cancelled. */
   private readonly aborts = new Map<string, Set<Stoppable>>();
   /** Outputs remote attempts uploaded, with the digests this server computed (see RemoteUploads). */
@@ -292,9 +303,10 @@ export class Engine {
     this.flowOf.set(run.id, run.flowId);
     const first: Planned[] = [];
     let all = true;
-    for (const task of spec.tasks.filter((t) => !t.needs.length)) {
-      // A component that plans for itself is called in a sandbox: the usual pass does that, after the commit.
-      if ((await this.o.registry.get(task.digest)).info.hasPlan) all = false;
+    for (const task of graphOf(spec).roots) {
+      // A component that plans for itself is called in a sandbox: the usual pass does that, after
+      // the commit, as it plans what is past the first batch.
+      if (first.length === PLAN_BATCH || (await this.o.registry.get(task.digest)).info.hasPlan) all = false;
       else first.push(await this.plan(run, task, `${run.id}.${task.id}`, { inputs }));
     }
     this.warm(spec);
@@ -417,6 +429,7 @@ export class Engine {
         this.ahead.delete(e.runId);
       }
       if (RUN_ENDED.has(e.type)) void this.wakeQueued(e.runId);
+      if (RUN_ENDED.has(e.type) || e.type === 'run-retried') this.views.delete(e.runId);
       if (e.type === 'run-retried') {
         this.dirty.add(e.runId);
         for (const key of this.contexts.keys()) if (key.startsWith(`${e.runId}.`)) this.contexts.delete(key);
@@ -469,6 +482,7 @@ export class Engine {
     if (!run || !['queued', 'running'].includes(run.state)) {
       // Ended elsewhere (another server, on a shared database): its end never reaches wakeQueued here.
       this.flowOf.delete(runId);
+      this.views.delete(runId);
       return;
     }
     const spec = await this.flowSpec(run.flowId, run.revision);
@@ -486,19 +500,27 @@ export class Engine {
     }
     this.warm(spec);
     const trs = new Map((await taskRunStates(this.o.db.eager, runId)).map((t) => [t.taskId, t]));
+    const ready: [TaskSpec, string][] = [];
     for (const task of spec.tasks) {
       const tr = trs.get(task.id);
       if (!tr || tr.state !== 'pending') continue;
       const step = nextStep(task, trs);
       if (step && 'skip' in step) steps.push(only(skipStep(runId, tr.id, task.id, step.skip)));
-      else if (step) steps.push(await this.plan(run, task, tr.id));
+      else if (step) ready.push([task, tr.id]);
     }
-    const outcome = run.state === 'running' && !steps.length ? runOutcome(spec, trs) : undefined;
+    const outcome = run.state === 'running' && !steps.length && !ready.length ? runOutcome(spec, trs) : undefined;
     if (outcome) steps.push(only(finishRunStep(runId, outcome.state, outcome.error)));
-    if (!steps.length) return;
-    const results = await commitSteps(db, steps.map((p) => p.step), steps);
-    results.forEach((events, i) => steps[i]!.after(events));
-    this.publish(results.flat());
+    // A batch of plans per commit; other work runs between two (see PLAN_BATCH).
+    for (let at = 0; at === 0 || at < ready.length; at += PLAN_BATCH) {
+      // Workers that ran dry meanwhile are fed from what is planned already, not after the last batch.
+      if (at && this.running) await this.claim();
+      for (const [task, id] of ready.slice(at, at + PLAN_BATCH)) steps.push(await this.plan(run, task, id));
+      if (!steps.length) return;
+      const batch = steps.splice(0);
+      const results = await commitSteps(db, batch.map((p) => p.step), batch);
+      results.forEach((events, i) => batch[i]!.after(events));
+      this.publish(results.flat());
+    }
   }
 
   /**
@@ -507,7 +529,7 @@ export class Engine {
    * and no worker's first instance waits for modules and bindings.
    */
   private warm(spec: FlowSpec): void {
-    for (const task of spec.tasks) {
+    for (const task of graphOf(spec).components) {
       const key = `${task.digest}:${task.memory ?? this.defaults.memoryBytes}`;
       if (this.warmed.has(key)) continue;
       this.warmed.add(key);
@@ -550,9 +572,15 @@ export class Engine {
     const eager = this.o.db.eager;
     const given = task.inputs.length ? (known.inputs ?? this.submitted.get(run.id) ?? (await runInputAssets(eager, run.id))) : [];
     // Assets committed in the same batch as this plan are not in the store yet: the caller has them.
-    const unknown = task.needs.filter((n) => !known.outputs?.has(n));
-    const read = unknown.length ? await taskOutputAssets(eager, run.id, unknown) : [];
-    const upstream = task.needs.flatMap((n) => known.outputs?.get(n) ?? read.filter((a) => a.taskId === n));
+    const unknown = [...new Set(task.needs.filter((n) => !known.outputs?.has(n)))];
+    // By task, not filtered per need: a fan-in over N tasks would cost N².
+    const read = new Map<string, LoadedAsset[]>();
+    for (const a of unknown.length ? await taskOutputAssets(eager, run.id, unknown) : []) {
+      const list = read.get(a.taskId!);
+      if (list) list.push(a);
+      else read.set(a.taskId!, [a]);
+    }
+    const upstream = task.needs.flatMap((n) => known.outputs?.get(n) ?? read.get(n) ?? []);
     const inputs = await inputsInHand(eager, this.o.assets, [...task.inputs.flatMap((n) => given.filter((a) => a.name === n)), ...upstream]);
     const component = await this.o.registry.get(task.digest);
     let plan: Plan = singlePartition(inputs);
@@ -872,7 +900,7 @@ export class Engine {
         const db = this.o.db.eager;
         const tr = (await getTaskRun(db, taskRunId))!;
         const run = (await getRun(db, tr.runId))!;
-        const task = (await this.flowSpec(run.flowId, run.revision)).tasks.find((t) => t.id === tr.taskId)!;
+        const task = graphOf(await this.flowSpec(run.flowId, run.revision)).byId.get(tr.taskId)!;
         const secrets = await readSecrets(db, Object.values(task.secrets));
         const inputs = await inputsInHand(db, this.o.assets, await assetsByIds(db, tr.inputs ?? []));
         return { run, task, inputs, secrets, component: await this.o.registry.get(task.digest) };
@@ -1070,7 +1098,7 @@ export class Engine {
     if (!p) {
       p = (async () => {
         const spec = await this.flowSpec(run.flowId, run.revision);
-        const next = spec.tasks.filter((t) => t.needs.length === 1 && t.needs[0] === task.id);
+        const next = graphOf(spec).dependents(task.id).filter((t) => t.needs.length === 1);
         const t = next.length === 1 ? next[0]! : undefined;
         if (!t || t.inputs.length || Object.keys(t.secrets).length || t.scratch || t.network?.allow?.length) return undefined;
         const info = (await this.o.registry.get(t.digest)).info;
@@ -1164,6 +1192,8 @@ export class Engine {
       const counted = new Set(won);
       const tried = new Set(successes);
       // A result that lost its lease is dropped, and so are its files (no other attempt writes to them).
+      // Its run's view took it as done: read again.
+      for (const g of group) if (!counted.has(g.success)) this.views.delete(g.success.record.instance.runId);
       for (const g of group) if (tried.has(g.success) && !counted.has(g.success)) for (const f of g.produced) await rm(f, { force: true });
       const held = new Set(next.filter((_, i) => (more[i] as EventRow[]).length > 0));
       const quiet = new Set([...settled].filter(([, steps]) => steps.every((p) => held.has(p))).map(([runId]) => runId));
@@ -1172,6 +1202,7 @@ export class Engine {
       this.publish(more.flat() as EventRow[]);
       for (const g of group) g.resolve(counted.has(g.success));
     } catch (e) {
+      for (const g of group) this.views.delete(g.success.record.instance.runId);
       for (const g of group) g.reject(e);
     }
   }
@@ -1185,91 +1216,129 @@ export class Engine {
    * the run is advanced as usual.
    */
   private async unblocked(group: Success[]): Promise<{ steps: Planned[]; settled: Map<string, Planned[]> }> {
-    const eager = this.o.db.eager;
-    const out: Planned[] = [];
-    // Runs that need no other look after this commit if these steps all hold: nothing else in them
-    // can have become ready (one success of theirs in the group, and it unblocked all it could).
-    const settled = new Map<string, Planned[]>();
-    const perRun = new Map<string, number>();
-    for (const { record } of group) perRun.set(record.instance.runId, (perRun.get(record.instance.runId) ?? 0) + 1);
+    // The steps of each run, and the runs that need a look after this commit even if they all
+    // hold: a success of theirs that was not looked at, or something left to the usual pass.
+    const byRun = new Map<string, Planned[]>();
+    const unsettled = new Set<string>();
+    const synced = new Set<string>();
+    let planned = 0;
     try {
-      for (const { record, outputs } of group) {
+      for (const success of group) {
+        const { record } = success;
         const inst = record.instance;
         const ctx = this.contexts.get(inst.taskRunId);
-        if ((inst.partition as Partition).count !== 1 || !ctx) continue;
-        const before = out.length;
+        if ((inst.partition as Partition).count !== 1 || !ctx) {
+          unsettled.add(inst.runId);
+          continue;
+        }
         const { run, task } = await ctx;
-        const spec = await this.flowSpec(run.flowId, run.revision);
+        const graph = graphOf(await this.flowSpec(run.flowId, run.revision));
+        const out = byRun.get(run.id) ?? [];
+        byRun.set(run.id, out);
+        const known = { outputs: new Map([[task.id, producedAssets(run.id, success)]]) };
+        const waiting = graph.dependents(task.id);
+        let view = this.views.get(run.id);
         // The tasks waiting for this one and nothing else (a chain) are ready now whatever else the
-        // run holds: planned without reading the run's states. Their plans hold only if this task
-        // run has succeeded when they commit; if not, the run gets another look.
-        const known = { outputs: new Map([[task.id, producedAssets(run.id, { record, outputs })]]) };
-        const waiting = spec.tasks.filter((t) => t.needs.includes(task.id));
+        // run holds: planned without looking at the rest of the run. Their plans hold only if this
+        // task run has succeeded when they commit; if not, the run gets another look.
         if (waiting.length && waiting.every((t) => t.needs.length === 1) && !(await this.plansItself(waiting))) {
-          for (const t of waiting) out.push(await this.plan(run, t, `${run.id}.${t.id}`, known));
-          if (perRun.get(run.id) === 1) settled.set(run.id, out.slice(before));
+          view?.end(task.id, 'succeeded');
+          for (const t of waiting) {
+            if (planned === PLAN_BATCH) {
+              unsettled.add(run.id);
+              break;
+            }
+            view?.planned.add(t.id);
+            out.push(this.forgetOnLoss(run.id, await this.plan(run, t, `${run.id}.${t.id}`, known)));
+            planned++;
+          }
           continue;
         }
         // The flow's only sink: every other task leads to it, so the run has most likely succeeded.
-        // Finished without reading its states; the step holds only if every task run has succeeded.
-        if (!waiting.length && this.sinks(spec) === 1) {
+        // Finished without looking at the rest; the step holds only if every task run has succeeded.
+        if (!waiting.length && graph.sinks === 1) {
+          view?.end(task.id, 'succeeded');
           out.push({ step: finishRunStep(run.id, 'succeeded', null, true), after: () => {} });
-          if (perRun.get(run.id) === 1) settled.set(run.id, out.slice(before));
           continue;
         }
-        const trs = new Map((await taskRunStates(eager, run.id)).map((t) => [t.taskId, t]));
-        const me = trs.get(task.id);
-        // Its plan may still be queued behind a sync, its instance already done: the steps below
-        // assume it holds, and write nothing when it did not.
-        if (me?.state !== 'running' && !(me?.state === 'pending' && this.planning.has(me.id))) continue;
-        me.state = 'succeeded';
-        // The successes of earlier groups in this run may not be in the store yet (their commit
-        // waits behind a sync). Those that end their task run are taken as done, with their
-        // outputs, as their own steps took them: without this, two ends committed back to back
-        // could each miss the other. If one did not hold, what assumed it writes nothing either.
-        // One of several instances may or may not end its task run: the run gets another look.
-        const earlier = [...(this.recording.get(run.id) ?? [])];
-        const assumable = earlier.every((e) => (e.record.instance.partition as Partition).count === 1);
-        for (const e of earlier) {
-          const tr = trs.get(e.record.taskId);
-          if ((e.record.instance.partition as Partition).count !== 1 || !tr || !['running', 'pending'].includes(tr.state)) continue;
-          tr.state = 'succeeded';
-          known.outputs.set(e.record.taskId, producedAssets(run.id, e));
-        }
-        let planned = false;
-        for (const t of spec.tasks) {
-          const tr = trs.get(t.id);
-          if (tr?.state !== 'pending' || !t.needs.includes(task.id)) continue;
-          const step = nextStep(t, trs);
+        // One of several instances may or may not end its task run, and so unblock what waits for
+        // it and this one: with one of them being committed, the run gets another look.
+        if (!synced.has(run.id) && [...(this.recording.get(run.id) ?? [])].some((e) => (e.record.instance.partition as Partition).count !== 1)) unsettled.add(run.id);
+        view = await this.runView(run, graph, group, synced);
+        view.end(task.id, 'succeeded');
+        // Successes committed in earlier groups, or in this one, whose outputs are not in the store yet.
+        let pending: Map<string, Success> | undefined;
+        for (const t of waiting) {
+          if (!view.ready(t.id)) continue;
           // A task whose component plans for itself is planned by the usual pass: that is a sandbox call.
-          if (!step || 'skip' in step || (await this.plansItself([t]))) continue;
-          out.push(await this.plan(run, t, tr.id, known));
-          planned = true;
+          if (planned === PLAN_BATCH || (await this.plansItself([t]))) {
+            unsettled.add(run.id);
+            continue;
+          }
+          pending ??= new Map([...(this.recording.get(run.id) ?? []), ...group].filter((e) => e.record.instance.runId === run.id).map((e) => [e.record.taskId, e]));
+          for (const n of t.needs) {
+            const e = pending.get(n);
+            if (e && !known.outputs.has(n)) known.outputs.set(n, producedAssets(run.id, e));
+          }
+          view.planned.add(t.id);
+          out.push(this.forgetOnLoss(run.id, await this.plan(run, t, `${run.id}.${t.id}`, known)));
+          planned++;
         }
-        const outcome = runOutcome(spec, trs);
-        if (!planned && outcome?.state === 'succeeded') out.push({ step: finishRunStep(run.id, 'succeeded', null, true), after: () => {} });
-        if (assumable && perRun.get(run.id) === 1 && (planned || !outcome || outcome.state === 'succeeded')) settled.set(run.id, out.slice(before));
+        if (!waiting.length && view.open === 0 && !view.finishing) {
+          // A task failed or was skipped: how the run ends is the usual pass's to say.
+          if (view.unhappy) unsettled.add(run.id);
+          else {
+            view.finishing = true;
+            out.push(this.forgetOnLoss(run.id, { step: finishRunStep(run.id, 'succeeded', null, true), after: () => {} }));
+          }
+        }
       }
     } catch (e) {
       // Only a shortcut: the usual pass does the same work after the commit.
       console.error('tutti: cannot plan ahead of a commit:', e);
-      return { steps: out, settled: new Map() };
+      for (const runId of byRun.keys()) this.views.delete(runId);
+      return { steps: [...byRun.values()].flat(), settled: new Map() };
     }
-    return { steps: out, settled };
+    return { steps: [...byRun.values()].flat(), settled: new Map([...byRun].filter(([runId]) => !unsettled.has(runId))) };
   }
 
-  /** How many tasks of a flow no other task needs. */
-  private sinks(spec: FlowSpec): number {
-    let n = this.sinkCounts.get(spec);
-    if (n === undefined) {
-      const needed = new Set(spec.tasks.flatMap((t) => t.needs));
-      this.sinkCounts.set(spec, (n = spec.tasks.filter((t) => !needed.has(t.id)).length));
+  /**
+   * A run's view, brought up to date from its events once per group, or read whole. The successes
+   * being committed (earlier groups', whose commit may wait behind a sync, and this group's) are
+   * taken as done, as the steps planned on them take them: without this, two ends committed back
+   * to back could each miss the other. If one did not hold, what assumed it writes nothing either.
+   */
+  private async runView(run: RunRow, graph: FlowGraph, group: Success[], synced: Set<string>): Promise<RunView> {
+    const eager = this.o.db.eager;
+    let view = this.views.get(run.id);
+    if (view && !synced.has(run.id) && !view.apply(await runEventsAfter(eager, run.id, view.lastEventId))) view = undefined;
+    if (!view) {
+      const { states, lastEventId } = await taskRunStatesAt(eager, run.id);
+      view = new RunView(graph, states, lastEventId);
+      for (const e of [...(this.recording.get(run.id) ?? []), ...group]) {
+        if (e.record.instance.runId === run.id && (e.record.instance.partition as Partition).count === 1) view.end(e.record.taskId, 'succeeded');
+      }
+      this.views.delete(run.id);
+      this.views.set(run.id, view);
+      if (this.views.size > MAX_VIEWS) this.views.delete(this.views.keys().next().value!);
     }
-    return n;
+    synced.add(run.id);
+    return view;
+  }
+
+  /** A step taken from a run's view: if it does not hold, the view was wrong somewhere, and is read again. */
+  private forgetOnLoss(runId: string, p: Planned): Planned {
+    return {
+      ...p,
+      after: (events) => {
+        if (!events.length) this.views.delete(runId);
+        p.after(events);
+      },
+    };
   }
 
   /** Whether one of these tasks' components has a `plan` export (planning it is a sandbox call). */
-  private async plansItself(tasks: TaskSpec[]): Promise<boolean> {
+  private async plansItself(tasks: readonly TaskSpec[]): Promise<boolean> {
     for (const t of tasks) if ((await this.o.registry.get(t.digest)).info.hasPlan) return true;
     return false;
   }

@@ -17,20 +17,28 @@ class Unresolved extends Error {}
 
 export async function resolveFlow(db: Db, registry: Pick<ComponentRegistry, 'register'>, parsed: ParsedFlow, file: string): Promise<FlowSpec> {
   const issues: FlowIssue[] = [];
+  // Each component once, however many tasks use it: a wide flow of one component read and
+  // registered it once per task (10,000 reads and digests of the same file).
+  const digests = new Map<string, Promise<string>>();
+  const resolve = async (component: string): Promise<string> => {
+    if (isComponentPath(component)) {
+      if (!parsed.baseDir) throw new Unresolved('a component path needs a flow file; upload the component and use name@version');
+      const bytes = await readFile(path.resolve(parsed.baseDir, component));
+      return (await registry.register(bytes)).info.digest;
+    }
+    const ref = COMPONENT_REF.exec(component);
+    if (!ref) throw new Unresolved(`"${component}" is neither a .wasm path nor name@version (e.g. sum@1.0.0)`);
+    const found = await findComponentVersion(db, ref[1]!, ref[2]!);
+    if (!found) throw new Unresolved(`component ${component} is not registered: upload it first (POST /api/v1/components?name=${ref[1]}&version=${ref[2]})`);
+    return found.digest;
+  };
   const tasks = await Promise.all(
     parsed.flow.tasks.map(async (task, i) => {
       const where = ['tasks', i, 'component'];
+      let digest = digests.get(task.component);
+      if (!digest) digests.set(task.component, (digest = resolve(task.component)));
       try {
-        if (isComponentPath(task.component)) {
-          if (!parsed.baseDir) throw new Unresolved('a component path needs a flow file; upload the component and use name@version');
-          const bytes = await readFile(path.resolve(parsed.baseDir, task.component));
-          return { ...task, digest: (await registry.register(bytes)).info.digest };
-        }
-        const ref = COMPONENT_REF.exec(task.component);
-        if (!ref) throw new Unresolved(`"${task.component}" is neither a .wasm path nor name@version (e.g. sum@1.0.0)`);
-        const found = await findComponentVersion(db, ref[1]!, ref[2]!);
-        if (!found) throw new Unresolved(`component ${task.component} is not registered: upload it first (POST /api/v1/components?name=${ref[1]}&version=${ref[2]})`);
-        return { ...task, digest: found.digest };
+        return { ...task, digest: await digest };
       } catch (e) {
         // Only messages written for the user reach them: a database or file error names SQL or paths.
         if (e instanceof ComponentRejected) issues.push({ path: where, message: `invalid component ${task.component}: ${e.message}` });

@@ -159,18 +159,41 @@ export async function getTaskRuns(db: Db, runId: string): Promise<TaskRunRow[]> 
  * A task run's id is always `<run id>.<task id>` (createRunStep).
  */
 export async function taskRunStates(db: Db, runId: string): Promise<Pick<TaskRunRow, 'id' | 'taskId' | 'state' | 'error'>[]> {
-  const [row] = await readRows<{ states: string | null; errors: string | null }>(
+  return (await readStates(db, runId, q``)).states;
+}
+
+/**
+ * taskRunStates with the id of the run's newest event, read in one statement, so at one point:
+ * events after it are exactly what changed since.
+ */
+export async function taskRunStatesAt(db: Db, runId: string): Promise<{ states: Pick<TaskRunRow, 'id' | 'taskId' | 'state' | 'error'>[]; lastEventId: number }> {
+  return readStates(db, runId, q`, (SELECT coalesce(max(id), 0) FROM events WHERE run_id = ${runId}) AS last`);
+}
+
+async function readStates(db: Db, runId: string, more: Fragment) {
+  const [row] = await readRows<{ states: string | null; errors: string | null; last?: number }>(
     db,
-    q`SELECT group_concat(task_id || ' ' || state, ',') AS states, json_group_object(task_id, error) FILTER (WHERE error IS NOT NULL) AS errors
+    q`SELECT group_concat(task_id || ' ' || state, ',') AS states, json_group_object(task_id, error) FILTER (WHERE error IS NOT NULL) AS errors${more}
       FROM task_runs WHERE run_id = ${runId}`,
   );
-  if (!row?.states) return [];
+  const lastEventId = Number(row?.last ?? 0);
+  if (!row?.states) return { states: [], lastEventId };
   const errors = (row.errors && row.errors !== '{}' ? JSON.parse(row.errors) : {}) as Record<string, string>;
-  return row.states.split(',').map((entry) => {
+  const states = row.states.split(',').map((entry) => {
     const at = entry.indexOf(' ');
     const taskId = entry.slice(0, at);
     return { id: `${runId}.${taskId}`, taskId, state: entry.slice(at + 1) as TaskRunRow['state'], error: errors[taskId] ?? null };
   });
+  return { states, lastEventId };
+}
+
+/** What a run's events after `afterId` say happened, oldest first: just enough to follow its task runs. */
+export async function runEventsAfter(db: Db, runId: string, afterId: number): Promise<{ id: number; taskId: string | null; type: string }[]> {
+  const rows = await readRows<{ id: number; task_id: string | null; type: string }>(
+    db,
+    q`SELECT id, task_id, type FROM events WHERE run_id = ${runId} AND id > ${afterId} ORDER BY id`,
+  );
+  return rows.map((r) => ({ id: Number(r.id), taskId: r.task_id, type: r.type }));
 }
 
 export async function getTaskRun(db: Db, taskRunId: string): Promise<TaskRunRow | undefined> {
@@ -253,12 +276,16 @@ export async function runInputAssets(db: Db, runId: string): Promise<AssetRow[]>
 /** Every output of the given tasks in a run, ordered by task (as listed), instance, then name. */
 export async function taskOutputAssets(db: Db, runId: string, taskIds: string[]): Promise<AssetRow[]> {
   if (!taskIds.length) return [];
-  const rows = await db
-    .select(assetFields)
-    .from(assets)
-    .where(and(eq(assets.runId, runId), inArray(assets.taskId, taskIds)))
-    .orderBy(asc(assets.instanceIdx), asc(assets.name));
-  return taskIds.flatMap((t) => rows.filter((r) => r.taskId === t));
+  // The task ids as one JSON parameter: a fan-in may need more tasks than a statement binds parameters.
+  const only = taskIds.length === 1 ? eq(assets.taskId, taskIds[0]!) : sql`${assets.taskId} IN (SELECT value FROM json_each(${JSON.stringify(taskIds)}))`;
+  const rows = await db.select(assetFields).from(assets).where(and(eq(assets.runId, runId), only)).orderBy(asc(assets.instanceIdx), asc(assets.name));
+  const byTask = new Map<string, AssetRow[]>();
+  for (const r of rows) {
+    const list = byTask.get(r.taskId!);
+    if (list) list.push(r);
+    else byTask.set(r.taskId!, [r]);
+  }
+  return taskIds.flatMap((t) => byTask.get(t) ?? []);
 }
 
 export async function assetsByIds(db: Db, ids: string[]): Promise<AssetRow[]> {

@@ -45,7 +45,12 @@ export function limitBodies(limits: { upload: number; json: number }): Middlewar
     const length = raw.headers.get('content-length');
     if (length !== null && !raw.headers.has('transfer-encoding')) {
       if (!/^\d+$/.test(length.trim())) throw new ApiError(400, 'bad_request', 'the Content-Length header is not a number');
-      if (Number(length) > max) throw tooLarge(max);
+      if (Number(length) > max) {
+        // Read to its end (and dropped) before the answer, up to a bound: a client still writing when
+        // the connection closes under it reports a broken pipe, not the 413 that says why.
+        if (Number(length) <= DISCARD_MAX) await discard(raw.body);
+        throw tooLarge(max);
+      }
     } else {
       c.req.raw = new Request(raw, { body: raw.body.pipeThrough(capStream(max)), duplex: 'half' } as RequestInit);
     }
@@ -57,6 +62,17 @@ export function limitBodies(limits: { upload: number; json: number }): Middlewar
     }
     return next();
   };
+}
+
+/** Beyond this, a body over its limit is not read at all: the connection is closed instead. */
+const DISCARD_MAX = 64 * 2 ** 20;
+
+async function discard(body: ReadableStream<Uint8Array>): Promise<void> {
+  try {
+    for await (const _ of body as unknown as AsyncIterable<Uint8Array>);
+  } catch {
+    // the client went away: nothing to answer
+  }
 }
 
 function capStream(max: number): TransformStream<Uint8Array, Uint8Array> {

@@ -76,6 +76,9 @@ describe('security: hostile bodies', () => {
       }
       const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...'bcdefgh'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefgh'[i]}`).join(',')}]`), 'id: x', 'tasks: []'].join('\n');
       await expectError(await s.fetch('/api/v1/flows', { method: 'POST', headers: yaml, body: bomb }), 400, /alias/i, 'alias bomb');
+      // Durations a timer cannot hold (24.9 days re-fired every millisecond) are refused at their line.
+      const long = await expectError(await s.fetch('/api/v1/flows', { method: 'POST', headers: yaml, body: 'id: t\ntasks:\n  - id: a\n    component: x@1\n    timeout: 25d\n' }), 400, /timeout.*too long/, 'timeout 25d');
+      assert.match(long.error.message, /flow:5:/);
       const nines = '9'.repeat(400);
       await expectError(await s.fetch(`/api/v1/runs?since=${nines}`), 400, /since/, 'since');
       await expectError(await s.fetch(`/api/v1/runs?until=${nines}`), 400, /until/, 'until');

@@ -173,6 +173,37 @@ describe('security: answers that leak nothing', () => {
     }
   });
 
+  it('a component whose bytes vanished from the asset store is a 503 saying so, not a crash or a 500', async () => {
+    // No local workers: the run is planned, its instance waits for whoever runs it next.
+    const first = await startServer({ args: ['--workers', '0'] });
+    const up = await first.fetch('/api/v1/components?name=wc&version=1', { method: 'POST', headers: { 'content-type': 'application/wasm' }, body: readFileSync(module('wordcount')) });
+    assert.equal(up.status, 201);
+    assert.equal((await first.fetch('/api/v1/flows', { method: 'POST', headers: yaml, body: 'id: f\ninputs:\n  f: { type: asset }\ntasks:\n  - id: a\n    component: wc@1\n    inputs: [f]\n' })).status, 201);
+    const pendingForm = new FormData();
+    pendingForm.append('f', new Blob(['a b c']), 'f.txt');
+    const pending = (await (await first.fetch('/api/v1/flows/f/runs', { method: 'POST', body: pendingForm })).json()) as { id: string };
+    await first.stop();
+    // The operator's mistake; a new process has no compiled copy in memory.
+    execFileSync('find', [path.join(first.home, 'assets'), '-name', '*.wasm', '-delete']);
+    const s = await startServer({ home: first.home });
+    try {
+      const form = new FormData();
+      form.append('f', new Blob(['a b c']), 'f.txt');
+      const body = await expectError(await s.fetch('/api/v1/flows/f/runs', { method: 'POST', body: form }), 503, /storage_unavailable.*missing/, 'run of a lost component');
+      assert.doesNotMatch(JSON.stringify(body), new RegExp(s.home.replace(/[/.]/g, '\\$&')));
+      // The instance planned before: its attempts cannot be prepared, and fail (retried, then the run).
+      const events = await (await s.fetch(`/api/v1/runs/${pending.id}/events`, { signal: AbortSignal.timeout(30_000) })).text();
+      assert.match(events, /run-failed/);
+      const run = await (await s.fetch(`/api/v1/runs/${pending.id}`)).text();
+      assert.match(run, /cannot prepare the attempt: a file of the asset store is missing/, run);
+      assert.doesNotMatch(run, new RegExp(s.home.replace(/[/.]/g, '\\$&')));
+      assert.equal((await fetch(`${s.url}/healthz`)).status, 200);
+      assert.doesNotMatch(s.stderr(), /internal error/);
+    } finally {
+      assert.equal(await s.stop(), 0, 'the server died');
+    }
+  });
+
   it('a full or read-only disk under the database and assets is a 503 naming the cause, never a path, and the server lives on', async (t) => {
     const home = tempDir();
     try {

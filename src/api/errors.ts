@@ -99,6 +99,7 @@ export function storageFailure(err: unknown): { code: string; what: string; mess
   for (let e = err, n = 0; e && typeof e === 'object' && n < 8; e = (e as { cause?: unknown }).cause, n++) {
     const code = String((e as { code?: unknown }).code ?? '');
     if (e instanceof StorageError) {
+      if (e.op === 'read') return { code: 'storage_unavailable', what: 'storage', message: `the server cannot do this now: ${e.message}` };
       return { code: 'storage_unavailable', what: 'storage', message: `the server cannot store this now: ${DISK[code] ?? 'the asset store cannot be written'} (${code}); try again later` };
     }
     if (DISK[code]) return { code: 'storage_unavailable', what: 'storage', message: `the server cannot store this now: ${DISK[code]} (${code}); try again later` };

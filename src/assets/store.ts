@@ -140,7 +140,9 @@ export class LocalAssetStore implements AssetStore {
   }
 
   read(location: string): Promise<Uint8Array> {
-    return readFile(this.localPath(location));
+    return readFile(this.localPath(location)).catch((e: NodeJS.ErrnoException) => {
+      throw new StorageError(e, 'read');
+    });
   }
 
   scratchDir(name: string): string {

@@ -929,7 +929,16 @@ export class Engine {
   private async runInstance(inst: InstanceRow, leavePool: () => void): Promise<void> {
     const db = this.o.db.db;
     const startedAt = Date.now();
-    const ctx = await this.context(inst.taskRunId);
+    let ctx: TaskContext;
+    try {
+      ctx = await this.context(inst.taskRunId);
+    } catch (e) {
+      // A store that cannot be read now (a libSQL server gone for a moment) fails the attempt, to
+      // be retried: thrown from here it would be an unhandled rejection, which ends the process.
+      leavePool();
+      await this.failHere({ instance: inst, taskId: '?', worker: this.owner, startedAt, log: '' }, PREPARE_RETRY, { kind: 'internal', message: `cannot prepare the attempt: ${publicMessage(e)}`, retryable: true });
+      return;
+    }
     const { run, task, secrets } = ctx;
     const record: AttemptRecord = { instance: inst, taskId: task.id, worker: this.owner, startedAt, log: '' };
     let follower: Ahead | undefined;

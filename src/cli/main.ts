@@ -140,7 +140,7 @@ scaffold
   .command('task')
   .description('a buildable task project (source, build script, README, sample flow) in a new directory')
   .argument('<name>', 'directory to create; its last part names the task')
-  .requiredOption('-l, --lang <language>', 'ts | c | c-typed | assemblyscript | rust | rust-cargo-component | go-tinygo | python-componentize-py')
+  .requiredOption('-l, --lang <language>', 'ts | c | c-typed | assemblyscript | rust | go | cpp | rust-cargo-component | go-tinygo | python-componentize-py')
   .addHelpText('after', `\nLanguages:\n${languageList()}`)
   .action((name: string, o) => {
     exitCode = newTaskCommand(name, o);

@@ -24,12 +24,14 @@ export const LANGUAGES: Record<string, Language> = {
   'c-typed': { template: 'c-typed', summary: 'C, typed world with plan (clang + guest/c/tutti.h)', builtInCi: true, build: 'sh build.sh', extras: [TUTTI_H] },
   assemblyscript: { template: 'assemblyscript', summary: 'AssemblyScript, wasi:cli/command (asc + wasi-shim)', builtInCi: true, build: 'sh build.sh', extras: [] },
   rust: { template: 'rust', summary: 'Rust, wasi:cli/command (rustc, std only)', builtInCi: true, build: 'sh build.sh', extras: [] },
+  go: { template: 'go', summary: 'Go, wasi:cli/command (Go 1.21+ GOOS=wasip1, std only)', builtInCi: true, build: 'sh build.sh', extras: [] },
+  cpp: { template: 'cpp', summary: 'C++, wasi:cli/command (clang++ + libc++)', builtInCi: true, build: 'sh build.sh', extras: [] },
   'rust-cargo-component': { template: 'rust-cargo-component', summary: 'Rust, typed world with plan (cargo component)', builtInCi: false, build: 'sh build.sh', extras: [WIT] },
-  'go-tinygo': { template: 'go-tinygo', summary: 'Go, wasi:cli/command (TinyGo wasip2)', builtInCi: false, build: 'sh build.sh', extras: [] },
+  'go-tinygo': { template: 'go-tinygo', summary: 'Go, wasi:cli/command (TinyGo wasip2; TinyGo is not in Debian)', builtInCi: false, build: 'sh build.sh', extras: [] },
   'python-componentize-py': { template: 'python-componentize-py', summary: 'Python, typed world (componentize-py)', builtInCi: false, build: 'sh build.sh', extras: [WIT] },
 };
 
-const ALIASES: Record<string, string> = { js: 'ts', typescript: 'ts', javascript: 'ts', as: 'assemblyscript', 'c-command': 'c' };
+const ALIASES: Record<string, string> = { js: 'ts', typescript: 'ts', javascript: 'ts', as: 'assemblyscript', 'c-command': 'c', golang: 'go', 'c++': 'cpp' };
 
 // A task name doubles as the flow id and task id of the sample flow, so it follows their rule.
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;

@@ -20,7 +20,8 @@ export function requireMediaType(c: Context, allowed: string[]): string {
 
 /**
  * Routes whose body may be as large as an upload (`--max-upload`); every other route takes a JSON
- * (or flow) document and is held to `--max-json`.
+ * (or flow) document and is held to `--max-json`. Safe by default: a new upload route missing here
+ * refuses its bodies past `--max-json` until it is listed.
  */
 const UPLOADS: [method: string, path: RegExp][] = [
   ['POST', /^\/api\/v1\/components\/?$/],
@@ -28,9 +29,7 @@ const UPLOADS: [method: string, path: RegExp][] = [
   ['PUT', /^\/api\/v1\/workers\/attempts\/[^/]+\/[^/]+\/outputs\/[^/]+$/],
 ];
 
-export function bodyLimitOf(method: string, path: string, limits: { upload: number; json: number }): number {
-  return UPLOADS.some(([m, p]) => m === method && p.test(path)) ? limits.upload : limits.json;
-}
+const isUpload = (method: string, path: string) => UPLOADS.some(([m, p]) => m === method && p.test(path));
 
 /**
  * Refuse a body over its route's limit before it is read into memory: at once when its declared
@@ -41,7 +40,8 @@ export function limitBodies(limits: { upload: number; json: number }): Middlewar
   return async (c, next) => {
     const raw = c.req.raw;
     if (!raw.body) return next();
-    const max = bodyLimitOf(c.req.method, c.req.path, limits);
+    const upload = isUpload(c.req.method, c.req.path);
+    const max = upload ? limits.upload : limits.json;
     const length = raw.headers.get('content-length');
     if (length !== null && !raw.headers.has('transfer-encoding')) {
       if (!/^\d+$/.test(length.trim())) throw new ApiError(400, 'bad_request', 'the Content-Length header is not a number');
@@ -54,7 +54,7 @@ export function limitBodies(limits: { upload: number; json: number }): Middlewar
     } else {
       c.req.raw = new Request(raw, { body: raw.body.pipeThrough(capStream(max)), duplex: 'half' } as RequestInit);
     }
-    if (max === limits.json && mediaType(c) === 'application/json') {
+    if (!upload && mediaType(c) === 'application/json') {
       const bytes = await readBody(c, max);
       checkJson(bytes);
       // Hono's validator reads the body from this cache: the stream above is spent.

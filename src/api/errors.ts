@@ -98,10 +98,8 @@ const DATABASE: Record<string, string> = {
 export function storageFailure(err: unknown): { code: string; what: string; message: string } | undefined {
   for (let e = err, n = 0; e && typeof e === 'object' && n < 8; e = (e as { cause?: unknown }).cause, n++) {
     const code = String((e as { code?: unknown }).code ?? '');
-    if (e instanceof StorageError) {
-      if (e.op === 'read') return { code: 'storage_unavailable', what: 'storage', message: `the server cannot do this now: ${e.message}` };
-      return { code: 'storage_unavailable', what: 'storage', message: `the server cannot store this now: ${DISK[code] ?? 'the asset store cannot be written'} (${code}); try again later` };
-    }
+    // The asset store's own words, unless the errno says more (a full or read-only disk).
+    if (e instanceof StorageError && (e.op === 'read' || !DISK[code])) return { code: 'storage_unavailable', what: 'storage', message: `the server cannot do this now: ${e.message}` };
     if (DISK[code]) return { code: 'storage_unavailable', what: 'storage', message: `the server cannot store this now: ${DISK[code]} (${code}); try again later` };
     // Extended codes name their primary one first: SQLITE_IOERR_WRITE is an SQLITE_IOERR.
     const db = DATABASE[code.split('_').slice(0, 2).join('_')];

@@ -69,6 +69,24 @@ function storage(e: unknown): never {
   throw e;
 }
 
+/**
+ * Write `dest` through a temporary file made durable before it takes the name: a crash leaves the
+ * old file or the new one, never half of one, and a failure leaves no temporary file behind.
+ */
+async function durably(dest: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+  const tmp = `${dest}.tmp-${randomUUID()}`;
+  try {
+    await mkdir(path.dirname(dest), { recursive: true });
+    await fill(tmp);
+    await datasync(tmp);
+    await rename(tmp, dest);
+    await datasync(path.dirname(dest));
+  } catch (e) {
+    await rm(tmp, { force: true });
+    storage(e);
+  }
+}
+
 export class LocalAssetStore implements AssetStore {
   constructor(readonly root: string) {}
 
@@ -86,25 +104,11 @@ export class LocalAssetStore implements AssetStore {
     return { size: (await stat(dest)).size, sha256: hash.digest('hex') };
   }
 
-  async write(location: string, bytes: Uint8Array): Promise<void> {
-    const dest = this.localPath(location);
-    const tmp = `${dest}.tmp-${randomUUID()}`;
-    try {
-      await mkdir(path.dirname(dest), { recursive: true });
-      await writeFile(tmp, bytes);
-      await datasync(tmp);
-      await rename(tmp, dest);
-      await datasync(path.dirname(dest));
-    } catch (e) {
-      await rm(tmp, { force: true });
-      storage(e);
-    }
+  write(location: string, bytes: Uint8Array): Promise<void> {
+    return durably(this.localPath(location), (tmp) => writeFile(tmp, bytes));
   }
 
   async writeStream(location: string, body: ReadableStream<Uint8Array>): Promise<StoredAsset> {
-    const dest = this.localPath(location);
-    await mkdir(path.dirname(dest), { recursive: true }).catch(storage);
-    const tmp = `${dest}.tmp-${randomUUID()}`;
     const hash = createHash('sha256');
     let size = 0;
     const count = new Transform({
@@ -114,15 +118,7 @@ export class LocalAssetStore implements AssetStore {
         done(null, chunk);
       },
     });
-    try {
-      await pipeline(Readable.fromWeb(body as Parameters<typeof Readable.fromWeb>[0]), count, createWriteStream(tmp));
-      await datasync(tmp);
-      await rename(tmp, dest);
-      await datasync(path.dirname(dest));
-    } catch (e) {
-      await rm(tmp, { force: true });
-      storage(e);
-    }
+    await durably(this.localPath(location), (tmp) => pipeline(Readable.fromWeb(body as Parameters<typeof Readable.fromWeb>[0]), count, createWriteStream(tmp)));
     return { size, sha256: hash.digest('hex') };
   }
 

@@ -69,6 +69,17 @@ function storage(e: unknown): never {
   throw e;
 }
 
+/** Size and sha256 of a file, read through once. */
+export async function fileDigest(file: string): Promise<StoredAsset> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(file)) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { size, sha256: hash.digest('hex') };
+}
+
 /**
  * Write `dest` through a temporary file made durable before it takes the name: a crash leaves the
  * old file or the new one, never half of one, and a failure leaves no temporary file behind.
@@ -99,9 +110,7 @@ export class LocalAssetStore implements AssetStore {
     await mkdir(path.dirname(dest), { recursive: true }).catch(storage);
     await copyFile(source, dest).catch(storage);
     await datasync(dest).catch(storage);
-    const hash = createHash('sha256');
-    for await (const chunk of createReadStream(dest)) hash.update(chunk as Buffer);
-    return { size: (await stat(dest)).size, sha256: hash.digest('hex') };
+    return fileDigest(dest);
   }
 
   write(location: string, bytes: Uint8Array): Promise<void> {

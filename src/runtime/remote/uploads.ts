@@ -3,9 +3,7 @@
  * and sha256 it computed itself while storing each. A completion is checked against these and
  * records these, never the worker's word.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import type { StoredAsset } from '../../assets/store.js';
+import { fileDigest, type StoredAsset } from '../../assets/store.js';
 
 export class RemoteUploads {
   /** Per attempt, the tail of its uploads and completion: one at a time, so a digest kept is the digest of the file there. */
@@ -50,18 +48,10 @@ export class RemoteUploads {
 
 export const attemptKey = (instanceId: string, attempt: number) => `${instanceId}:${attempt}`;
 
-/** Size and sha256 of the file at `file`, read through; undefined when there is none. */
-export async function digestOf(file: string): Promise<StoredAsset | undefined> {
-  const hash = createHash('sha256');
-  let size = 0;
-  try {
-    for await (const chunk of createReadStream(file)) {
-      hash.update(chunk as Buffer);
-      size += (chunk as Buffer).length;
-    }
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+/** Size and sha256 of the file at `file`; undefined when there is none. */
+export function digestOf(file: string): Promise<StoredAsset | undefined> {
+  return fileDigest(file).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
     throw e;
-  }
-  return { size, sha256: hash.digest('hex') };
+  });
 }
